@@ -1,0 +1,98 @@
+# dml: the Decentralized Machine Learning toolchain.
+# make            build every program and lib/libdml.a
+# make check      run the test suite (TAP, prove)
+# make demo       run examples/quickstart
+# make bench      run the benchmarks under contrib/bench
+# make install    PREFIX, DESTDIR, MANPREFIX honoured
+# Variables: WERROR=1 turns warnings into errors; SANITIZE=1 builds with
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+
+VERSION   = 0.1.0
+PREFIX    = /usr/local
+BINDIR    = $(PREFIX)/bin
+LIBDIR    = $(PREFIX)/lib
+INCDIR    = $(PREFIX)/include/dml
+MANPREFIX = $(PREFIX)/share/man
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+
+PKGS = libsodium jansson libcurl gmp openblas zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+CC      ?= cc
+OPT     ?= -O2 -g
+CFLAGS  ?=
+WARN     = -Wall -Wextra -Wshadow -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+ifeq ($(SANITIZE),1)
+OPT     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANLDFLAGS = -fsanitize=address,undefined
+endif
+ALL_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(OPT) $(WARN) -Ilib $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANLDFLAGS) $(LDFLAGS)
+LIBS        = $(PKG_LIBS) -lpthread -lm
+
+LIBSRC := $(wildcard lib/*.c)
+LIBOBJ := $(LIBSRC:.c=.o)
+LIBHDR := $(wildcard lib/*.h)
+CMDSRC := $(wildcard cmd/dml-*.c)
+PROGS  := $(CMDSRC:cmd/%.c=bin/%)
+UNITSRC := $(wildcard tests/unit/t-*.c)
+UNITS  := $(UNITSRC:.c=.t)
+MAN1   := $(wildcard man/man1/*.1)
+MAN5   := $(wildcard man/man5/*.5)
+MAN7   := $(wildcard man/man7/*.7)
+
+all: lib/libdml.a $(PROGS) libdml.pc
+
+lib/%.o: lib/%.c $(LIBHDR) Makefile
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+lib/libdml.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+bin/%: cmd/%.c lib/libdml.a $(LIBHDR)
+	@mkdir -p bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
+
+tests/unit/%.t: tests/unit/%.c tests/unit/tap.h lib/libdml.a $(LIBHDR)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< lib/libdml.a $(LIBS)
+
+libdml.pc: Makefile
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libdml\nDescription: Decentralized Machine Learning toolchain library\nVersion: %s\nRequires.private: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ldml\nLibs.private: -lpthread -lm\n' \
+	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
+
+check: all $(UNITS)
+	prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
+
+demo: all
+	$(MAKE) -C examples/quickstart
+
+bench: all
+	contrib/bench/run
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANPREFIX)/man1 \
+	  $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
+	cp -f $(PROGS) $(DESTDIR)$(BINDIR)/
+	cp -f lib/libdml.a $(DESTDIR)$(LIBDIR)/
+	cp -f $(LIBHDR) $(DESTDIR)$(INCDIR)/
+	cp -f libdml.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	cp -f $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/
+	cp -f $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/
+	cp -f $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/
+
+uninstall:
+	cd $(DESTDIR)$(BINDIR) && rm -f $(PROGS:bin/%=%)
+	rm -f $(DESTDIR)$(LIBDIR)/libdml.a $(DESTDIR)$(PKGCONFIGDIR)/libdml.pc
+	rm -rf $(DESTDIR)$(INCDIR)
+
+clean:
+	rm -rf bin lib/*.o lib/libdml.a tests/unit/*.t libdml.pc tests/trash.*
+
+.PHONY: all check demo bench install uninstall clean
+.SECONDARY:

@@ -1,0 +1,70 @@
+/*
+ * util: diagnostics, allocation that cannot fail, and whole-file I/O.
+ *
+ * Library code reports a failure with dml_error() and returns -1 or NULL;
+ * only a program's main decides to print and exit (dml_die, dml_fail).
+ * Not for: anything that knows about records or cryptography.
+ */
+#ifndef DML_UTIL_H
+#define DML_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define DML_VERSION "0.1.0"
+
+/* Exit statuses shared by every program (see dml(7)). */
+enum { DML_EXIT_OK = 0, DML_EXIT_REJECT = 1, DML_EXIT_USAGE = 2 };
+
+extern const char *dml_prog;
+
+void dml_setprog(const char *argv0);
+
+/* Set the thread's last error message; returns -1 so callers can write
+ * `return dml_error(...)`. The message names the place ("file:line: what"). */
+int dml_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like dml_error but prefixes the existing message with a context. */
+int dml_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *dml_errmsg(void);
+
+/* "prog: msg\n" to stderr. */
+void dml_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "prog: msg\n" to stderr, then exit(status). */
+void dml_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Print the last library error as "prog: <errmsg>" and exit(status). */
+void dml_fail(int status) __attribute__((noreturn));
+/* Usage error: "prog: msg\nTry 'prog --help'.\n", exit 2. */
+void dml_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read a whole file ("-" or NULL: stdin). Caller frees *buf (NUL-terminated). */
+int dml_read_file(const char *path, char **buf, size_t *len);
+/* Write a file whole or not at all: temporary file in the same directory,
+ * fsync, rename, fsync of the directory. `mode` applies to the new file. */
+int dml_write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Create a new file exclusively (O_EXCL) with `mode`, write all, fsync. */
+int dml_create_file(const char *path, const void *buf, size_t len, mode_t mode);
+
+/* Write all of buf to fd, retrying short writes. */
+int dml_write_all(int fd, const void *buf, size_t len);
+
+/* Parse a decimal integer option; -1 with dml_error on junk or range. */
+int dml_parse_long(const char *s, long lo, long hi, long *out);
+int dml_parse_double(const char *s, double *out);
+
+/* Print --version text and exit 0. */
+void dml_version(void) __attribute__((noreturn));
+
+/* Check stdout at exit: flush and close, die on failure. */
+void dml_close_stdout(void);
+
+#endif

@@ -1,0 +1,87 @@
+# lib.sh: a small shell test library in the manner of git's test suite.
+# A test script sources this, calls test_expect_success with a title and a
+# shell snippet, and ends with test_done. Output is TAP for prove.
+#
+#   test_expect_success 'title' 'commands && ...'
+#   test_expect_code N cmd args...   exit status must be exactly N
+#   test_must_fail cmd args...       exit status must be 1 (rejected input)
+#   test_cmp expected actual         files must be equal (diff shown if not)
+#   test_grep pattern file           file must match the pattern
+#   test_empty file                  file must be empty
+set -u
+TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
+SRC_DIR=$(cd "$TEST_DIRECTORY/.." && pwd)
+PATH="$SRC_DIR/bin:$PATH"
+export PATH LC_ALL=C
+unset DML_IPFS_REPO DML_IPFS_API DML_KEY DML_LEDGER
+test_name=$(basename "$0" .sh)
+TRASH="$TEST_DIRECTORY/trash.$test_name"
+rm -rf "$TRASH"
+mkdir -p "$TRASH"
+cd "$TRASH" || exit 1
+HOME="$TRASH"
+export HOME
+test_count=0
+test_failed=0
+DATA=/usr/share/datasets/fashion-mnist
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if (eval "$2") >"$TRASH/.out" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#  /' "$TRASH/.out" | head -40
+	fi
+}
+
+test_skip() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count # skip $1"
+}
+
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	got=$?
+	if [ "$got" != "$want" ]; then
+		echo "expected exit $want, got $got: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+test_must_fail() {
+	test_expect_code 1 "$@"
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+test_grep() {
+	if ! grep -q -e "$1" "$2"; then
+		echo "no line matches '$1' in $2:" >&2
+		head -20 "$2" >&2
+		return 1
+	fi
+}
+
+test_empty() {
+	if [ -s "$1" ]; then
+		echo "$1 is not empty:" >&2
+		head -5 "$1" >&2
+		return 1
+	fi
+}
+
+test_done() {
+	echo "1..$test_count"
+	if [ "$test_failed" = 0 ]; then
+		cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
+		exit 0
+	fi
+	exit 1
+}
