@@ -1,0 +1,54 @@
+/*
+ * job: the customer's signed contract (dml.job) and what other records
+ * need of it: its id, its task, the shape of the values devices return,
+ * its criteria on device attributes and its reward terms.
+ *
+ * The job id is the CIDv1 (raw, sha2-256) of the job's line: its canonical
+ * bytes followed by "\n", which is what `ipfs add --cid-version=1
+ * --raw-leaves` gives for a file holding the job. A job is at most one IPFS
+ * chunk (256 KiB), so its id is always a raw-leaf CID.
+ *
+ * Not for: composing jobs from flags (cmd/dml-job.c) or running them.
+ */
+#ifndef DML_JOB_H
+#define DML_JOB_H
+
+#include <jansson.h>
+
+#include "cid.h"
+#include "record.h"
+
+enum job_task { TASK_PREDICT, TASK_STATS, TASK_TRAIN };
+
+typedef struct dml_job {
+	json_t *rec;			/* the whole record (owned) */
+	char id[CID_MAXSTR];		/* content id */
+	enum job_task task;
+	const char *data;		/* data type the job needs */
+	const char *model;		/* algorithm's model CID */
+	long long min_devices, min_samples, rounds;
+	long long params;		/* values per train delta */
+	long long classes, features;	/* output classes, input features */
+	double max_delta;		/* bound on |mean delta| per parameter */
+	unsigned char customer[32];
+} dml_job;
+
+const char *task_name(enum job_task t);
+int task_parse(const char *s, enum job_task *t);
+
+/* Read, validate and verify a job file (one dml.job record). */
+int job_load(const char *path, dml_job *j);
+/* Validate and verify a job record already read (takes a reference). */
+int job_from_record(const rec_in *in, json_t *r, dml_job *j);
+void job_free(dml_job *j);
+/* The id of a job record (canonical line + newline). */
+int job_id(const json_t *r, char out[CID_MAXSTR]);
+
+/* Does a device with these attributes meet the job's criteria? 1 yes,
+ * 0 no (*why says which criterion failed), -1 malformed criteria. */
+int job_criteria_match(const dml_job *j, const json_t *attrs,
+    const char **why);
+/* Validate a criteria array (used by dml-job before signing). */
+int job_criteria_check(const json_t *criteria);
+
+#endif
