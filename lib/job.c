@@ -1,0 +1,316 @@
+/* job: validation, identity and criteria of the customer's dml.job. */
+#include "job.h"
+#include "sign.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *tasks[] = {"predict", "stats", "train"};
+
+const char *
+task_name(enum job_task t)
+{
+	return tasks[t];
+}
+
+int
+task_parse(const char *s, enum job_task *t)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, tasks[i]) == 0) {
+			*t = (enum job_task)i;
+			return 0;
+		}
+	return dml_error("unknown task \"%s\" (predict, stats or train)", s);
+}
+
+int
+job_id(const json_t *r, char out[CID_MAXSTR])
+{
+	size_t n;
+	char *s = canon_dump(r, NULL, NULL, &n);
+	int rc;
+
+	if (!s)
+		return -1;
+	if (n + 1 > CID_CHUNK) {
+		free(s);
+		return dml_error("job record is larger than 256 KiB");
+	}
+	s[n] = '\n';
+	rc = cid_of_bytes(s, n + 1, out);
+	free(s);
+	return rc;
+}
+
+static const char *ops[] = {"eq", "ne", "in", "nin", "lt", "le", "gt", "ge"};
+
+static int
+op_index(const char *s)
+{
+	for (int i = 0; i < 8; i++)
+		if (strcmp(s, ops[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+job_criteria_check(const json_t *criteria)
+{
+	size_t i;
+	json_t *c;
+
+	if (!json_is_array(criteria))
+		return dml_error("\"criteria\" must be an array");
+	json_array_foreach(criteria, i, c) {
+		json_t *a = json_object_get(c, "attr"),
+		       *o = json_object_get(c, "op"),
+		       *v = json_object_get(c, "value");
+		int k;
+		if (!json_is_object(c) || !json_is_string(a) ||
+		    !json_is_string(o) || !v)
+			return dml_error("criterion %zu needs \"attr\", \"op\" "
+			    "and \"value\"", i);
+		k = op_index(json_string_value(o));
+		if (k < 0)
+			return dml_error("criterion %zu: unknown op \"%s\"", i,
+			    json_string_value(o));
+		if (k == 2 || k == 3) {
+			size_t j;
+			json_t *x;
+			if (!json_is_array(v) || json_array_size(v) == 0)
+				return dml_error("criterion %zu: \"%s\" needs a "
+				    "non-empty array", i, ops[k]);
+			json_array_foreach(v, j, x)
+				if (!json_is_string(x) && !json_is_number(x))
+					return dml_error("criterion %zu: values "
+					    "must be strings or numbers", i);
+		} else if (k >= 4 && !json_is_number(v))
+			return dml_error("criterion %zu: \"%s\" needs a number",
+			    i, ops[k]);
+		else if (k < 2 && !json_is_string(v) && !json_is_number(v))
+			return dml_error("criterion %zu: \"%s\" needs a string "
+			    "or a number", i, ops[k]);
+	}
+	return 0;
+}
+
+static int
+same(const json_t *a, const json_t *b)
+{
+	if (json_is_number(a) && json_is_number(b))
+		return json_number_value(a) == json_number_value(b);
+	return json_is_string(a) && json_is_string(b) &&
+	    strcmp(json_string_value(a), json_string_value(b)) == 0;
+}
+
+int
+job_criteria_match(const dml_job *j, const json_t *attrs, const char **why)
+{
+	json_t *cr = json_object_get(j->rec, "criteria"), *c;
+	size_t i;
+
+	if (!cr)
+		return 1;
+	json_array_foreach(cr, i, c) {
+		const char *an = json_string_value(json_object_get(c, "attr"));
+		int k = op_index(json_string_value(json_object_get(c, "op")));
+		json_t *v = json_object_get(c, "value"),
+		       *a = json_object_get(attrs, an);
+		int m = 0;
+
+		if (a)
+			switch (k) {
+			case 0: m = same(a, v); break;
+			case 1: m = !same(a, v); break;
+			case 2: case 3: {
+				size_t q;
+				json_t *x;
+				json_array_foreach(v, q, x)
+					m |= same(a, x);
+				if (k == 3)
+					m = !m;
+				break;
+			}
+			default:
+				if (json_is_number(a)) {
+					double x = json_number_value(a),
+					       y = json_number_value(v);
+					m = k == 4 ? x < y : k == 5 ? x <= y :
+					    k == 6 ? x > y : x >= y;
+				}
+			}
+		if (!m) {
+			*why = an;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+check_layers(const rec_in *in, json_t *alg, dml_job *j)
+{
+	json_t *layers = rec_get_arr(in, alg, "layers"), *x;
+	long long p = 0, prev = 0;
+	size_t i;
+
+	if (!layers)
+		return -1;
+	if (json_array_size(layers) < 2 || json_array_size(layers) > 8)
+		return rec_err(in, "\"algorithm.layers\" needs 2 to 8 sizes");
+	json_array_foreach(layers, i, x) {
+		if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+		    json_integer_value(x) > 1000000)
+			return rec_err(in, "\"algorithm.layers\"[%zu] must be a "
+			    "positive integer", i);
+		if (i)
+			p += json_integer_value(x) * (prev + 1);
+		prev = json_integer_value(x);
+	}
+	j->features = json_integer_value(json_array_get(layers, 0));
+	j->classes = prev;
+	if (rec_get_int(in, alg, "params", 1, 1LL << 40, &j->params) < 0)
+		return -1;
+	if (j->params != p)
+		return rec_err(in, "\"algorithm.params\" is %lld but the layers "
+		    "have %lld parameters", j->params, p);
+	return 0;
+}
+
+int
+job_from_record(const rec_in *in, json_t *r, dml_job *j)
+{
+	const char *s;
+	json_t *o, *rw, *nf;
+	cid c;
+
+	memset(j, 0, sizeof *j);
+	j->rec = r;
+	j->max_delta = 10;
+	j->min_samples = 1;
+	if (rec_check(in, r, "dml.job") < 0 || rec_get_str(in, r, "task", &s) < 0)
+		goto fail;
+	if (task_parse(s, &j->task) < 0) {
+		rec_err(in, "%s", dml_errmsg());
+		goto fail;
+	}
+	if (rec_get_str(in, r, "data", &j->data) < 0 ||
+	    rec_get_int(in, r, "min_devices", 1, 1LL << 40, &j->min_devices) < 0 ||
+	    rec_opt_int(in, r, "min_samples", 1, 1LL << 40, &j->min_samples) < 0 ||
+	    rec_get_int(in, r, "rounds", 1, 1000000, &j->rounds) < 0 ||
+	    rec_get_str(in, r, "deadline", &s) < 0)
+		goto fail;
+	if (j->task == TASK_STATS) {
+		if (!(o = rec_get_obj(in, r, "stats")) ||
+		    rec_get_int(in, o, "features", 1, 1 << 24, &j->features) < 0 ||
+		    rec_get_int(in, o, "classes", 1, 1 << 20, &j->classes) < 0)
+			goto fail;
+	} else {
+		if (!(o = rec_get_obj(in, r, "algorithm")) ||
+		    rec_get_str(in, o, "model", &j->model) < 0)
+			goto fail;
+		if (cid_parse(&c, j->model) < 0) {
+			rec_err(in, "\"algorithm.model\": %s", dml_errmsg());
+			goto fail;
+		}
+		if (check_layers(in, o, j) < 0)
+			goto fail;
+	}
+	if (j->task == TASK_TRAIN) {
+		long long e, b;
+		double lr;
+		if (!(o = rec_get_obj(in, r, "train")) ||
+		    rec_get_int(in, o, "epochs", 1, 1000, &e) < 0 ||
+		    rec_get_int(in, o, "batch", 1, 1 << 20, &b) < 0 ||
+		    rec_get_num(in, o, "lr", &lr) < 0)
+			goto fail;
+	}
+	if ((o = json_object_get(r, "limits")) &&
+	    rec_opt_num(in, o, "max_delta", &j->max_delta) < 0)
+		goto fail;
+	if ((o = json_object_get(r, "criteria")) && job_criteria_check(o) < 0) {
+		rec_err(in, "%s", dml_errmsg());
+		goto fail;
+	}
+	if (!(rw = rec_get_obj(in, r, "reward")) ||
+	    rec_get_amount(in, rw, "budget", &s) < 0 ||
+	    rec_get_amount(in, rw, "per_device", &s) < 0 ||
+	    rec_get_amount(in, rw, "developer_fee", &s) < 0 ||
+	    !(nf = rec_get_obj(in, rw, "node_fees")))
+		goto fail;
+	{
+		const char *roles[] = {"distributing", "federated", "report",
+		    "refining"};
+		for (int i = 0; i < 4; i++)
+			if (rec_get_amount(in, nf, roles[i], &s) < 0)
+				goto fail;
+	}
+	if (rec_get_str(in, r, "customer", &s) < 0)
+		goto fail;
+	if (key_parse_hex(s, j->customer) < 0) {
+		rec_err(in, "\"customer\": %s", dml_errmsg());
+		goto fail;
+	}
+	if (rec_verify(r, in, NULL) < 0)
+		goto fail;
+	if (strcmp(json_string_value(json_object_get(r, "from")), s) != 0) {
+		rec_err(in, "the job is not signed by its customer");
+		goto fail;
+	}
+	if (job_id(r, j->id) < 0) {
+		rec_err(in, "%s", dml_errmsg());
+		goto fail;
+	}
+	return 0;
+fail:
+	j->rec = NULL;
+	json_decref(r);
+	return -1;
+}
+
+int
+job_load(const char *path, dml_job *j)
+{
+	rec_in *in = rec_open(path);
+	json_t *r, *extra;
+	int rc;
+
+	memset(j, 0, sizeof *j);
+	if (!in)
+		return -1;
+	rc = rec_next(in, &r);
+	if (rc == 0) {
+		rec_close(in);
+		return dml_error("%s: empty input: no job record", path);
+	}
+	if (rc < 0 || rec_detach(in, r) < 0) {
+		rec_close(in);
+		return -1;
+	}
+	if (job_from_record(in, r, j) < 0) {
+		rec_close(in);
+		return -1;
+	}
+	rc = rec_next(in, &extra);
+	if (rc != 0) {
+		if (rc > 0) {
+			json_decref(extra);
+			rec_err(in, "more than one record in a job file");
+		}
+		job_free(j);
+		rec_close(in);
+		return -1;
+	}
+	rec_close(in);
+	return 0;
+}
+
+void
+job_free(dml_job *j)
+{
+	json_decref(j->rec);
+	j->rec = NULL;
+}
