@@ -41,6 +41,8 @@ CMDSRC := $(wildcard cmd/dml-*.c)
 PROGS  := $(CMDSRC:cmd/%.c=bin/%)
 UNITSRC := $(wildcard tests/unit/t-*.c)
 UNITS  := $(UNITSRC:.c=.t)
+HELPERSRC := $(wildcard tests/helpers/*.c)
+HELPERS := $(HELPERSRC:.c=)
 MAN1   := $(wildcard man/man1/*.1)
 MAN5   := $(wildcard man/man5/*.5)
 MAN7   := $(wildcard man/man7/*.7)
@@ -61,11 +63,14 @@ bin/%: cmd/%.c lib/libdml.a $(LIBHDR)
 tests/unit/%.t: tests/unit/%.c tests/unit/tap.h lib/libdml.a $(LIBHDR)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< lib/libdml.a $(LIBS)
 
+tests/helpers/%: tests/helpers/%.c lib/libdml.a $(LIBHDR)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
+
 libdml.pc: Makefile
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libdml\nDescription: Decentralized Machine Learning toolchain library\nVersion: %s\nRequires.private: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ldml\nLibs.private: -lpthread -lm\n' \
 	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
 
-check: all $(UNITS)
+check: all $(UNITS) $(HELPERS)
 	prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
 
 demo: all
@@ -92,7 +97,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)
 
 clean:
-	rm -rf bin lib/*.o lib/libdml.a tests/unit/*.t libdml.pc tests/trash.*
+	rm -rf bin lib/*.o lib/libdml.a tests/unit/*.t $(HELPERS) libdml.pc tests/trash.*
 
 .PHONY: all check demo bench install uninstall clean
 .SECONDARY:
