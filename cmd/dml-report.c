@@ -122,6 +122,7 @@ main(int argc, char **argv)
 	rec_out *o;
 	const char *const *names;
 	int nnames;
+	long long devices;
 
 	dml_setprog(argv[0]);
 	while ((c = getopt_long(argc, argv, "j:k:o:h", opts, NULL)) != -1) {
@@ -188,15 +189,17 @@ main(int argc, char **argv)
 	}
 	if (!(o = rec_out_open(out)))
 		dml_fail(DML_EXIT_USAGE);
-	if (json_integer_value(json_object_get(agg, "devices")) <
-	    job.min_devices) {
+	if (rec_get_int(in, agg, "devices", 0, 1LL << 40, &devices) < 0) {
+		rec_out_abort(o);
+		dml_fail(DML_EXIT_REJECT);
+	}
+	if (devices < job.min_devices) {
 		rep = report_withheld(&job, agg);
 		if (rec_sign(rep, &k) < 0 || rec_out_write(o, rep, NULL) < 0 ||
 		    rec_out_commit(o) < 0)
 			dml_fail(DML_EXIT_USAGE);
 		dml_warn("report withheld: %lld devices, the job needs %lld",
-		    json_integer_value(json_object_get(agg, "devices")),
-		    job.min_devices);
+		    devices, job.min_devices);
 		dml_close_stdout();
 		return DML_EXIT_REJECT;
 	}
