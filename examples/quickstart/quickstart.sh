@@ -1,0 +1,98 @@
+#!/bin/sh
+# The DML protocol end to end on one machine, with the embedded defaults.
+#
+#  1. Fashion-MNIST is split over DEVICES device folders (Dirichlet label
+#     skew); each device gets an identity.
+#  2. A developer's MLP (784-200-200-10) is trained by ROUNDS FedAvg
+#     rounds: every consenting device runs the training job on its own
+#     data and seals its delta to one of two federated nodes; each node
+#     aggregates its half; the refining node combines the two aggregates
+#     and forms the next model. Test accuracy is printed each round.
+#  3. A customer posts a predict job for the trained model; the devices
+#     that consent and qualify run it; the two federated nodes aggregate;
+#     the report node combines them and writes the report sealed to the
+#     customer, who opens it and renders it.
+# With the same SEED the report is byte-identical from run to run.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+PATH="$here/../../bin:$PATH"
+SEED=${SEED:-42} DEVICES=${DEVICES:-100} ROUNDS=${ROUNDS:-5} WORK=${WORK:-work}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+export PATH SEED OPENBLAS_NUM_THREADS=1
+W=$WORK
+T0=$(date +%s)
+rm -rf "$W"
+mkdir -p "$W"
+
+say() { printf '%s\n' "$*"; }
+
+say "== 1. $DEVICES devices from Fashion-MNIST (Dirichlet alpha 0.5, seed $SEED)"
+dml-split -n "$DEVICES" -o "$W/devices" --partition dirichlet --alpha 0.5 \
+	--seed "$SEED" >"$W/split.json"
+for d in "$W"/devices/dev-*; do
+	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >"$d/pub"
+done
+for who in developer customer fed1 fed2 refine report; do
+	dml-keygen --seed "$SEED" -n "$who" -o "$W/$who.key" >"$W/$who.pub"
+done
+ls -d "$W"/devices/dev-* >"$W/all"
+half=$(( ($(wc -l <"$W/all") + 1) / 2 ))
+head -n "$half" "$W/all" >"$W/half1"
+tail -n +"$((half + 1))" "$W/all" >"$W/half2"
+say "   $(wc -l <"$W/all") devices, $(grep -c '"consent":\[\]' "$W"/devices/*/profile.json | grep -c ':1$') without consent"
+
+# round JOB MODEL ROUND DIR: every device's turn, then both federated nodes
+round() {
+	job=$1 model=$2 r=$3 dir=$4
+	mkdir -p "$dir/fed1" "$dir/fed2"
+	for n in 1 2; do
+		xargs -P "$JOBS" -I{} sh "$here/device.sh" "$job" "$model" "$r" \
+			"$W/fed$n.pub" {} "$dir/fed$n" <"$W/half$n"
+		cat "$dir/fed$n"/*.sealed | dml-encrypt -d -k "$W/fed$n.key" |
+			dml-aggregate -j "$job" -k "$W/fed$n.key" --round "$r" \
+			>"$dir/fed$n.agg"
+	done
+}
+
+say "== 2. federated training: $ROUNDS rounds of FedAvg"
+dml-refine --init 784,200,200,10 --seed "$SEED" -o "$W/model-0.json"
+dml-job -k "$W/developer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
+	--rounds "$ROUNDS" --epochs 1 --batch 32 --lr 0.05 --min-devices 20 \
+	--created 2026-01-01T00:00:00Z --deadline 2026-02-01T00:00:00Z \
+	--nonce "train-$SEED" -o "$W/train-job.json"
+say "   training job $(dml-job --id "$W/train-job.json")"
+r=0
+while [ "$r" -lt "$ROUNDS" ]; do
+	dir="$W/train/round-$r"
+	round "$W/train-job.json" "$W/model-$r.json" "$r" "$dir"
+	cat "$dir/fed1.agg" "$dir/fed2.agg" |
+		dml-aggregate -j "$W/train-job.json" -k "$W/refine.key" --round "$r" |
+		dml-refine -m "$W/model-$r.json" -o "$W/model-$((r + 1)).json"
+	r=$((r + 1))
+	dml-eval -m "$W/model-$r.json" --round "$r" >"$W/metrics-$r.json"
+	sed 's/.*"accuracy":\([0-9.]*\).*"loss":\([0-9.]*\).*/   round '"$r"': test accuracy \1, loss \2/' \
+		"$W/metrics-$r.json"
+done
+
+say "== 3. the customer's predict job on the trained model"
+dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model-$ROUNDS.json" \
+	-c 'ram_gb >= 4' --min-devices 20 \
+	--budget 100000 --per-device 100 --developer-fee 5000 --node-fee 500 \
+	--created 2026-01-02T00:00:00Z --deadline 2026-02-01T00:00:00Z \
+	--nonce "predict-$SEED" -o "$W/predict-job.json"
+say "   predict job $(dml-job --id "$W/predict-job.json")"
+round "$W/predict-job.json" "$W/model-$ROUNDS.json" 0 "$W/predict"
+cat "$W/predict/fed1.agg" "$W/predict/fed2.agg" |
+	dml-aggregate -j "$W/predict-job.json" -k "$W/report.key" |
+	dml-report -j "$W/predict-job.json" -k "$W/report.key" -o "$W/report.sealed"
+dml-encrypt -d -k "$W/customer.key" -o "$W/report.json" "$W/report.sealed"
+dml-report --render "$W/report" "$W/report.json"
+
+ran=$(ls "$W"/predict/fed?/*.sealed | wc -l)
+declined=$(ls "$W"/predict/fed?/*.declined 2>/dev/null | wc -l)
+say "== summary"
+say "   devices that ran the predict job: $ran; declined (consent or criteria): $declined"
+say "   final test accuracy: $(sed 's/.*"accuracy":\([0-9.]*\).*/\1/' "$W/metrics-$ROUNDS.json")"
+say "   report: $W/report.json (sha256 $(sha256sum <"$W/report.json" | cut -c1-16)), rendered in $W/report/report.md"
+sed -n '/^| class/,/^$/p' "$W/report/report.md" | sed 's/^/   /'
+say "   done in $(( $(date +%s) - T0 )) s"
