@@ -16,8 +16,9 @@ MANPREFIX = $(PREFIX)/share/man
 PKGCONFIGDIR = $(LIBDIR)/pkgconfig
 
 PKGS = libsodium jansson libcurl gmp openblas zlib
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+# recursive on purpose: evaluated after contrib/install-deps has run
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
 CC      ?= cc
 OPT     ?= -O2 -g
@@ -49,7 +50,12 @@ MAN7   := $(wildcard man/man7/*.7)
 
 all: lib/libdml.a $(PROGS) libdml.pc
 
-lib/%.o: lib/%.c $(LIBHDR) Makefile
+# A fresh machine gets its packages on the first build (see README).
+.deps-ok: contrib/install-deps
+	contrib/install-deps
+	@touch $@
+
+lib/%.o: lib/%.c $(LIBHDR) Makefile | .deps-ok
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 lib/libdml.a: $(LIBOBJ)
@@ -97,7 +103,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)
 
 clean:
-	rm -rf bin lib/*.o lib/libdml.a tests/unit/*.t $(HELPERS) libdml.pc tests/trash.*
+	rm -rf bin .deps-ok lib/*.o lib/libdml.a tests/unit/*.t $(HELPERS) libdml.pc tests/trash.*
 
 .PHONY: all check demo bench install uninstall clean
 .SECONDARY:
