@@ -1,0 +1,332 @@
+/* dml-run: one device runs a job on its own data and returns a signed
+ * dml.result holding sums, counts and deltas only, never a row of data. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cid.h"
+#include "data.h"
+#include "job.h"
+#include "model.h"
+#include "record.h"
+#include "sign.h"
+#include "task.h"
+#include "tensor.h"
+#include "util.h"
+
+static const char usage[] =
+"usage: dml-run -j JOB -k KEY -D DEVICE [-m MODEL] [--round R] [--seed S]\n"
+"               [--bins B] [-o FILE]\n"
+"Run a job on this device's local data. The job's signature is checked; the\n"
+"device must have consented to the job's data type and meet its criteria,\n"
+"else a signed dml.declined is written and the exit status is 1. The\n"
+"result holds only sums, counts and model deltas, signed with KEY.\n"
+"  -j, --job FILE      the job\n"
+"  -k, --key FILE      the device's secret key\n"
+"  -D, --device DIR    the device folder (profile.json and its data)\n"
+"  -m, --model FILE    the model to run: the job's own model, or for\n"
+"                      training rounds after the first the refined model\n"
+"      --round R       training round (default 0)\n"
+"      --seed S        seed of the local shuffling (default random)\n"
+"      --bins B        histogram bins per feature for stats (default 10)\n"
+"  -o, --output FILE   write to FILE (whole or not at all)\n"
+"  -h, --help, --version\n";
+
+static int
+consented(const json_t *profile, const char *type)
+{
+	json_t *c = json_object_get(profile, "consent"), *x;
+	size_t i;
+
+	json_array_foreach(c, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), type) == 0)
+			return 1;
+	return 0;
+}
+
+static json_t *
+declined(const dml_job *j, const char *reason, const char *detail)
+{
+	json_t *r = rec_new("dml.declined");
+	char *why = xasprintf("%s%s%s", reason, detail ? ": " : "",
+	    detail ? detail : "");
+
+	json_object_set_new(r, "job", json_string(j->id));
+	json_object_set_new(r, "reason", json_string(why));
+	free(why);
+	return r;
+}
+
+/* A model file: its CID and contents. */
+static int
+load_model(const char *path, dml_model *m, char cidbuf[CID_MAXSTR])
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (dml_read_file(path, &buf, &len) < 0)
+		return -1;
+	rc = cid_of_bytes(buf, len, cidbuf);
+	free(buf);
+	if (rc < 0)
+		return -1;
+	return model_load(m, path);
+}
+
+static int
+check_model(const dml_job *j, const dml_model *m, const char *mcid,
+    long round)
+{
+	json_t *layers = json_object_get(json_object_get(j->rec, "algorithm"),
+	    "layers");
+	size_t i;
+	json_t *x;
+
+	if ((j->task == TASK_PREDICT || round == 0) &&
+	    strcmp(mcid, j->model) != 0)
+		return dml_error("the model %s is not the job's model %s", mcid,
+		    j->model);
+	if ((size_t)m->nlayers + 1 != json_array_size(layers))
+		return dml_error("the model's layers do not match the job's");
+	json_array_foreach(layers, i, x)
+		if (json_integer_value(x) != m->sizes[i])
+			return dml_error("the model's layers do not match the "
+			    "job's");
+	return 0;
+}
+
+static uint64_t
+derive_seed(uint64_t seed, const unsigned char pk[32], long round)
+{
+	unsigned char in[48], out[8];
+	uint64_t s = 0;
+
+	memcpy(in, &seed, 8);
+	memcpy(in + 8, pk, 32);
+	memcpy(in + 40, &round, 8);
+	crypto_generichash(out, sizeof out, in, sizeof in, NULL, 0);
+	for (int i = 0; i < 8; i++)
+		s = s << 8 | out[i];
+	return s;
+}
+
+static json_t *
+f64(const double *v, size_t n)
+{
+	int64_t shape[1] = {(int64_t)n};
+	return tensor_to_json(DT_F64, 1, shape, v);
+}
+
+static json_t *
+run(const dml_job *j, const dml_model *m, const dml_data *d, long round,
+    uint64_t seed, int bins, const char *mcid)
+{
+	json_t *r = rec_new("dml.result"), *vals = json_object();
+	long long n = (long long)d->n;
+
+	json_object_set_new(r, "job", json_string(j->id));
+	json_object_set_new(r, "round", json_integer(round));
+	json_object_set_new(r, "task", json_string(task_name(j->task)));
+	switch (j->task) {
+	case TASK_TRAIN: {
+		json_t *t = json_object_get(j->rec, "train");
+		int epochs = (int)json_integer_value(json_object_get(t, "epochs"));
+		int batch = (int)json_integer_value(json_object_get(t, "batch"));
+		double lr = json_number_value(json_object_get(t, "lr"));
+		double *delta = xcalloc(m->nparams, sizeof *delta);
+		float *d32 = xcalloc(m->nparams, sizeof *d32);
+		int64_t shape[1] = {(int64_t)m->nparams};
+		if (task_train(m, d, epochs, batch, lr, seed, delta, NULL) < 0) {
+			free(delta);
+			free(d32);
+			goto fail;
+		}
+		for (size_t i = 0; i < m->nparams; i++)
+			d32[i] = (float)delta[i];
+		free(delta);
+		delta = NULL;
+		json_object_set_new(vals, "delta", tensor_to_json(DT_F32, 1,
+		    shape, d32));
+		free(d32);
+		json_object_set_new(r, "model", json_string(mcid));
+		break;
+	}
+	case TASK_PREDICT: {
+		size_t C = (size_t)j->classes;
+		double *hist = xcalloc(C, sizeof *hist),
+		       *prob = xcalloc(C, sizeof *prob);
+		int rc = task_predict(m, d, hist, prob) < 0 ? -1 : 0;
+		if (rc == 0) {
+			json_object_set_new(vals, "hist", f64(hist, C));
+			json_object_set_new(vals, "prob", f64(prob, C));
+		}
+		free(hist);
+		free(prob);
+		if (rc < 0)
+			goto fail;
+		json_object_set_new(r, "model", json_string(mcid));
+		break;
+	}
+	case TASK_STATS: {
+		size_t F = (size_t)j->features, C = (size_t)j->classes;
+		double *sum = xcalloc(F, sizeof *sum),
+		       *sq = xcalloc(F, sizeof *sq),
+		       *hist = xcalloc(F * (size_t)bins, sizeof *hist),
+		       *lab = xcalloc(C, sizeof *lab);
+		int rc = -1;
+		if (d->features != F)
+			dml_error("the data has %zu features, the job %zu",
+			    d->features, F);
+		else if (d->classes > (int)C)
+			dml_error("the data has labels up to %d, the job %zu "
+			    "classes", d->classes - 1, C);
+		else
+			rc = task_stats(d, bins, sum, sq, hist, lab) < 0 ? -1 : 0;
+		if (rc == 0) {
+			int64_t hs[2] = {(int64_t)F, bins};
+			json_object_set_new(vals, "sum", f64(sum, F));
+			json_object_set_new(vals, "sumsq", f64(sq, F));
+			json_object_set_new(vals, "hist", tensor_to_json(DT_F64,
+			    2, hs, hist));
+			json_object_set_new(vals, "labels", f64(lab, C));
+		}
+		free(sum);
+		free(sq);
+		free(hist);
+		free(lab);
+		if (rc < 0)
+			goto fail;
+		break;
+	}
+	}
+	json_object_set_new(r, "n", json_integer(n));
+	json_object_set_new(r, "weight", json_integer(n));
+	json_object_set_new(r, "values", vals);
+	return r;
+fail:
+	json_decref(vals);
+	json_decref(r);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_ROUND = 256, O_SEED, O_BINS, O_VERSION };
+	static const struct option opts[] = {
+		{"job", required_argument, 0, 'j'},
+		{"key", required_argument, 0, 'k'},
+		{"device", required_argument, 0, 'D'},
+		{"model", required_argument, 0, 'm'},
+		{"round", required_argument, 0, O_ROUND},
+		{"seed", required_argument, 0, O_SEED},
+		{"bins", required_argument, 0, O_BINS},
+		{"output", required_argument, 0, 'o'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, O_VERSION},
+		{0, 0, 0, 0}};
+	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *dev = NULL,
+		   *modelf = NULL, *out = NULL, *why;
+	long round = 0, bins = 10, seedv = -1;
+	char mcid[CID_MAXSTR] = "";
+	dml_job job;
+	dml_key k;
+	dml_model m;
+	dml_data d;
+	json_t *profile, *r, *attrs;
+	rec_out *o;
+	uint64_t seed;
+	int c, status = 0;
+
+	dml_setprog(argv[0]);
+	while ((c = getopt_long(argc, argv, "j:k:D:m:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': jobf = optarg; break;
+		case 'k': keyf = optarg; break;
+		case 'D': dev = optarg; break;
+		case 'm': modelf = optarg; break;
+		case O_ROUND:
+			if (dml_parse_long(optarg, 0, 1000000, &round) < 0)
+				dml_usage_error("--round: %s", dml_errmsg());
+			break;
+		case O_SEED:
+			if (dml_parse_long(optarg, 0, 0x7fffffffffffffffL, &seedv) < 0)
+				dml_usage_error("--seed: %s", dml_errmsg());
+			break;
+		case O_BINS:
+			if (dml_parse_long(optarg, 1, 1024, &bins) < 0)
+				dml_usage_error("--bins: %s", dml_errmsg());
+			break;
+		case 'o': out = optarg; break;
+		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
+		case O_VERSION: dml_version();
+		default: dml_usage_error("unknown option");
+		}
+	}
+	if (optind != argc)
+		dml_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!jobf || !keyf || !dev)
+		dml_usage_error("-j JOB, -k KEY and -D DEVICE are required");
+	if (dml_crypto_init() < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (job_load(jobf, &job) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (job.task != TASK_STATS && !modelf)
+		dml_usage_error("a %s job needs -m MODEL", task_name(job.task));
+	if (round >= job.rounds)
+		dml_die(DML_EXIT_REJECT, "round %ld: the job has %lld rounds",
+		    round, job.rounds);
+	if (key_load(keyf, &k) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (!(profile = data_profile_read(dev)))
+		dml_fail(DML_EXIT_REJECT);
+	if (!(o = rec_out_open(out)))
+		dml_fail(DML_EXIT_USAGE);
+	attrs = json_object_get(profile, "attrs");
+	if (!consented(profile, job.data)) {
+		r = declined(&job, "no consent for data type", job.data);
+		status = DML_EXIT_REJECT;
+	} else if (job_criteria_match(&job, attrs ? attrs : json_object(),
+	    &why) != 1) {
+		r = declined(&job, "criterion not met", why);
+		status = DML_EXIT_REJECT;
+	} else {
+		if (data_load_dir(&d, dev) < 0)
+			dml_fail(DML_EXIT_REJECT);
+		if (d.n < (size_t)job.min_samples)
+			dml_die(DML_EXIT_REJECT, "%s: %zu samples, the job needs "
+			    "at least %lld", dev, d.n, job.min_samples);
+		memset(&m, 0, sizeof m);
+		if (modelf) {
+			if (load_model(modelf, &m, mcid) < 0)
+				dml_fail(DML_EXIT_REJECT);
+			if (check_model(&job, &m, mcid, round) < 0 ||
+			    model_check_data(&m, &d) < 0)
+				dml_die(DML_EXIT_REJECT, "%s: %s", modelf,
+				    dml_errmsg());
+		}
+		if (seedv < 0)
+			randombytes_buf(&seed, sizeof seed);
+		else
+			seed = derive_seed((uint64_t)seedv, k.pk, round);
+		r = run(&job, &m, &d, round, seed, (int)bins, mcid);
+		if (!r)
+			dml_die(DML_EXIT_REJECT, "%s: %s", dev, dml_errmsg());
+		if (modelf)
+			model_free(&m);
+		data_free(&d);
+	}
+	if (status)
+		dml_warn("declined: %s",
+		    json_string_value(json_object_get(r, "reason")));
+	if (rec_sign(r, &k) < 0 || rec_out_write(o, r, NULL) < 0 ||
+	    rec_out_commit(o) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	key_free(&k);
+	json_decref(r);
+	json_decref(profile);
+	job_free(&job);
+	dml_close_stdout();
+	return status;
+}
