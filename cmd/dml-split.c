@@ -1,0 +1,459 @@
+/* dml-split: cut a labelled dataset into device folders (IID, Dirichlet
+ * label skew, or a few classes per device), each with its data and a
+ * dml.profile, for experiments that simulate devices. */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data.h"
+#include "record.h"
+#include "util.h"
+
+static const char usage[] =
+"usage: dml-split -n N -o DIR [--idx IMAGES LABELS | --csv FILE [--label COL]]\n"
+"                 [--partition iid|dirichlet|classes] [--alpha A] [--classes C]\n"
+"                 [--seed S] [--type NAME] [--consent-rate P] [--limit K]\n"
+"Cut a labelled dataset into N device folders DIR/dev-0001 ... holding the\n"
+"data and a profile.json; print a dml.split record.\n"
+"  -n, --devices N        number of devices (1 to the number of samples)\n"
+"  -o, --output DIR       folder to create (absent or empty)\n"
+"      --idx IMAGES LABELS  IDX files, gzipped or not (default: the\n"
+"                         Fashion-MNIST training set)\n"
+"      --csv FILE         CSV file, header optional\n"
+"      --label COL        CSV label column: header name or 0-based index\n"
+"                         (default: the last column)\n"
+"  -p, --partition HOW    iid (default), dirichlet or classes\n"
+"  -a, --alpha A          Dirichlet concentration (default 0.5)\n"
+"  -c, --classes C        classes per device for --partition classes (2)\n"
+"  -s, --seed S           seed (default 0): same inputs, same folders\n"
+"  -t, --type NAME        data type name (default fashion-mnist for IDX,\n"
+"                         the CSV file's base name for CSV)\n"
+"      --consent-rate P   probability a device consents (default 0.9)\n"
+"      --limit K          use only the first K samples\n"
+"  -h, --help             this help\n"
+"      --version          print the version\n";
+
+#define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+
+/* Device attributes: values and their probabilities (dml-split(1)). */
+static const char *regions[] = {"eu", "na", "asia", "sa", "africa",
+    "oceania"};
+static const double region_w[] = {0.25, 0.20, 0.30, 0.10, 0.10, 0.05};
+static const char *ages[] = {"18-24", "25-34", "35-44", "45-54", "55-64",
+    "65+"};
+static const double age_w[] = {0.15, 0.25, 0.22, 0.17, 0.12, 0.09};
+static const char *oses[] = {"android", "ios", "linux"};
+static const double os_w[] = {0.60, 0.30, 0.10};
+static const int rams[] = {2, 4, 6, 8, 12};
+static const double ram_w[] = {0.10, 0.25, 0.25, 0.25, 0.15};
+
+/* Seed of the attribute generator: independent of the partition's. */
+#define ATTR_SALT 0x61747472732d7631ULL	/* "attrs-v1" */
+
+struct opts {
+	const char *images, *labels, *csv, *label, *out, *type;
+	enum data_partition how;
+	double alpha, consent;
+	long devices, cpd, limit;
+	unsigned long long seed;
+};
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+static void
+rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* DIR must not exist or be an empty directory. */
+static int
+check_output(const char *dir)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *dp;
+	int empty = 1;
+
+	if (stat(dir, &st) < 0)
+		return errno == ENOENT ? 0 : dml_error("%s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return dml_error("%s: exists and is not a directory", dir);
+	if (!(dp = opendir(dir)))
+		return dml_error("%s: %s", dir, strerror(errno));
+	while (empty && (e = readdir(dp)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = 0;
+	closedir(dp);
+	return empty ? 0 : dml_error("%s: exists and is not empty", dir);
+}
+
+static json_t *
+profile_new(const char *id, const struct opts *o, const dml_data *d,
+    size_t n, data_rng *ar)
+{
+	json_t *r = rec_new("dml.profile"), *attrs = json_object();
+	json_t *data = json_object(), *files = json_array(), *consent;
+
+	json_object_set_new(r, "id", json_string(id));
+	json_object_set_new(attrs, "region",
+	    json_string(regions[data_rng_pick(ar, region_w, 6)]));
+	json_object_set_new(attrs, "age_band",
+	    json_string(ages[data_rng_pick(ar, age_w, 6)]));
+	json_object_set_new(attrs, "os",
+	    json_string(oses[data_rng_pick(ar, os_w, 3)]));
+	json_object_set_new(attrs, "ram_gb",
+	    json_integer(rams[data_rng_pick(ar, ram_w, 5)]));
+	json_object_set_new(r, "attrs", attrs);
+	consent = json_array();
+	if (data_rng_uniform(ar) < o->consent)
+		json_array_append_new(consent, json_string(o->type));
+	json_object_set_new(r, "consent", consent);
+	json_object_set_new(data, "type", json_string(o->type));
+	if (d->format == DATA_IDX) {
+		json_object_set_new(data, "format", json_string("idx"));
+		json_array_append_new(files, json_string("images-idx3-ubyte"));
+		json_array_append_new(files, json_string("labels-idx1-ubyte"));
+	} else {
+		json_object_set_new(data, "format", json_string("csv"));
+		json_array_append_new(files, json_string("data.csv"));
+		json_object_set_new(data, "label", d->label_name ?
+		    json_string(d->label_name) : json_integer(
+		    (json_int_t)d->label_col));
+	}
+	json_object_set_new(data, "files", files);
+	json_object_set_new(data, "n", json_integer((json_int_t)n));
+	json_object_set_new(data, "features",
+	    json_integer((json_int_t)d->features));
+	json_object_set_new(data, "classes", json_integer(d->classes));
+	json_object_set_new(r, "data", data);
+	return r;
+}
+
+static int
+write_json(const char *path, const json_t *r)
+{
+	size_t len;
+	char *s = canon_dump(r, NULL, NULL, &len);
+	int rc;
+
+	if (!s)
+		return dml_error("%s: cannot serialise", path);
+	s = xrealloc(s, len + 1);
+	s[len] = '\n';
+	rc = dml_write_file(path, s, len + 1, 0644);
+	free(s);
+	return rc;
+}
+
+/* Write one device folder; its consent goes to *consents. */
+static int
+write_device(const char *tmp, const char *id, const struct opts *o,
+    const dml_data *d, const size_t *idx, size_t n, data_rng *ar,
+    long *consents)
+{
+	unsigned char *img, *lab;
+	size_t imglen, lablen;
+	char *dir = xasprintf("%s/%s", tmp, id), *path;
+	json_t *prof;
+	int rc = -1;
+
+	if (mkdir(dir, 0777) < 0) {
+		dml_error("%s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	if (data_encode_subset(d, idx, n, &img, &imglen, &lab, &lablen) < 0)
+		goto out;
+	path = xasprintf("%s/%s", dir, d->format == DATA_IDX ?
+	    "images-idx3-ubyte" : "data.csv");
+	rc = dml_write_file(path, img, imglen, 0644);
+	free(path);
+	if (rc == 0 && lab) {
+		path = xasprintf("%s/labels-idx1-ubyte", dir);
+		rc = dml_write_file(path, lab, lablen, 0644);
+		free(path);
+	}
+	free(img);
+	free(lab);
+	if (rc < 0)
+		goto out;
+	prof = profile_new(id, o, d, n, ar);
+	*consents += json_array_size(json_object_get(prof, "consent")) > 0;
+	path = xasprintf("%s/profile.json", dir);
+	rc = write_json(path, prof);
+	free(path);
+	json_decref(prof);
+out:
+	free(dir);
+	return rc;
+}
+
+static json_t *
+summary(const struct opts *o, const dml_data *d, size_t used, long consents)
+{
+	json_t *r = rec_new("dml.split");
+
+	json_object_set_new(r, "data", json_string(o->type));
+	json_object_set_new(r, "format", json_string(d->format == DATA_IDX ?
+	    "idx" : "csv"));
+	json_object_set_new(r, "source", json_string(d->name));
+	json_object_set_new(r, "partition",
+	    json_string(data_partition_name(o->how)));
+	if (o->how == DATA_PART_DIRICHLET)
+		json_object_set_new(r, "alpha", json_real(o->alpha));
+	if (o->how == DATA_PART_CLASSES)
+		json_object_set_new(r, "classes_per_device",
+		    json_integer(o->cpd));
+	json_object_set_new(r, "seed", json_integer((json_int_t)o->seed));
+	json_object_set_new(r, "devices", json_integer(o->devices));
+	json_object_set_new(r, "samples", json_integer((json_int_t)used));
+	json_object_set_new(r, "features",
+	    json_integer((json_int_t)d->features));
+	json_object_set_new(r, "classes", json_integer(d->classes));
+	json_object_set_new(r, "consent_rate", json_real(o->consent));
+	json_object_set_new(r, "consenting", json_integer(consents));
+	return r;
+}
+
+/* Write every device into a temporary folder beside DIR, then rename it
+ * to DIR: the split appears whole or not at all. */
+static json_t *
+split(const struct opts *o, const dml_data *d, const int *dev)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", o->out), id[32];
+	size_t *idx = xmalloc(d->n * sizeof *idx), used = 0, *start = NULL;
+	size_t *fill = NULL;
+	json_t *per = json_array(), *sum = NULL;
+	long consents = 0;
+	int width = 4, rc;
+	char *path;
+	mode_t um = umask(0);
+	data_rng ar;
+
+	umask(um);
+	for (long v = o->devices; v >= 10000; v /= 10)
+		width++;
+	data_rng_seed(&ar, o->seed ^ ATTR_SALT);
+	if (!mkdtemp(tmp)) {
+		dml_error("%s: %s", tmp, strerror(errno));
+		goto fail_nodir;
+	}
+	/* idx: the samples grouped by device, in input order within each */
+	start = xcalloc((size_t)o->devices + 1, sizeof *start);
+	for (size_t i = 0; i < d->n; i++)
+		if (dev[i] >= 0)
+			start[dev[i] + 1]++;
+	for (long j = 0; j < o->devices; j++)
+		start[j + 1] += start[j];
+	fill = xmalloc((size_t)o->devices * sizeof *fill);
+	memcpy(fill, start, (size_t)o->devices * sizeof *fill);
+	for (size_t i = 0; i < d->n; i++)
+		if (dev[i] >= 0)
+			idx[fill[dev[i]]++] = i;
+	for (long j = 0; j < o->devices; j++) {
+		size_t n = start[j + 1] - start[j], *mine = idx + start[j];
+		json_t *labs = json_array(), *e;
+		double *lc = xcalloc((size_t)d->classes, sizeof *lc);
+		for (size_t i = 0; i < n; i++)
+			lc[d->y[mine[i]]]++;
+		for (int c = 0; c < d->classes; c++)
+			json_array_append_new(labs, json_integer((json_int_t)
+			    lc[c]));
+		free(lc);
+		used += n;
+		snprintf(id, sizeof id, "dev-%0*ld", width & 15, j + 1);
+		e = json_pack("{s:s,s:I,s:o}", "id", id, "n", (json_int_t)n,
+		    "labels", labs);
+		json_array_append_new(per, e);
+		if (write_device(tmp, id, o, d, mine, n, &ar, &consents) < 0)
+			goto fail;
+	}
+	sum = summary(o, d, used, consents);
+	json_object_set(sum, "per_device", per);
+	path = xasprintf("%s/split.json", tmp);
+	rc = write_json(path, sum);
+	free(path);
+	json_object_del(sum, "per_device");
+	if (rc < 0)
+		goto fail;
+	if (chmod(tmp, 0777 & ~um) < 0 || rename(tmp, o->out) < 0) {
+		dml_error("%s: %s", o->out, strerror(errno));
+		goto fail;
+	}
+	free(tmp);
+	free(idx);
+	free(start);
+	free(fill);
+	json_decref(per);
+	return sum;
+fail:
+	rm_tree(tmp);
+fail_nodir:
+	free(tmp);
+	free(idx);
+	free(start);
+	free(fill);
+	json_decref(per);
+	json_decref(sum);
+	return NULL;
+}
+
+static long
+num_opt(const char *name, const char *s, long lo, long hi)
+{
+	long v;
+
+	if (dml_parse_long(s, lo, hi, &v) < 0)
+		dml_usage_error("%s: %s", name, dml_errmsg());
+	return v;
+}
+
+static const char *
+type_from_path(const char *path)
+{
+	const char *b = strrchr(path, '/'), *dot;
+	static char buf[256];
+
+	b = b ? b + 1 : path;
+	snprintf(buf, sizeof buf, "%s", b);
+	dot = strrchr(buf, '.');
+	if (dot && dot != buf)
+		buf[dot - buf] = 0;
+	return buf;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"devices", required_argument, 0, 'n'},
+		{"output", required_argument, 0, 'o'},
+		{"idx", required_argument, 0, 'I'},
+		{"csv", required_argument, 0, 'C'},
+		{"label", required_argument, 0, 'L'},
+		{"partition", required_argument, 0, 'p'},
+		{"alpha", required_argument, 0, 'a'},
+		{"classes", required_argument, 0, 'c'},
+		{"seed", required_argument, 0, 's'},
+		{"type", required_argument, 0, 't'},
+		{"consent-rate", required_argument, 0, 'R'},
+		{"limit", required_argument, 0, 'K'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	struct opts o = {.alpha = 0.5, .consent = 0.9, .devices = 0, .cpd = 2,
+	    .limit = -1, .how = DATA_PART_IID};
+	dml_data d;
+	json_t *sum;
+	int c, *dev, rc;
+	char *endp, *outdir;
+
+	dml_setprog(argv[0]);
+	while ((c = getopt_long(argc, argv, "n:o:p:a:c:s:t:h", lopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'n': o.devices = num_opt("-n", optarg, 1, 1000000); break;
+		case 'o': o.out = optarg; break;
+		case 'I':
+			if (optind >= argc)
+				dml_usage_error("--idx needs IMAGES and LABELS");
+			o.images = optarg;
+			o.labels = argv[optind++];
+			break;
+		case 'C': o.csv = optarg; break;
+		case 'L': o.label = optarg; break;
+		case 'p':
+			if (data_partition_parse(optarg, &o.how) < 0)
+				dml_usage_error("--partition: iid, dirichlet or "
+				    "classes, not '%s'", optarg);
+			break;
+		case 'a':
+			if (dml_parse_double(optarg, &o.alpha) < 0 ||
+			    !(o.alpha > 0 && o.alpha <= 1e6))
+				dml_usage_error("--alpha: a positive number, "
+				    "not '%s'", optarg);
+			break;
+		case 'c': o.cpd = num_opt("--classes", optarg, 1, 65536); break;
+		case 's':
+			errno = 0;
+			o.seed = strtoull(optarg, &endp, 10);
+			if (!*optarg || *endp || errno || *optarg == '-' ||
+			    o.seed >= 1ULL << 53)
+				dml_usage_error("--seed: an integer in [0, 2^53), "
+				    "not '%s'", optarg);
+			break;
+		case 't': o.type = optarg; break;
+		case 'R':
+			if (dml_parse_double(optarg, &o.consent) < 0 ||
+			    !(o.consent >= 0 && o.consent <= 1))
+				dml_usage_error("--consent-rate: a number in "
+				    "[0, 1], not '%s'", optarg);
+			break;
+		case 'K': o.limit = num_opt("--limit", optarg, 1, 1L << 40);
+			break;
+		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
+		case 'V': dml_version();
+		default: dml_usage_error("unknown option");
+		}
+	}
+	if (optind != argc)
+		dml_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!o.devices)
+		dml_usage_error("give the number of devices with -n N");
+	if (!o.out || !*o.out)
+		dml_usage_error("give the output folder with -o DIR");
+	outdir = xstrdup(o.out);
+	for (size_t n = strlen(outdir); n > 1 && outdir[n - 1] == '/'; n--)
+		outdir[n - 1] = 0;	/* DIR/ names DIR: the temporary goes beside it */
+	o.out = outdir;
+	if (o.images && o.csv)
+		dml_usage_error("give --idx or --csv, not both");
+	if (o.label && !o.csv)
+		dml_usage_error("--label applies to --csv only");
+	if (!o.images && !o.csv) {
+		o.images = DEFAULT_DIR "/train-images-idx3-ubyte.gz";
+		o.labels = DEFAULT_DIR "/train-labels-idx1-ubyte.gz";
+	}
+	if (!o.type)
+		o.type = o.csv ? type_from_path(o.csv) : "fashion-mnist";
+	if (!*o.type)
+		dml_usage_error("--type: empty name");
+	if (check_output(o.out) < 0)
+		dml_fail(DML_EXIT_USAGE);
+
+	rc = o.csv ? data_load_csv(&d, o.csv, o.label) :
+	    data_load_idx(&d, o.images, o.labels);
+	if (rc < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (o.limit > 0)
+		data_truncate(&d, (size_t)o.limit);
+	dev = xmalloc(d.n * sizeof *dev);
+	if (data_partition(&d, (int)o.devices, o.how, o.alpha, (int)o.cpd,
+	    o.seed, dev) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (!(sum = split(&o, &d, dev)))
+		dml_fail(DML_EXIT_USAGE);
+	if (rec_write(stdout, sum, NULL) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	json_decref(sum);
+	free(dev);
+	free(outdir);
+	data_free(&d);
+	dml_close_stdout();
+	return 0;
+}
