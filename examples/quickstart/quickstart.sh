@@ -57,7 +57,7 @@ round() {
 say "== 2. federated training: $ROUNDS rounds of FedAvg"
 dml-refine --init 784,200,200,10 --seed "$SEED" -o "$W/model-0.json"
 dml-job -k "$W/developer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
-	--rounds "$ROUNDS" --epochs 1 --batch 32 --lr 0.05 --min-devices 20 \
+	--rounds "$ROUNDS" --epochs 2 --batch 32 --lr 0.1 --min-devices 20 \
 	--created 2026-01-01T00:00:00Z --deadline 2026-02-01T00:00:00Z \
 	--nonce "train-$SEED" -o "$W/train-job.json"
 say "   training job $(dml-job --id "$W/train-job.json")"

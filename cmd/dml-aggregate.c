@@ -1,0 +1,161 @@
+/* dml-aggregate: the federated (and report, refining) node's sum: verify,
+ * deduplicate and validate results or aggregates, request reruns, and
+ * write one signed dml.aggregate. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aggregate.h"
+#include "job.h"
+#include "record.h"
+#include "sign.h"
+#include "util.h"
+
+static const char usage[] =
+"usage: dml-aggregate -j JOBFILE -k KEY [options] [FILE...]\n"
+"Sum the signed dml.result (or dml.aggregate) records of FILEs (default\n"
+"stdin) for the job: verify, deduplicate, validate, then write a signed\n"
+"dml.rerun for each result failing validation and one signed\n"
+"dml.aggregate last.\n"
+"  -j, --job FILE        the job (dml.job) the results answer\n"
+"  -k, --key FILE        this node's secret key, to sign the output\n"
+"  -r, --round R         the round summed; other rounds are replays\n"
+"                        (default: the round of the first authentic input)\n"
+"  -d, --devices FILE    accept results only from these devices (hex keys,\n"
+"                        dml.pubkey or dml.assignment records, one a line)\n"
+"      --nodes FILE      accept aggregates only from these nodes\n"
+"  -K, --keep-going      skip bad inputs (counted in \"rejected\", warned on\n"
+"                        stderr) instead of failing\n"
+"      --no-verify       do not check signatures (inputs already verified\n"
+"                        on a trusted path only)\n"
+"  -o, --output FILE     write to FILE (whole or not at all), not stdout\n"
+"  -h, --help            this help\n"
+"      --version         print the version\n";
+
+struct ctx {
+	rec_out *out;
+	const dml_key *key;
+};
+
+/* Rejections reach here only with --keep-going; reruns always. */
+static int
+event(void *arg, enum agg_reject why, const char *msg, json_t *rerun)
+{
+	struct ctx *c = arg;
+
+	dml_warn("%s", msg);
+	if (!rerun)
+		return 0;
+	if (rec_sign(rerun, c->key) < 0 || rec_out_write(c->out, rerun,
+	    NULL) < 0)
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"job", required_argument, 0, 'j'},
+		{"key", required_argument, 0, 'k'},
+		{"round", required_argument, 0, 'r'},
+		{"devices", required_argument, 0, 'd'},
+		{"nodes", required_argument, 0, 'N'},
+		{"keep-going", no_argument, 0, 'K'},
+		{"no-verify", no_argument, 0, 'n'},
+		{"output", required_argument, 0, 'o'},
+		{"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	const char *jobf = NULL, *keyf = NULL, *devf = NULL, *nodef = NULL,
+		   *out = NULL;
+	agg_opts o = {.round = -1};
+	agg_keys *devices = NULL, *nodes = NULL;
+	struct ctx c = {0};
+	dml_job job;
+	dml_key key;
+	dml_agg *a;
+	json_t *r;
+	long round;
+	int ch, nfiles, rc = 0, status = DML_EXIT_REJECT;
+
+	dml_setprog(argv[0]);
+	while ((ch = getopt_long(argc, argv, "j:k:r:d:Ko:h", opts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'j': jobf = optarg; break;
+		case 'k': keyf = optarg; break;
+		case 'r':
+			if (dml_parse_long(optarg, 0, 1L << 53, &round) < 0)
+				dml_usage_error("--round: %s", dml_errmsg());
+			o.round = round;
+			break;
+		case 'd': devf = optarg; break;
+		case 'N': nodef = optarg; break;
+		case 'K': o.keep_going = 1; break;
+		case 'n': o.no_verify = 1; break;
+		case 'o': out = optarg; break;
+		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
+		case 'V': dml_version();
+		default: dml_usage_error("unknown option");
+		}
+	}
+	if (!jobf)
+		dml_usage_error("-j JOBFILE is required");
+	if (!keyf)
+		dml_usage_error("-k KEY is required");
+	if (dml_crypto_init() < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (job_load(jobf, &job) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (key_load(keyf, &key) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (devf) {
+		devices = agg_keys_new();
+		if (agg_keys_load(devices, devf) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		o.devices = devices;
+	}
+	if (nodef) {
+		nodes = agg_keys_new();
+		if (agg_keys_load(nodes, nodef) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		o.nodes = nodes;
+	}
+	if (!(c.out = rec_out_open(out)))
+		dml_fail(DML_EXIT_USAGE);
+	c.key = &key;
+	a = agg_new(&job, &o, event, &c);
+	nfiles = argc - optind;
+	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? argv[optind + i] : NULL);
+		if (!in) {	/* a missing input is rejected input */
+			rc = AGG_EREJECT;
+			break;
+		}
+		rc = agg_feed(a, in);
+		rec_close(in);
+	}
+	if (rc == 0 && (r = agg_record(a))) {
+		if (rec_sign(r, &key) < 0 || rec_out_write(c.out, r, NULL) < 0)
+			rc = AGG_ESYSTEM;
+		json_decref(r);
+	} else if (rc == 0)
+		rc = AGG_EREJECT;	/* nothing accepted */
+	if (rc == AGG_ESYSTEM)
+		status = DML_EXIT_USAGE;
+	agg_free(a);
+	agg_keys_free(devices);
+	agg_keys_free(nodes);
+	key_free(&key);
+	job_free(&job);
+	if (rc != 0) {
+		rec_out_abort(c.out);
+		dml_fail(status);
+	}
+	if (rec_out_commit(c.out) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	dml_close_stdout();
+	return 0;
+}

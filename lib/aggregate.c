@@ -1,0 +1,934 @@
+/* aggregate: verify, deduplicate, validate and sum results in a stream. */
+#include "aggregate.h"
+#include "pipeline.h"
+#include "sign.h"
+#include "tensor.h"
+#include "util.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const agg_reject_name[AGG_NREJECT] = {
+	"duplicate", "forged", "invalid", "malformed", "replay", "wrong_job"};
+
+/* ---- key set ---------------------------------------------------------- */
+
+/* The keys sit in one dense array (32 bytes each, insertion order) and an
+ * open-addressing table of 4-byte indices into it finds them: about 37
+ * bytes a key. SipHash with a random key spreads keys an adversary chose;
+ * the table's order never reaches the output (agg_keys_sorted sorts). */
+struct agg_keys {
+	unsigned char *key;
+	size_t count, kcap;
+	uint32_t *idx;		/* 0 empty, else 1 + index into key */
+	size_t cap;		/* a power of two, at most 3/4 full */
+	unsigned char hk[crypto_shorthash_KEYBYTES];
+};
+
+agg_keys *
+agg_keys_new(void)
+{
+	agg_keys *s = xcalloc(1, sizeof *s);
+
+	s->cap = 64;
+	s->idx = xcalloc(s->cap, sizeof *s->idx);
+	randombytes_buf(s->hk, sizeof s->hk);
+	return s;
+}
+
+void
+agg_keys_free(agg_keys *s)
+{
+	if (!s)
+		return;
+	free(s->key);
+	free(s->idx);
+	free(s);
+}
+
+/* The table slot holding k, or the empty slot where it would go. */
+static uint32_t *
+probe(const agg_keys *s, const unsigned char k[32])
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t x;
+	size_t i, mask = s->cap - 1;
+
+	crypto_shorthash(h, k, 32, s->hk);
+	memcpy(&x, h, sizeof x);
+	for (i = (size_t)x & mask;; i = (i + 1) & mask) {
+		uint32_t *p = &s->idx[i];
+		if (!*p || memcmp(s->key + 32 * (size_t)(*p - 1), k, 32) == 0)
+			return p;
+	}
+}
+
+static void
+reindex(agg_keys *s, size_t cap)
+{
+	free(s->idx);
+	s->cap = cap;
+	s->idx = xcalloc(cap, sizeof *s->idx);
+	for (size_t i = 0; i < s->count; i++)
+		*probe(s, s->key + 32 * i) = (uint32_t)(i + 1);
+}
+
+int
+agg_keys_add(agg_keys *s, const unsigned char k[32])
+{
+	uint32_t *p;
+
+	if (s->count >= UINT32_MAX - 1)
+		dml_die(DML_EXIT_USAGE, "too many keys");
+	if ((s->count + 1) * 4 > s->cap * 3)
+		reindex(s, s->cap * 2);
+	p = probe(s, k);
+	if (*p)
+		return 0;
+	if (s->count == s->kcap) {
+		s->kcap = s->kcap ? s->kcap + s->kcap / 2 : 64;
+		s->key = xrealloc(s->key, s->kcap * 32);
+	}
+	memcpy(s->key + 32 * s->count++, k, 32);
+	*p = (uint32_t)s->count;
+	return 1;
+}
+
+int
+agg_keys_has(const agg_keys *s, const unsigned char k[32])
+{
+	return *probe(s, k) != 0;
+}
+
+size_t
+agg_keys_count(const agg_keys *s)
+{
+	return s->count;
+}
+
+static int
+cmp32(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+const unsigned char *
+agg_keys_sorted(agg_keys *s)
+{
+	qsort(s->key, s->count, 32, cmp32);
+	reindex(s, s->cap);
+	return s->key;
+}
+
+/* One line of a devices file: hex, dml.pubkey or a record with "device". */
+static int
+key_line(const char *line, unsigned char k[32])
+{
+	json_error_t je;
+	json_t *r, *v;
+	int rc;
+
+	if (line[0] != '{')
+		return key_parse_hex(line, k);
+	r = json_loads(line, 0, &je);
+	if (!r || !json_is_object(r)) {
+		json_decref(r);
+		return dml_error("not a key, a dml.pubkey record or a record "
+		    "with \"device\"");
+	}
+	v = json_object_get(r, "device");
+	if (!v && json_is_string(json_object_get(r, "type")) &&
+	    strcmp(json_string_value(json_object_get(r, "type")),
+		"dml.pubkey") == 0)
+		v = json_object_get(r, "key");
+	rc = json_is_string(v) ? key_parse_hex(json_string_value(v), k) :
+	    dml_error("record has no \"device\" (nor is a dml.pubkey)");
+	json_decref(r);
+	return rc;
+}
+
+int
+agg_keys_load(agg_keys *s, const char *path)
+{
+	char *buf, *line, *next, *end;
+	size_t len;
+	long ln = 0;
+	unsigned char k[32];
+
+	if (dml_read_file(path, &buf, &len) < 0)
+		return -1;
+	end = buf + len;
+	for (line = buf; line < end; line = next) {
+		char *nl = memchr(line, '\n', (size_t)(end - line)), *e;
+		next = nl ? nl + 1 : end;
+		e = nl ? nl : end;
+		*e = 0;
+		ln++;
+		while (e > line && (e[-1] == '\r' || e[-1] == ' ' ||
+		    e[-1] == '\t'))
+			*--e = 0;
+		line += strspn(line, " \t");
+		if (!*line || *line == '#')
+			continue;
+		if (key_line(line, k) < 0) {
+			dml_error_prefix("%s:%ld", path, ln);
+			free(buf);
+			return -1;
+		}
+		agg_keys_add(s, k);
+	}
+	free(buf);
+	return 0;
+}
+
+/* ---- aggregation -------------------------------------------------------- */
+
+#define MAXVAL 4
+
+/* The values each task returns, in the order of their sums. */
+static const char *const value_names[3][MAXVAL] = {
+	[TASK_PREDICT] = {"hist", "prob", NULL, NULL},
+	[TASK_STATS] = {"hist", "labels", "sum", "sumsq"},
+	[TASK_TRAIN] = {"delta", NULL, NULL, NULL},
+};
+
+struct val {
+	int present;
+	enum dml_dtype dtype;
+	size_t n;		/* elements */
+	size_t off;		/* decoded bytes at scratch[slot] + off */
+	const char *b64;	/* valid while the record is current */
+	size_t b64len;
+};
+
+/* One input between reading and summing. */
+struct item {
+	json_t *r;		/* held until its signature is checked */
+	const char *file;
+	long line;
+	int agg;		/* a dml.aggregate */
+	int slot;
+	long long round, n, devices, results;
+	double weight;
+	unsigned char from[32];
+	char model[CID_MAXSTR];
+	struct val v[MAXVAL];
+	char invalid[320];	/* why the content fails the job, or "" */
+	size_t nmembers;	/* aggregates: keys at members[slot] */
+	long long rej[AGG_NREJECT];
+};
+
+struct dml_agg {
+	const dml_job *job;
+	agg_opts o;
+	agg_event_fn fn;
+	void *ctx;
+	pipeline *pl;
+	unsigned char *scratch[PIPELINE_SLOTS];
+	size_t scap[PIPELINE_SLOTS];
+	unsigned char *members[PIPELINE_SLOTS];
+	size_t mcap[PIPELINE_SLOTS];
+	struct item pend;
+	int pending;
+	agg_keys *seen;		/* devices whose results are summed */
+	double *sum[MAXVAL];
+	size_t len[MAXVAL];	/* elements of each sum, 0 before the first */
+	long long round, n, devices, results, accepted;
+	double weight;
+	char model[CID_MAXSTR];
+	long long rej[AGG_NREJECT];
+};
+
+dml_agg *
+agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn, void *ctx)
+{
+	dml_agg *a = xcalloc(1, sizeof *a);
+
+	a->job = job;
+	a->o = *o;
+	a->fn = fn;
+	a->ctx = ctx;
+	a->round = o->round;
+	a->seen = agg_keys_new();
+	if (!o->no_verify)
+		a->pl = pipeline_new();
+	return a;
+}
+
+static void
+drop_buffers(dml_agg *a)
+{
+	pipeline_free(a->pl);
+	a->pl = NULL;
+	for (int i = 0; i < PIPELINE_SLOTS; i++) {
+		free(a->scratch[i]);
+		free(a->members[i]);
+		a->scratch[i] = a->members[i] = NULL;
+		a->scap[i] = a->mcap[i] = 0;
+	}
+}
+
+void
+agg_free(dml_agg *a)
+{
+	if (!a)
+		return;
+	drop_buffers(a);
+	json_decref(a->pend.r);
+	agg_keys_free(a->seen);
+	for (int k = 0; k < MAXVAL; k++)
+		free(a->sum[k]);
+	free(a);
+}
+
+long long agg_accepted(const dml_agg *a) { return a->accepted; }
+const long long *agg_rejected(const dml_agg *a) { return a->rej; }
+
+/* "file:line: what" for an item that may no longer be the current one. */
+static int
+bad(const struct item *it, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return dml_error("%s:%ld: %s", it->file, it->line, msg);
+}
+
+static void
+invalid(struct item *it, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (it->invalid[0])
+		return;		/* the first reason is the one reported */
+	va_start(ap, fmt);
+	vsnprintf(it->invalid, sizeof it->invalid, fmt, ap);
+	va_end(ap);
+}
+
+/* A name from the input, made safe to quote in a message. */
+static const char *
+clean(const char *s, char buf[48])
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < 40; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' &&
+		    s[i] != '\\' ? s[i] : '?';
+	buf[i] = 0;
+	if (s[i])
+		strcpy(buf + i, "...");
+	return buf;
+}
+
+static int
+value_index(enum job_task t, const char *name)
+{
+	for (int k = 0; k < MAXVAL; k++)
+		if (value_names[t][k] && strcmp(value_names[t][k], name) == 0)
+			return k;
+	return -1;
+}
+
+/* Elements the job asks of a value; 0: any positive multiple of the
+ * features (the bins of a stats histogram are the device's choice). */
+static long long
+value_len(const dml_job *j, int k)
+{
+	switch (j->task) {
+	case TASK_TRAIN: return j->params;
+	case TASK_PREDICT: return j->classes;
+	default: return k == 0 ? 0 : k == 1 ? j->classes : j->features;
+	}
+}
+
+static int
+get_key(const rec_in *in, const json_t *r, const char *field,
+    unsigned char k[32])
+{
+	const char *s;
+
+	if (rec_get_str(in, r, field, &s) < 0)
+		return -1;
+	if (key_parse_hex(s, k) < 0)
+		return rec_err(in, "field \"%s\": %s", field, dml_errmsg());
+	return 0;
+}
+
+static int
+parse_aggregate(dml_agg *a, const rec_in *in, const json_t *r,
+    struct item *it)
+{
+	json_t *mem, *rej, *v;
+	unsigned char *m;
+	size_t i;
+
+	if (rec_get_int(in, r, "devices", 1, 1LL << 40, &it->devices) < 0 ||
+	    rec_get_int(in, r, "results", 1, 1LL << 53, &it->results) < 0 ||
+	    !(mem = rec_get_arr(in, r, "members")))
+		return -1;
+	if ((long long)json_array_size(mem) != it->devices)
+		return rec_err(in, "\"members\" lists %zu devices but "
+		    "\"devices\" is %lld", json_array_size(mem), it->devices);
+	if (a->mcap[it->slot] < json_array_size(mem) * 32) {
+		a->mcap[it->slot] = json_array_size(mem) * 32;
+		free(a->members[it->slot]);
+		a->members[it->slot] = xmalloc(a->mcap[it->slot]);
+	}
+	m = a->members[it->slot];
+	json_array_foreach(mem, i, v) {
+		if (!json_is_string(v) ||
+		    key_parse_hex(json_string_value(v), m + 32 * i) < 0)
+			return rec_err(in, "\"members\"[%zu] is not a device key "
+			    "(64 lowercase hex digits)", i);
+		if (i && memcmp(m + 32 * (i - 1), m + 32 * i, 32) >= 0)
+			return rec_err(in, "\"members\" must be sorted and "
+			    "without repeats (at %zu)", i);
+	}
+	it->nmembers = json_array_size(mem);
+	if ((rej = json_object_get(r, "rejected"))) {
+		if (!json_is_object(rej))
+			return rec_err(in, "field \"rejected\" must be an "
+			    "object");
+		for (int k = 0; k < AGG_NREJECT; k++)
+			if (rec_opt_int(in, rej, agg_reject_name[k], 0,
+			    1LL << 53, &it->rej[k]) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Form of a tensor and whether the job wants it; b64 located, not read. */
+static int
+parse_value(const dml_agg *a, const rec_in *in, const char *name,
+    const json_t *t, struct item *it)
+{
+	dml_tensor h;
+	const char *b64;
+	size_t len;
+	char nb[48];
+	int k;
+	long long want;
+
+	if (tensor_header(in, t, name, &h, &b64, &len) < 0)
+		return -1;
+	k = value_index(a->job->task, name);
+	if (k < 0) {
+		invalid(it, "unexpected value \"%s\" in a %s result",
+		    clean(name, nb), task_name(a->job->task));
+		return 0;
+	}
+	want = value_len(a->job, k);
+	if (h.dtype != DT_F32 && h.dtype != DT_F64)
+		invalid(it, "value \"%s\" is %s, not f32 or f64", name,
+		    dtype_name(h.dtype));
+	else if (h.ndim != 1)
+		invalid(it, "value \"%s\" has %d dimensions, not 1", name,
+		    h.ndim);
+	else if (want && (long long)h.n != want)
+		invalid(it, "value \"%s\" has %zu elements, the job needs "
+		    "%lld", name, h.n, want);
+	else if (!want && (h.n == 0 || h.n % (size_t)a->job->features))
+		invalid(it, "value \"%s\" has %zu elements, not a multiple of "
+		    "the job's %lld features", name, h.n, a->job->features);
+	it->v[k].present = 1;
+	it->v[k].dtype = h.dtype;
+	it->v[k].n = h.n;
+	it->v[k].b64 = b64;
+	it->v[k].b64len = len;
+	return 0;
+}
+
+/* Everything that can be checked before reading the data. -1 with *why
+ * and dml_error when the input is rejected (*why AGG_NREJECT: a record
+ * to pass over); content failing the job is noted in it->invalid and
+ * decided after the signature is checked. */
+static int
+parse_item(dml_agg *a, const rec_in *in, const json_t *r, struct item *it,
+    int *why)
+{
+	const char *type, *job, *task, *s, *key;
+	enum job_task t;
+	json_t *vals, *v;
+
+	*why = AGG_MALFORMED;
+	if (rec_check(in, r, NULL) < 0)
+		return -1;
+	type = json_string_value(json_object_get(r, "type"));
+	if (strcmp(type, "dml.rerun") == 0) {
+		*why = AGG_NREJECT;	/* a node's own output: pass over */
+		return -1;
+	}
+	if (strcmp(type, "dml.aggregate") == 0)
+		it->agg = 1;
+	else if (strcmp(type, "dml.result") != 0)
+		return rec_err(in, "expected a dml.result or dml.aggregate "
+		    "record, got %s", type);
+	if (rec_get_str(in, r, "job", &job) < 0 ||
+	    rec_get_int(in, r, "round", 0, 1LL << 53, &it->round) < 0 ||
+	    rec_get_str(in, r, "task", &task) < 0 ||
+	    rec_get_int(in, r, "n", 0, 1LL << 53, &it->n) < 0 ||
+	    rec_get_num(in, r, "weight", &it->weight) < 0 ||
+	    get_key(in, r, "from", it->from) < 0 ||
+	    (!a->o.no_verify && rec_get_str(in, r, "sig", &s) < 0))
+		return -1;
+	if (task_parse(task, &t) < 0)
+		return rec_err(in, "field \"task\": %s", dml_errmsg());
+	if (t == TASK_TRAIN) {
+		cid c;
+		if (rec_get_str(in, r, "model", &s) < 0)
+			return -1;
+		if (cid_parse(&c, s) < 0)
+			return rec_err(in, "field \"model\": %s", dml_errmsg());
+		snprintf(it->model, sizeof it->model, "%s", s);
+	}
+	if (it->agg && parse_aggregate(a, in, r, it) < 0)
+		return -1;
+	if (!(vals = rec_get_obj(in, r, it->agg ? "sum" : "values")))
+		return -1;
+	if (t != a->job->task)
+		invalid(it, "task is %s, the job's is %s", task_name(t),
+		    task_name(a->job->task));
+	json_object_foreach(vals, key, v)
+		if (parse_value(a, in, key, v, it) < 0)
+			return -1;
+	if (strcmp(job, a->job->id) != 0) {
+		char jb[48];
+		*why = AGG_WRONG_JOB;
+		return rec_err(in, "%s for another job (%s)", type + 4,
+		    clean(job, jb));
+	}
+	if (a->o.round >= 0 && it->round != a->o.round) {
+		*why = AGG_REPLAY;
+		return rec_err(in, "%s of round %lld, this is round %lld "
+		    "(replayed?)", type + 4, it->round, a->o.round);
+	}
+	for (int k = 0; k < MAXVAL; k++)
+		if (value_names[a->job->task][k] && !it->v[k].present)
+			invalid(it, "value \"%s\" is missing",
+			    value_names[a->job->task][k]);
+	if (!it->agg) {
+		if (it->n < a->job->min_samples)
+			invalid(it, "n is %lld, below the job's min_samples "
+			    "%lld", it->n, a->job->min_samples);
+		if (it->weight != (double)it->n)
+			invalid(it, "weight %.17g is not n (%lld)", it->weight,
+			    it->n);
+	} else if (it->weight < 0)
+		invalid(it, "weight %.17g is negative", it->weight);
+	return 0;
+}
+
+static size_t
+value_bytes(const struct val *v)
+{
+	return v->n * dtype_size(v->dtype);
+}
+
+/* Decode the values into the slot's scratch buffer (while the record's
+ * line is current). */
+static int
+decode_values(dml_agg *a, const rec_in *in, struct item *it)
+{
+	size_t need = 0;
+	unsigned char *dst;
+
+	for (int k = 0; k < MAXVAL; k++)
+		if (it->v[k].present) {
+			it->v[k].off = need;
+			/* b64_decode may write up to 3 bytes past the end */
+			need += (value_bytes(&it->v[k]) + 15) & ~(size_t)7;
+		}
+	if (need > a->scap[it->slot]) {
+		free(a->scratch[it->slot]);
+		a->scratch[it->slot] = xmalloc(need);
+		a->scap[it->slot] = need;
+	}
+	dst = a->scratch[it->slot];
+	for (int k = 0; k < MAXVAL; k++) {
+		struct val *v = &it->v[k];
+		if (v->present && b64_decode(dst + v->off, v->b64, v->b64len) !=
+		    (long long)value_bytes(v))
+			return rec_err(in, "tensor \"%s\": bad base64 in "
+			    "\"data\"", value_names[a->job->task][k]);
+	}
+	return 0;
+}
+
+/* Content checks on the decoded values; the first failure goes to
+ * it->invalid. Every element must be finite; train deltas are bounded by
+ * max_delta * n; counts and probabilities are non-negative, and predict
+ * histograms sum to n (probabilities within 1e-3 n). */
+static void
+check_values(dml_agg *a, struct item *it)
+{
+	const dml_job *j = a->job;
+	const unsigned char *base = a->scratch[it->slot];
+
+	if (j->task == TASK_TRAIN && a->model[0] &&
+	    strcmp(a->model, it->model) != 0) {
+		invalid(it, "base model %s, the summed results' is %s",
+		    it->model, a->model);
+		return;
+	}
+	for (int k = 0; k < MAXVAL && !it->invalid[0]; k++) {
+		const struct val *v = &it->v[k];
+		const char *name = value_names[j->task][k];
+		const float *f = (const float *)(base + v->off);
+		const double *d = (const double *)(base + v->off);
+		int f32 = v->dtype == DT_F32, nonneg, bounded;
+		double lim = DBL_MAX, total = 0;
+		size_t i;
+
+		if (!name)
+			break;
+		if (a->len[k] && a->len[k] != v->n) {
+			invalid(it, "value \"%s\" has %zu elements, the summed "
+			    "results' have %zu", name, v->n, a->len[k]);
+			return;
+		}
+		bounded = j->task == TASK_TRAIN;
+		nonneg = (j->task == TASK_PREDICT) ||
+		    (j->task == TASK_STATS && k != 2);
+		/* an aggregate's bound holds for its exact sum; allow for
+		 * the rounding of its f64 additions */
+		if (bounded && j->max_delta * (double)it->n < DBL_MAX / 2)
+			lim = j->max_delta * (double)it->n *
+			    (it->agg ? 1 + 1e-9 : 1);
+		/* one pass: !(|x| <= lim) is also true for NaN and inf */
+		if (f32) {
+			for (i = 0; i < v->n; i++)
+				if (!(fabs((double)f[i]) <= lim))
+					break;
+		} else {
+			for (i = 0; i < v->n; i++)
+				if (!(fabs(d[i]) <= lim))
+					break;
+		}
+		if (i < v->n) {
+			double x = f32 ? f[i] : d[i];
+			if (!isfinite(x))
+				invalid(it, "value \"%s\" element %zu is not "
+				    "finite", name, i);
+			else
+				invalid(it, "value \"%s\" element %zu is %.9g: "
+				    "|delta / n| = %.9g exceeds the job's "
+				    "max_delta %.9g", name, i, x,
+				    fabs(x) / (double)it->n, j->max_delta);
+			return;
+		}
+		if (!nonneg)
+			continue;
+		for (i = 0; i < v->n; i++) {
+			double x = f32 ? f[i] : d[i];
+			if (x < 0) {
+				invalid(it, "value \"%s\" element %zu is "
+				    "negative", name, i);
+				return;
+			}
+			total += x;
+		}
+		if (j->task != TASK_PREDICT)
+			continue;
+		if (k == 0 && total != (double)it->n)
+			invalid(it, "value \"hist\" sums to %.17g, not n (%lld)",
+			    total, it->n);
+		else if (k == 1 && fabs(total - (double)it->n) >
+		    1e-3 * (double)it->n)
+			invalid(it, "value \"prob\" sums to %.9g, not n (%lld) "
+			    "within 1e-3 n", total, it->n);
+	}
+}
+
+static void
+add_values(dml_agg *a, const struct item *it)
+{
+	const unsigned char *base = a->scratch[it->slot];
+
+	for (int k = 0; k < MAXVAL; k++) {
+		const struct val *v = &it->v[k];
+		double *s;
+
+		if (!v->present)
+			continue;
+		if (!a->sum[k]) {
+			a->sum[k] = xcalloc(v->n ? v->n : 1, sizeof(double));
+			a->len[k] = v->n;
+		}
+		s = a->sum[k];
+		if (v->dtype == DT_F32) {
+			const float *f = (const float *)(base + v->off);
+			for (size_t i = 0; i < v->n; i++)
+				s[i] += (double)f[i];
+		} else {
+			const double *d = (const double *)(base + v->off);
+			for (size_t i = 0; i < v->n; i++)
+				s[i] += d[i];
+		}
+	}
+}
+
+static json_t *
+rerun_record(const dml_agg *a, const struct item *it)
+{
+	json_t *r = rec_new("dml.rerun");
+	char hex[65];
+
+	key_hex(it->from, 32, hex);
+	json_object_set_new(r, "job", json_string(a->job->id));
+	json_object_set_new(r, "round", json_integer(it->round));
+	json_object_set_new(r, "device", json_string(hex));
+	json_object_set_new(r, "reason", json_string(it->invalid));
+	return r;
+}
+
+/* Count an input that is not summed; dml_errmsg() says why. */
+static int
+reject(dml_agg *a, enum agg_reject why, json_t *rerun)
+{
+	a->rej[why]++;
+	if (why != AGG_INVALID && !a->o.keep_going)
+		return AGG_EREJECT;
+	if (a->fn && a->fn(a->ctx, why, dml_errmsg(), rerun) < 0)
+		return AGG_ESYSTEM;
+	return 0;
+}
+
+/* The second half of an input: signature, signer, round, device and
+ * content; then it is summed or a rerun is requested. */
+static int
+finish(dml_agg *a, struct item *it)
+{
+	char hex[65];
+	const unsigned char *m = a->members[it->slot];
+
+	if (a->pl) {
+		unsigned char d[64];
+		int rc;
+		if (pipeline_digest(a->pl, it->slot, d) < 0)
+			return AGG_ESYSTEM;
+		rc = sig_check(it->r, NULL, d, NULL);
+		json_decref(it->r);
+		it->r = NULL;
+		if (rc < 0) {
+			bad(it, "forged: %s", dml_errmsg());
+			return reject(a, AGG_FORGED, NULL);
+		}
+	}
+	key_hex(it->from, 32, hex);
+	if (!it->agg && a->o.devices && !agg_keys_has(a->o.devices, it->from)) {
+		bad(it, "forged: device %.16s... is not an assigned device",
+		    hex);
+		return reject(a, AGG_FORGED, NULL);
+	}
+	if (it->agg && a->o.nodes && !agg_keys_has(a->o.nodes, it->from)) {
+		bad(it, "forged: aggregate from %.16s..., not a trusted node",
+		    hex);
+		return reject(a, AGG_FORGED, NULL);
+	}
+	for (size_t i = 0; it->agg && a->o.devices && i < it->nmembers; i++)
+		if (!agg_keys_has(a->o.devices, m + 32 * i)) {
+			key_hex(m + 32 * i, 32, hex);
+			bad(it, "forged: member %.16s... is not an assigned "
+			    "device", hex);
+			return reject(a, AGG_FORGED, NULL);
+		}
+	if (a->round < 0)
+		a->round = it->round;	/* the first authentic input's */
+	else if (it->round != a->round) {
+		bad(it, "%s of round %lld, this is round %lld (replayed?)",
+		    it->agg ? "aggregate" : "result", it->round, a->round);
+		return reject(a, AGG_REPLAY, NULL);
+	}
+	if (!it->agg && agg_keys_has(a->seen, it->from)) {
+		bad(it, "duplicate: a second result from device %.16s...", hex);
+		return reject(a, AGG_DUPLICATE, NULL);
+	}
+	for (size_t i = 0; it->agg && i < it->nmembers; i++)
+		if (agg_keys_has(a->seen, m + 32 * i)) {
+			key_hex(m + 32 * i, 32, hex);
+			bad(it, "duplicate: device %.16s... is already summed",
+			    hex);
+			return reject(a, AGG_DUPLICATE, NULL);
+		}
+	if (!it->invalid[0])
+		check_values(a, it);
+	if (it->invalid[0]) {
+		json_t *rr = rerun_record(a, it);
+		int rc;
+		key_hex(it->from, 32, hex);
+		bad(it, "rerun requested from %.16s...: %s", hex, it->invalid);
+		rc = reject(a, AGG_INVALID, rr);
+		json_decref(rr);
+		return rc;
+	}
+	add_values(a, it);
+	if (a->job->task == TASK_TRAIN && !a->model[0])
+		memcpy(a->model, it->model, sizeof a->model);
+	a->n += it->n;
+	a->weight += it->weight;
+	a->accepted++;
+	if (it->agg) {
+		a->devices += it->devices;
+		a->results += it->results;
+		for (size_t i = 0; i < it->nmembers; i++)
+			agg_keys_add(a->seen, m + 32 * i);
+		for (int k = 0; k < AGG_NREJECT; k++)
+			a->rej[k] += it->rej[k];
+	} else {
+		a->devices++;
+		a->results++;
+		agg_keys_add(a->seen, it->from);
+	}
+	return 0;
+}
+
+static int
+flush(dml_agg *a)
+{
+	if (!a->pending)
+		return 0;
+	a->pending = 0;
+	return finish(a, &a->pend);
+}
+
+/* The current input is rejected: first settle the one before it, so
+ * inputs are counted, reported and summed in input order. */
+static int
+reject_now(dml_agg *a, enum agg_reject why)
+{
+	char msg[1024];
+	int rc;
+
+	snprintf(msg, sizeof msg, "%s", dml_errmsg());
+	if ((rc = flush(a)) != 0)
+		return rc;
+	dml_error("%s", msg);
+	return reject(a, why, NULL);
+}
+
+/* The first half of an input, while its line is current: parse, start
+ * its digest on the worker, decode its values. */
+static int
+start_item(dml_agg *a, rec_in *in, const json_t *r, struct item *it,
+    int *why)
+{
+	if (parse_item(a, in, r, it, why) < 0)
+		return -1;
+	*why = AGG_MALFORMED;
+	if (a->pl && pipeline_submit(a->pl, it->slot, r, in) < 0)
+		return rec_err(in, "%s", dml_errmsg());
+	if (!it->invalid[0] && decode_values(a, in, it) < 0)
+		return -1;
+	return 0;
+}
+
+int
+agg_feed(dml_agg *a, rec_in *in)
+{
+	json_t *r;
+	int rc, why;
+
+	for (;;) {
+		struct item it;
+		long before = rec_line(in);
+
+		rc = rec_next(in, &r);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			if (rec_line(in) == before) {
+				/* nothing consumed: a read error, not data */
+				char msg[1024];
+				snprintf(msg, sizeof msg, "%s", dml_errmsg());
+				if ((rc = flush(a)) == 0)
+					rc = AGG_ESYSTEM;
+				if (rc == AGG_ESYSTEM)
+					dml_error("%s", msg);
+				return rc;
+			}
+			if ((rc = reject_now(a, AGG_MALFORMED)) != 0)
+				return rc;
+			continue;
+		}
+		memset(&it, 0, sizeof it);
+		it.file = rec_name(in);
+		it.line = rec_line(in);
+		it.slot = a->pending ? !a->pend.slot : 0;
+		if (start_item(a, in, r, &it, &why) < 0) {
+			json_decref(r);
+			if (why == AGG_NREJECT)
+				continue;
+			if ((rc = reject_now(a, (enum agg_reject)why)) != 0)
+				return rc;
+			continue;
+		}
+		if ((rc = flush(a)) != 0) {
+			json_decref(r);
+			return rc;
+		}
+		if (a->pl)
+			it.r = r;
+		else
+			json_decref(r);
+		a->pend = it;
+		a->pending = 1;
+	}
+	return flush(a);
+}
+
+json_t *
+agg_record(dml_agg *a)
+{
+	json_t *r, *sum, *mem, *rej;
+	const unsigned char *keys;
+	size_t nk;
+	char hex[65];
+	enum job_task t = a->job->task;
+
+	drop_buffers(a);
+	if (!a->accepted)
+		return dml_error("no results accepted"), NULL;
+	r = rec_new("dml.aggregate");
+	json_object_set_new(r, "job", json_string(a->job->id));
+	json_object_set_new(r, "round", json_integer(a->round));
+	json_object_set_new(r, "task", json_string(task_name(t)));
+	json_object_set_new(r, "n", json_integer(a->n));
+	json_object_set_new(r, "weight", json_real(a->weight));
+	json_object_set_new(r, "devices", json_integer(a->devices));
+	json_object_set_new(r, "results", json_integer(a->results));
+	if (t == TASK_TRAIN)
+		json_object_set_new(r, "model", json_string(a->model));
+	sum = json_object();
+	for (int k = 0; k < MAXVAL; k++) {
+		int64_t shape[1] = {(int64_t)a->len[k]};
+		if (!value_names[t][k])
+			continue;
+		json_object_set_new(sum, value_names[t][k],
+		    tensor_to_json(DT_F64, 1, shape, a->sum[k]));
+		free(a->sum[k]);	/* the tensor holds them now */
+		a->sum[k] = NULL;
+	}
+	json_object_set_new(r, "sum", sum);
+	mem = json_array();
+	keys = agg_keys_sorted(a->seen);
+	nk = agg_keys_count(a->seen);
+	for (size_t i = 0; i < nk; i++) {
+		key_hex(keys + 32 * i, 32, hex);
+		json_array_append_new(mem, json_stringn_nocheck(hex, 64));
+	}
+	json_object_set_new(r, "members", mem);
+	rej = json_object();
+	for (int k = 0; k < AGG_NREJECT; k++)
+		json_object_set_new(rej, agg_reject_name[k],
+		    json_integer(a->rej[k]));
+	json_object_set_new(r, "rejected", rej);
+	return r;
+}
