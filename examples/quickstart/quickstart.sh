@@ -17,6 +17,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 PATH="$here/../../bin:$PATH"
 SEED=${SEED:-42} DEVICES=${DEVICES:-100} ROUNDS=${ROUNDS:-5} WORK=${WORK:-work}
+MIN_DEVICES=${MIN_DEVICES:-20} LIMIT=${LIMIT:-}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 export PATH SEED OPENBLAS_NUM_THREADS=1
 W=$WORK
@@ -28,7 +29,7 @@ say() { printf '%s\n' "$*"; }
 
 say "== 1. $DEVICES devices from Fashion-MNIST (Dirichlet alpha 0.5, seed $SEED)"
 dml-split -n "$DEVICES" -o "$W/devices" --partition dirichlet --alpha 0.5 \
-	--seed "$SEED" >"$W/split.json"
+	--seed "$SEED" ${LIMIT:+--limit "$LIMIT"} >"$W/split.json"
 for d in "$W"/devices/dev-*; do
 	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >"$d/pub"
 done
@@ -57,7 +58,7 @@ round() {
 say "== 2. federated training: $ROUNDS rounds of FedAvg"
 dml-refine --init 784,200,200,10 --seed "$SEED" -o "$W/model-0.json"
 dml-job -k "$W/developer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
-	--rounds "$ROUNDS" --epochs 2 --batch 32 --lr 0.1 --min-devices 20 \
+	--rounds "$ROUNDS" --epochs 2 --batch 32 --lr 0.1 --min-devices "$MIN_DEVICES" \
 	--created 2026-01-01T00:00:00Z --deadline 2026-02-01T00:00:00Z \
 	--nonce "train-$SEED" -o "$W/train-job.json"
 say "   training job $(dml-job --id "$W/train-job.json")"
@@ -76,7 +77,7 @@ done
 
 say "== 3. the customer's predict job on the trained model"
 dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model-$ROUNDS.json" \
-	-c 'ram_gb >= 4' --min-devices 20 \
+	-c 'ram_gb >= 4' --min-devices "$MIN_DEVICES" \
 	--budget 100000 --per-device 100 --developer-fee 5000 --node-fee 500 \
 	--created 2026-01-02T00:00:00Z --deadline 2026-02-01T00:00:00Z \
 	--nonce "predict-$SEED" -o "$W/predict-job.json"

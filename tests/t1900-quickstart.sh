@@ -1,0 +1,35 @@
+#!/bin/sh
+# The quickstart at a small scale: the whole protocol runs, training
+# improves the model, and the same seed gives the byte-identical report.
+. "$(dirname "$0")/lib.sh"
+
+Q=$SRC_DIR/examples/quickstart/quickstart.sh
+export DEVICES=12 ROUNDS=2 MIN_DEVICES=4 LIMIT=12000 JOBS=2
+
+test_expect_success 'the quickstart runs end to end' '
+	WORK=q1 SEED=7 sh $Q >out1 2>err1 &&
+	test_grep "round 2: test accuracy" out1 &&
+	test -s q1/report.json && test -s q1/report/report.md &&
+	test_grep "<svg" q1/report/report.svg
+'
+test_expect_success 'training improves test accuracy from round 1 to 2' '
+	a1=$(sed "s/.*\"accuracy\":\([0-9.]*\).*/\1/" q1/metrics-1.json) &&
+	a2=$(sed "s/.*\"accuracy\":\([0-9.]*\).*/\1/" q1/metrics-2.json) &&
+	echo "$a1 -> $a2" &&
+	awk "BEGIN { exit !($a2 > $a1 && $a1 > 0.3) }"
+'
+test_expect_success 'the report counts the devices that ran and no more' '
+	ran=$(ls q1/predict/fed?/*.sealed | wc -l) &&
+	test_grep "\"devices\":$ran," q1/report.json &&
+	test_grep "\"task\":\"predict\"" q1/report.json
+'
+test_expect_success 'the same seed gives the byte-identical report' '
+	WORK=q2 SEED=7 sh $Q >out2 2>err2 &&
+	cmp q1/report.json q2/report.json &&
+	cmp q1/model-2.json q2/model-2.json
+'
+test_expect_success 'another seed gives another report' '
+	WORK=q3 SEED=8 sh $Q >out3 2>err3 &&
+	! cmp -s q1/report.json q3/report.json
+'
+test_done
