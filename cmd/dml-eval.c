@@ -53,9 +53,8 @@ main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	const char *mpath = NULL, *images = NULL, *labels = NULL, *csv = NULL;
 	const char *label = NULL, *dir = NULL, *name = NULL, *out = NULL;
-	char id[CID_MAXSTR], *buf;
+	char id[CID_MAXSTR];
 	long round = -1;
-	size_t len;
 	dml_model m;
 	dml_data d;
 	double acc, loss;
@@ -99,10 +98,8 @@ main(int argc, char **argv)
 	if (label && !csv)
 		dml_usage_error("--label applies to --csv only");
 
-	if (dml_read_file(mpath, &buf, &len) < 0)
+	if (cid_of_file(mpath, id) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	cid_of_bytes(buf, len, id);
-	free(buf);
 	if (model_load(&m, mpath) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (dir) {

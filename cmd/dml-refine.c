@@ -219,10 +219,9 @@ main(int argc, char **argv)
 		   *init = NULL, *arch = "mlp", *act = "relu", *name = NULL;
 	long seed = 0;
 	unsigned char spk[32];
-	char id[CID_MAXSTR], *buf;
+	char id[CID_MAXSTR];
 	double eta = 1.0;
 	int c, verify = 1;
-	size_t len;
 	dml_model m;
 	struct agg a;
 	json_t *r;
@@ -279,10 +278,8 @@ main(int argc, char **argv)
 	if (signer && pubkey_load(signer, spk) < 0)
 		dml_usage_error("--signer: %s", dml_errmsg());
 
-	if (dml_read_file(mpath, &buf, &len) < 0)
+	if (cid_of_file(mpath, id) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	cid_of_bytes(buf, len, id);
-	free(buf);
 	if (model_load(&m, mpath) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (agg_load(apath, &m, verify, signer ? spk : NULL, &a) < 0)

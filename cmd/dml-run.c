@@ -61,15 +61,7 @@ declined(const dml_job *j, const char *reason, const char *detail)
 static int
 load_model(const char *path, dml_model *m, char cidbuf[CID_MAXSTR])
 {
-	char *buf;
-	size_t len;
-	int rc;
-
-	if (dml_read_file(path, &buf, &len) < 0)
-		return -1;
-	rc = cid_of_bytes(buf, len, cidbuf);
-	free(buf);
-	if (rc < 0)
+	if (cid_of_file(path, cidbuf) < 0)
 		return -1;
 	return model_load(m, path);
 }

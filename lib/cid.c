@@ -2,7 +2,10 @@
 #include "cid.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -338,6 +341,41 @@ cid_of_bytes(const void *p, size_t n, char out[CID_MAXSTR])
 		cid_file_free(f);
 		return -1;
 	}
+	if (cid_file_finish(f, &c, &sz) < 0)
+		return -1;
+	cid_str(&c, out);
+	return 0;
+}
+
+int
+cid_of_file(const char *path, char out[CID_MAXSTR])
+{
+	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	cid_file *f;
+	unsigned char *buf;
+	ssize_t r;
+	uint64_t sz;
+	cid c;
+
+	if (fd < 0)
+		return dml_error("%s: %s", path, strerror(errno));
+	f = cid_file_new(NULL, NULL);
+	buf = xmalloc(1 << 16);
+	while ((r = read(fd, buf, 1 << 16)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || cid_file_write(f, buf, (size_t)r) < 0) {
+			int e = errno;
+			free(buf);
+			cid_file_free(f);
+			if (fd)
+				close(fd);
+			return dml_error("%s: %s", path, strerror(e));
+		}
+	}
+	free(buf);
+	if (fd)
+		close(fd);
 	if (cid_file_finish(f, &c, &sz) < 0)
 		return -1;
 	cid_str(&c, out);

@@ -51,5 +51,7 @@ void cid_file_free(cid_file *f);
 
 /* CID text of bytes as `ipfs add --cid-version=1 --raw-leaves` gives. */
 int cid_of_bytes(const void *p, size_t n, char out[CID_MAXSTR]);
+/* The same for a file's contents, read in chunks ("-": stdin). */
+int cid_of_file(const char *path, char out[CID_MAXSTR]);
 
 #endif
