@@ -48,7 +48,7 @@ MAN1   := $(wildcard man/man1/*.1)
 MAN5   := $(wildcard man/man5/*.5)
 MAN7   := $(wildcard man/man7/*.7)
 
-all: lib/libdml.a $(PROGS) libdml.pc
+all: lib/libdml.a $(PROGS)
 
 # A fresh machine gets its packages on the first build (see README).
 .deps-ok: contrib/install-deps
@@ -72,9 +72,11 @@ tests/unit/%.t: tests/unit/%.c tests/unit/tap.h lib/libdml.a $(LIBHDR)
 tests/helpers/%: tests/helpers/%.c lib/libdml.a $(LIBHDR)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
 
-libdml.pc: Makefile
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libdml\nDescription: Decentralized Machine Learning toolchain library\nVersion: %s\nRequires.private: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ldml\nLibs.private: -lpthread -lm\n' \
-	  '$(PREFIX)' '$(LIBDIR)' '$(INCDIR)' '$(VERSION)' '$(PKGS)' > $@
+# written at install time, so it names the PREFIX installed to
+libdml.pc: FORCE
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libdml\nDescription: Decentralized Machine Learning toolchain library\nVersion: %s\nRequires: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ldml -lpthread -lm\n' \
+	  '$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
+	  '$(subst $(PREFIX),$${prefix},$(INCDIR))' '$(VERSION)' '$(PKGS)' > $@
 
 check: all $(UNITS) $(HELPERS)
 	prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
@@ -85,7 +87,7 @@ demo: all
 bench: all
 	contrib/bench/run
 
-install: all
+install: all libdml.pc
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANPREFIX)/man1 \
 	  $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
@@ -105,5 +107,6 @@ uninstall:
 clean:
 	rm -rf bin .deps-ok lib/*.o lib/libdml.a tests/unit/*.t $(HELPERS) libdml.pc tests/trash.*
 
-.PHONY: all check demo bench install uninstall clean
+FORCE:
+.PHONY: all check demo bench install uninstall clean FORCE
 .SECONDARY:
