@@ -79,7 +79,7 @@ libdml.pc: FORCE
 	  '$(subst $(PREFIX),$${prefix},$(INCDIR))' '$(VERSION)' '$(PKGS)' > $@
 
 check: all $(UNITS) $(HELPERS)
-	prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
+	DML_TEST_CFLAGS='$(SANLDFLAGS)' prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
 
 demo: all
 	$(MAKE) -C examples/quickstart

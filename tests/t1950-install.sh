@@ -25,7 +25,7 @@ test_expect_success 'a program links against the installed libdml' '
 	int main(void) { char s[CID_MAXSTR]; cid_of_bytes("hello\n", 6, s); puts(s); return 0; }
 	EOF_C
 	pc="env PKG_CONFIG_PATH=$R/opt/dml/lib/pkgconfig pkg-config --define-variable=prefix=$R/opt/dml" &&
-	cc -o prog prog.c $($pc --cflags libdml) $($pc --libs libdml) &&
+	cc ${DML_TEST_CFLAGS:-} -o prog prog.c $($pc --cflags libdml) $($pc --libs libdml) &&
 	./prog >out &&
 	echo bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am >want &&
 	test_cmp want out
