@@ -220,6 +220,7 @@ struct item {
 	char invalid[320];	/* why the content fails the job, or "" */
 	size_t nmembers;	/* aggregates: keys at members[slot] */
 	long long rej[AGG_NREJECT];
+	json_t *nodes;		/* aggregates: the federated nodes inside */
 };
 
 struct dml_agg {
@@ -241,6 +242,7 @@ struct dml_agg {
 	double weight;
 	char model[CID_MAXSTR];
 	long long rej[AGG_NREJECT];
+	json_t *nodes;		/* federated nodes of the input aggregates */
 };
 
 dml_agg *
@@ -254,6 +256,7 @@ agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn, void *ctx)
 	a->ctx = ctx;
 	a->round = o->round;
 	a->seen = agg_keys_new();
+	a->nodes = json_array();
 	if (!o->no_verify)
 		a->pl = pipeline_new();
 	return a;
@@ -279,6 +282,8 @@ agg_free(dml_agg *a)
 		return;
 	drop_buffers(a);
 	json_decref(a->pend.r);
+	json_decref(a->pend.nodes);
+	json_decref(a->nodes);
 	agg_keys_free(a->seen);
 	for (int k = 0; k < MAXVAL; k++)
 		free(a->sum[k]);
@@ -393,6 +398,27 @@ parse_aggregate(dml_agg *a, const rec_in *in, const json_t *r,
 			    "without repeats (at %zu)", i);
 	}
 	it->nmembers = json_array_size(mem);
+	/* provenance for settlement: which federated nodes summed whom */
+	if ((v = json_object_get(r, "nodes"))) {
+		json_t *e;
+		if (!json_is_array(v))
+			return rec_err(in, "field \"nodes\" must be an array");
+		json_array_foreach(v, i, e) {
+			json_t *k = json_object_get(e, "key"),
+			       *d = json_object_get(e, "devices");
+			unsigned char pk[32];
+			if (!json_is_string(k) ||
+			    key_parse_hex(json_string_value(k), pk) < 0 ||
+			    !json_is_integer(d) || json_integer_value(d) < 1)
+				return rec_err(in, "\"nodes\"[%zu] needs a "
+				    "\"key\" and a positive \"devices\"", i);
+		}
+		it->nodes = json_deep_copy(v);
+	} else {
+		const char *from = json_string_value(json_object_get(r, "from"));
+		it->nodes = json_pack("[{s:s,s:I}]", "key", from ? from : "",
+		    "devices", (json_int_t)it->devices);
+	}
 	if ((rej = json_object_get(r, "rejected"))) {
 		if (!json_is_object(rej))
 			return rec_err(in, "field \"rejected\" must be an "
@@ -701,10 +727,26 @@ reject(dml_agg *a, enum agg_reject why, json_t *rerun)
 	return 0;
 }
 
+static int finish_item(dml_agg *a, struct item *it);
+
+/* Finish an input; an accepted aggregate's nodes join the provenance. */
+static int
+finish(dml_agg *a, struct item *it)
+{
+	long long before = a->accepted;
+	int rc = finish_item(a, it);
+
+	if (rc == 0 && a->accepted > before && it->nodes)
+		json_array_extend(a->nodes, it->nodes);
+	json_decref(it->nodes);
+	it->nodes = NULL;
+	return rc;
+}
+
 /* The second half of an input: signature, signer, round, device and
  * content; then it is summed or a rerun is requested. */
 static int
-finish(dml_agg *a, struct item *it)
+finish_item(dml_agg *a, struct item *it)
 {
 	char hex[65];
 	const unsigned char *m = a->members[it->slot];
@@ -864,6 +906,7 @@ agg_feed(dml_agg *a, rec_in *in)
 		it.slot = a->pending ? !a->pend.slot : 0;
 		if (start_item(a, in, r, &it, &why) < 0) {
 			json_decref(r);
+			json_decref(it.nodes);
 			if (why == AGG_NREJECT)
 				continue;
 			if ((rc = reject_now(a, (enum agg_reject)why)) != 0)
@@ -872,6 +915,7 @@ agg_feed(dml_agg *a, rec_in *in)
 		}
 		if ((rc = flush(a)) != 0) {
 			json_decref(r);
+			json_decref(it.nodes);
 			return rc;
 		}
 		if (a->pl)
@@ -882,6 +926,35 @@ agg_feed(dml_agg *a, rec_in *in)
 		a->pending = 1;
 	}
 	return flush(a);
+}
+
+static int
+node_cmp(const void *x, const void *y)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)x,
+	    "key")), json_string_value(json_object_get(*(json_t *const *)y,
+	    "key")));
+}
+
+/* One entry per node key, devices added, sorted by key. */
+static json_t *
+merge_nodes(const json_t *nodes)
+{
+	size_t n = json_array_size(nodes), i, m = 0;
+	json_t **v = xmalloc(n * sizeof *v), *out = json_array();
+
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(nodes, i);
+	qsort(v, n, sizeof *v, node_cmp);
+	for (i = 0; i < n; i = m) {
+		json_int_t d = 0;
+		for (m = i; m < n && node_cmp(&v[i], &v[m]) == 0; m++)
+			d += json_integer_value(json_object_get(v[m], "devices"));
+		json_array_append_new(out, json_pack("{s:O,s:I}", "key",
+		    json_object_get(v[i], "key"), "devices", d));
+	}
+	free(v);
+	return out;
 }
 
 json_t *
@@ -925,6 +998,8 @@ agg_record(dml_agg *a)
 		json_array_append_new(mem, json_stringn_nocheck(hex, 64));
 	}
 	json_object_set_new(r, "members", mem);
+	if (json_array_size(a->nodes))
+		json_object_set_new(r, "nodes", merge_nodes(a->nodes));
 	rej = json_object();
 	for (int k = 0; k < AGG_NREJECT; k++)
 		json_object_set_new(rej, agg_reject_name[k],

@@ -96,11 +96,24 @@ test_expect_success 'stdin and files give the same, byte for byte' '
 '
 
 test_expect_success 'aggregate of aggregates equals aggregate of all results' '
+	dml-keygen -o node2.key >node2.pub &&
 	dml-aggregate -j job -k node.key ab >agg.ab &&
-	dml-aggregate -j job -k node.key c >agg.c &&
+	dml-aggregate -j job -k node2.key c >agg.c &&
 	dml-aggregate -j job -k node.key agg.ab agg.c >agg.top &&
-	test_cmp agg agg.top &&
+	for f in devices members model n results round sum weight rejected; do
+		test "$(field agg $f)" = "$(field agg.top $f)" || return 1
+	done &&
 	test "$(field agg.ab devices)" = 2
+'
+test_expect_success 'an aggregate of aggregates names the federated nodes inside' '
+	k1=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" node.pub) &&
+	k2=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" node2.pub) &&
+	test_grep "\"nodes\":\[" agg.top &&
+	test_grep "{\"devices\":2,\"key\":\"$k1\"}" agg.top &&
+	test_grep "{\"devices\":1,\"key\":\"$k2\"}" agg.top &&
+	! grep -q "\"nodes\"" agg.ab &&
+	dml-aggregate -j job -k node2.key agg.top >agg.top2 &&
+	test "$(field agg.top nodes)" = "$(field agg.top2 nodes)"
 '
 
 test_expect_success 'a device in two aggregates is a duplicate' '
