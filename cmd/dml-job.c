@@ -34,6 +34,8 @@ static const char usage[] =
 "      --budget A          tokens escrowed for the job (decimal)\n"
 "      --per-device A      paid to each contributing device's owner\n"
 "      --developer-fee A   paid to the algorithm's developer\n"
+"      --developer KEY     the developer's public key (hex or a key file)\n"
+"      --trainer-pool A    shared by trainers in proportion to their weight\n"
 "      --node-fee ROLE=A   distributing, federated, report or refining\n"
 "                          (repeatable; A alone sets all four)\n"
 "      --created TIME      creation time (default now)\n"
@@ -182,7 +184,7 @@ main(int argc, char **argv)
 {
 	enum { O_MIND = 256, O_MINS, O_ROUNDS, O_DEADLINE, O_EPOCHS, O_BATCH,
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
-		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION };
+		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
 		{"task", required_argument, 0, 't'},
@@ -203,6 +205,8 @@ main(int argc, char **argv)
 		{"per-device", required_argument, 0, O_PERDEV},
 		{"developer-fee", required_argument, 0, O_DEVFEE},
 		{"node-fee", required_argument, 0, O_NODEFEE},
+		{"developer", required_argument, 0, O_DEV},
+		{"trainer-pool", required_argument, 0, O_TPOOL},
 		{"created", required_argument, 0, O_CREATED},
 		{"nonce", required_argument, 0, O_NONCE},
 		{"output", required_argument, 0, 'o'},
@@ -212,7 +216,8 @@ main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	const char *keyf = NULL, *task = NULL, *data = NULL, *model = NULL,
 		   *deadline = NULL, *created = NULL, *nonce = NULL, *out = NULL,
-		   *budget = "0", *perdev = "0", *devfee = "0";
+		   *budget = "0", *perdev = "0", *devfee = "0",
+		   *developer = NULL, *tpool = NULL;
 	const char *fees[4] = {"0", "0", "0", "0"};
 	static const char *roles[4] = {"distributing", "federated", "report",
 	    "refining"};
@@ -282,6 +287,8 @@ main(int argc, char **argv)
 			fees[i] = eq + 1;
 			break;
 		}
+		case O_DEV: developer = optarg; break;
+		case O_TPOOL: tpool = optarg; break;
 		case O_CREATED: created = optarg; break;
 		case O_NONCE: nonce = optarg; break;
 		case 'o': out = optarg; break;
@@ -303,9 +310,12 @@ main(int argc, char **argv)
 		dml_usage_error("%s", dml_errmsg());
 	if (t != TASK_STATS && !model)
 		dml_usage_error("a %s job needs -m MODEL", task);
+	if (developer && !model)
+		dml_usage_error("--developer names the developer of -m MODEL");
 	if (t == TASK_STATS && (!feat || !classes))
 		dml_usage_error("a stats job needs --features and --classes");
-	if (!amount_ok(budget) || !amount_ok(perdev) || !amount_ok(devfee))
+	if (!amount_ok(budget) || !amount_ok(perdev) || !amount_ok(devfee) ||
+	    (tpool && !amount_ok(tpool)))
 		dml_usage_error("amounts are decimal integers of tokens");
 	for (int i = 0; i < 4; i++)
 		if (!amount_ok(fees[i]))
@@ -325,6 +335,10 @@ main(int argc, char **argv)
 		}
 		mpz_set_str(x, perdev, 10);
 		mpz_addmul_ui(need, x, (unsigned long)mind);
+		if (tpool) {
+			mpz_set_str(x, tpool, 10);
+			mpz_add(need, need, x);
+		}
 		if (mpz_cmp(b, need) < 0) {
 			char *s = mpz_get_str(NULL, 10, need);
 			dml_warn("budget %s does not cover the fees and %ld "
@@ -375,6 +389,14 @@ main(int argc, char **argv)
 		json_t *alg = algorithm_of(model);
 		if (!alg)
 			dml_fail(DML_EXIT_REJECT);
+		if (developer) {
+			unsigned char dk[32];
+			char dh[65];
+			if (pubkey_load(developer, dk) < 0)
+				dml_usage_error("--developer: %s", dml_errmsg());
+			key_hex(dk, 32, dh);
+			json_object_set_new(alg, "developer", json_string(dh));
+		}
 		json_object_set_new(r, "algorithm", alg);
 	}
 	if (t == TASK_STATS)
@@ -391,6 +413,9 @@ main(int argc, char **argv)
 	    "per_device", perdev, "developer_fee", devfee, "node_fees",
 	    roles[0], fees[0], roles[1], fees[1], roles[2], fees[2], roles[3],
 	    fees[3]));
+	if (tpool)
+		json_object_set_new(json_object_get(r, "reward"), "trainer_pool",
+		    json_string(tpool));
 	if (key_load(keyf, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	key_hex(k.pk, 32, buf);

@@ -26,6 +26,10 @@ static const char usage[] =
 "      --trust FILE    accept aggregates signed only by these keys (one hex\n"
 "                      key or dml.pubkey record per line)\n"
 "      --no-seal       write the signed report in the clear\n"
+"      --contributions FILE  also write the signed dml.contributions record\n"
+"                      settlement pays from (devices and nodes)\n"
+"      --refining KEY, --distributing KEY  name those nodes in it\n"
+"                      (repeatable)\n"
 "      --render DIR    write DIR/report.md and DIR/report.svg of a report\n"
 "  -o, --output FILE   write to FILE (whole or not at all)\n"
 "  -h, --help, --version\n";
@@ -101,24 +105,29 @@ out:
 int
 main(int argc, char **argv)
 {
-	enum { O_TRUST = 256, O_NOSEAL, O_RENDER, O_VERSION };
+	enum { O_TRUST = 256, O_NOSEAL, O_RENDER, O_VERSION, O_CONTRIB, O_REFN,
+		O_DISTN };
 	static const struct option opts[] = {
 		{"job", required_argument, 0, 'j'},
 		{"key", required_argument, 0, 'k'},
 		{"trust", required_argument, 0, O_TRUST},
 		{"no-seal", no_argument, 0, O_NOSEAL},
 		{"render", required_argument, 0, O_RENDER},
+		{"contributions", required_argument, 0, O_CONTRIB},
+		{"refining", required_argument, 0, O_REFN},
+		{"distributing", required_argument, 0, O_DISTN},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *trust = NULL,
-		   *out = NULL, *rdir = NULL, *aid;
+		   *out = NULL, *rdir = NULL, *aid, *contribf = NULL;
+	json_t *refining = json_array(), *distributing = json_array();
 	int seal = 1, c, rc;
 	dml_job job;
 	dml_key k;
 	rec_in *in;
-	json_t *agg, *rep, *extra;
+	json_t *agg, *rep, *extra, *cr = NULL;
 	rec_out *o;
 	const char *const *names;
 	int nnames;
@@ -132,6 +141,17 @@ main(int argc, char **argv)
 		case O_TRUST: trust = optarg; break;
 		case O_NOSEAL: seal = 0; break;
 		case O_RENDER: rdir = optarg; break;
+		case O_CONTRIB: contribf = optarg; break;
+		case O_REFN: case O_DISTN: {
+			unsigned char pk[32];
+			char hex[65];
+			if (pubkey_load(optarg, pk) < 0)
+				dml_usage_error("%s", dml_errmsg());
+			key_hex(pk, 32, hex);
+			json_array_append_new(c == O_REFN ? refining : distributing,
+			    json_string(hex));
+			break;
+		}
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case O_VERSION: dml_version();
@@ -224,6 +244,15 @@ main(int argc, char **argv)
 	}
 	if (rec_sign(rep, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (contribf) {
+		cr = report_contributions(&job, agg,
+		    json_string_value(json_object_get(rep, "from")), refining,
+		    distributing);
+		if (rec_sign(cr, &k) < 0)
+			dml_fail(DML_EXIT_USAGE);
+	}
+	json_decref(refining);
+	json_decref(distributing);
 	if (seal) {
 		json_t *e = envelope_seal(rep, NULL, job.customer, &k);
 		if (!e)
@@ -234,6 +263,13 @@ main(int argc, char **argv)
 	key_free(&k);
 	if (rec_out_write(o, rep, NULL) < 0 || rec_out_commit(o) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (cr) {	/* after the report, so it never exists without one */
+		rec_out *co = rec_out_open(contribf);
+		if (!co || rec_out_write(co, cr, NULL) < 0 ||
+		    rec_out_commit(co) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		json_decref(cr);
+	}
 	json_decref(rep);
 	json_decref(agg);
 	job_free(&job);

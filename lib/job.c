@@ -218,6 +218,17 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 		}
 		if (check_layers(in, o, j) < 0)
 			goto fail;
+		s = NULL;
+		if (rec_opt_str(in, o, "developer", &s) < 0)
+			goto fail;
+		if (s) {
+			if (key_parse_hex(s, j->developer) < 0) {
+				rec_err(in, "\"algorithm.developer\": %s",
+				    dml_errmsg());
+				goto fail;
+			}
+			j->has_developer = 1;
+		}
 	}
 	if (j->task == TASK_TRAIN) {
 		long long e, b;
@@ -240,6 +251,9 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 	    rec_get_amount(in, rw, "per_device", &s) < 0 ||
 	    rec_get_amount(in, rw, "developer_fee", &s) < 0 ||
 	    !(nf = rec_get_obj(in, rw, "node_fees")))
+		goto fail;
+	if (json_object_get(rw, "trainer_pool") &&
+	    rec_get_amount(in, rw, "trainer_pool", &s) < 0)
 		goto fail;
 	{
 		const char *roles[] = {"distributing", "federated", "report",

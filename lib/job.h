@@ -31,6 +31,8 @@ typedef struct dml_job {
 	long long classes, features;	/* output classes, input features */
 	double max_delta;		/* bound on |mean delta| per parameter */
 	unsigned char customer[32];
+	int has_developer;		/* algorithm.developer given */
+	unsigned char developer[32];	/* who is paid developer_fee */
 } dml_job;
 
 const char *task_name(enum job_task t);

@@ -1,5 +1,6 @@
 /* report: the customer's report and its rendering. */
 #include "report.h"
+#include "sign.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -166,6 +167,36 @@ fail:
 	json_decref(res);
 	json_decref(r);
 	return NULL;
+}
+
+json_t *
+report_contributions(const dml_job *j, const json_t *agg,
+    const char *report_node, const json_t *refining,
+    const json_t *distributing)
+{
+	json_t *r = rec_new("dml.contributions"), *nodes = json_object(),
+	       *fed = json_object_get(agg, "nodes");
+
+	json_object_set_new(r, "job", json_string(j->id));
+	json_object_set(r, "devices", json_object_get(agg, "members"));
+	if (json_is_array(fed))
+		json_object_set_new(nodes, "federated", json_deep_copy(fed));
+	else	/* the aggregate came straight from a federated node */
+		json_object_set_new(nodes, "federated", json_pack("[{s:O,s:O}]",
+		    "key", json_object_get(agg, "from"), "devices",
+		    json_object_get(agg, "devices")));
+	json_object_set_new(nodes, "report", json_string(report_node));
+	if (refining && json_array_size(refining))
+		json_object_set(nodes, "refining", (json_t *)refining);
+	if (distributing && json_array_size(distributing))
+		json_object_set(nodes, "distributing", (json_t *)distributing);
+	json_object_set_new(r, "nodes", nodes);
+	if (j->has_developer) {
+		char hex[65];
+		key_hex(j->developer, 32, hex);
+		json_object_set_new(r, "developer", json_string(hex));
+	}
+	return r;
 }
 
 json_t *

@@ -20,6 +20,13 @@ json_t *report_build(const dml_job *j, const json_t *agg, const rec_in *in,
     const char *const *class_names, int nnames);
 /* The unsigned dml.withheld record for an aggregate below min_devices. */
 json_t *report_withheld(const dml_job *j, const json_t *agg);
+/* The unsigned dml.contributions record settlement pays from: the devices
+ * of the aggregate, the federated nodes inside it (or its signer), the
+ * report node, the optional refining and distributing nodes (arrays of
+ * hex keys, may be NULL) and the job's developer. */
+json_t *report_contributions(const dml_job *j, const json_t *agg,
+    const char *report_node, const json_t *refining,
+    const json_t *distributing);
 /* Markdown and SVG renderings of a report (malloc'd strings). */
 char *report_markdown(const json_t *report);
 char *report_svg(const json_t *report);

@@ -89,4 +89,15 @@ test_expect_success 'a model file that is not a model is refused' '
 	test_must_fail dml-job -k c.key -t predict -d toy -m notmodel.json 2>err &&
 	test_grep "expected a dml.model" err
 '
+test_expect_success 'a developer key and a trainer pool are recorded and budgeted' '
+	dml-keygen -o dev.key >dev.pub &&
+	dk=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" dev.pub) &&
+	dml-job $JOB --developer dev.pub --trainer-pool 50 >jd.json &&
+	test_grep "\"developer\":\"$dk\"" jd.json &&
+	test_grep "\"trainer_pool\":\"50\"" jd.json &&
+	dml-job --id jd.json >/dev/null &&
+	test_expect_code 2 dml-job $JOB --trainer-pool 1000 2>err &&
+	test_grep "does not cover" err &&
+	test_expect_code 2 dml-job $JOB --developer nosuch 2>err
+'
 test_done

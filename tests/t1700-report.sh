@@ -119,4 +119,22 @@ test_expect_success 'malformed, truncated, empty and missing inputs' '
 	test_grep "empty" err &&
 	test_must_fail dml-report -j job.json -k rep.key nosuch.agg 2>err && test_grep "nosuch" err
 '
+test_expect_success '--contributions: devices, federated node, report node, signed' '
+	dml-report -j job.json -k rep.key ok.agg --contributions contrib.json \
+		--refining eve.pub >/dev/null &&
+	test_grep "\"type\":\"dml.contributions\"" contrib.json &&
+	nk=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" node.pub) &&
+	rk=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" rep.pub) &&
+	ek=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" eve.pub) &&
+	test_grep "\"federated\":\[{\"devices\":3,\"key\":\"$nk\"}\]" contrib.json &&
+	test_grep "\"report\":\"$rk\"" contrib.json &&
+	test_grep "\"refining\":\[\"$ek\"\]" contrib.json &&
+	test_grep "\"devices\":\[\"0000" contrib.json &&
+	$SRC_DIR/tests/helpers/rec-sign rep.key contrib.json | cmp - contrib.json
+'
+test_expect_success 'no contributions file when the report is withheld' '
+	test_must_fail dml-report -j job.json -k rep.key small.agg \
+		--contributions c2.json >/dev/null 2>&1 &&
+	test ! -e c2.json
+'
 test_done
