@@ -282,6 +282,7 @@ split(const struct opts *o, const dml_data *d, const int *dev)
 		json_array_append_new(per, e);
 		if (write_device(tmp, id, o, d, mine, n, &ar, &consents) < 0)
 			goto fail;
+		dml_progress("devices written", j + 1, o->devices);
 	}
 	sum = summary(o, d, used, consents);
 	json_object_set(sum, "per_device", per);

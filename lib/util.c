@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *dml_prog = "dml";
@@ -329,4 +330,24 @@ dml_close_stdout(void)
 	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
 		dml_die(DML_EXIT_USAGE, "write error on stdout: %s",
 		    strerror(errno));
+}
+
+void
+dml_progress(const char *what, long long done, long long total)
+{
+	static int tty = -1;
+	static struct timespec last;
+	struct timespec now;
+
+	if (tty < 0)
+		tty = isatty(2);
+	if (!tty)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done < total && (now.tv_sec - last.tv_sec) * 1000000000L +
+	    (now.tv_nsec - last.tv_nsec) < 100000000L)
+		return;
+	last = now;
+	fprintf(stderr, "\r%s: %s %lld/%lld%s", dml_prog, what, done, total,
+	    done >= total ? "\n" : "");
 }

@@ -61,6 +61,11 @@ int dml_write_all(int fd, const void *buf, size_t len);
 int dml_parse_long(const char *s, long lo, long hi, long *out);
 int dml_parse_double(const char *s, double *out);
 
+/* Progress of long work on stderr, only when stderr is a terminal and at
+ * most about ten times a second: "prog: what done/total". A call with
+ * done == total ends the line. */
+void dml_progress(const char *what, long long done, long long total);
+
 /* Print --version text and exit 0. */
 void dml_version(void) __attribute__((noreturn));
 
