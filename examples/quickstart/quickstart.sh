@@ -12,6 +12,12 @@
 #     that consent and qualify run it; the two federated nodes aggregate;
 #     the report node combines them and writes the report sealed to the
 #     customer, who opens it and renders it.
+#  4. The report node stores the sealed report on IPFS (the embedded
+#     blockstore, or a real node when DML_IPFS_API is set); the customer
+#     fetches it by CID and opens it.
+#  5. The contract pays: the customer's budget was escrowed on the ledger
+#     when the job was posted; dml-settle pays the developer, the nodes and
+#     the devices and returns the rest.
 # With the same SEED the report is byte-identical from run to run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,7 +39,7 @@ dml-split -n "$DEVICES" -o "$W/devices" --partition dirichlet --alpha 0.5 \
 for d in "$W"/devices/dev-*; do
 	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >"$d/pub"
 done
-for who in developer customer fed1 fed2 refine report; do
+for who in developer customer fed1 fed2 refine report authority; do
 	dml-keygen --seed "$SEED" -n "$who" -o "$W/$who.key" >"$W/$who.pub"
 done
 ls -d "$W"/devices/dev-* >"$W/all"
@@ -76,18 +82,45 @@ while [ "$r" -lt "$ROUNDS" ]; do
 done
 
 say "== 3. the customer's predict job on the trained model"
+# the ledger: the authority's genesis gives the customer tokens
+L="$W/ledger.ndjson"
+dml-ledger -L "$L" --time 2026-01-01T00:00:00Z genesis -k "$W/authority.key" \
+	--supply 1000000000 --growth-pool 100000000 --bounty-pool 10000000 \
+	--alloc "$W/customer.pub=1000000" >/dev/null
 dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model-$ROUNDS.json" \
-	-c 'ram_gb >= 4' --min-devices "$MIN_DEVICES" \
+	--developer "$W/developer.pub" -c 'ram_gb >= 4' --min-devices "$MIN_DEVICES" \
 	--budget 100000 --per-device 100 --developer-fee 5000 --node-fee 500 \
 	--created 2026-01-02T00:00:00Z --deadline 2026-02-01T00:00:00Z \
 	--nonce "predict-$SEED" -o "$W/predict-job.json"
 say "   predict job $(dml-job --id "$W/predict-job.json")"
+dml-ledger -L "$L" --time 2026-01-02T00:00:01Z escrow -k "$W/customer.key" \
+	--job "$W/predict-job.json" >/dev/null
+say "   the customer escrowed the budget of 100000 tokens"
 round "$W/predict-job.json" "$W/model-$ROUNDS.json" 0 "$W/predict"
 cat "$W/predict/fed1.agg" "$W/predict/fed2.agg" |
 	dml-aggregate -j "$W/predict-job.json" -k "$W/report.key" |
-	dml-report -j "$W/predict-job.json" -k "$W/report.key" -o "$W/report.sealed"
-dml-encrypt -d -k "$W/customer.key" -o "$W/report.json" "$W/report.sealed"
+	dml-report -j "$W/predict-job.json" -k "$W/report.key" -o "$W/report.sealed" \
+	--contributions "$W/contributions.json"
+
+say "== 4. the report on IPFS"
+[ -n "${DML_IPFS_API:-}" ] || export DML_IPFS_REPO="$W/ipfs"
+dml-ipfs-put --name report.sealed "$W/report.sealed" >"$W/report.stored"
+cid=$(sed 's/.*"cid":"\([a-z2-7]*\)".*/\1/' "$W/report.stored")
+say "   stored as $cid ($(sed 's/.*"size":\([0-9]*\).*/\1/' "$W/report.stored") bytes) in ${DML_IPFS_API:-$DML_IPFS_REPO}"
+dml-ipfs-get -o "$W/fetched.sealed" "$cid"
+dml-encrypt -d -k "$W/customer.key" -o "$W/report.json" "$W/fetched.sealed"
 dml-report --render "$W/report" "$W/report.json"
+say "   the customer fetched it by CID and opened it"
+
+say "== 5. settlement"
+dml-settle -L "$L" -k "$W/report.key" --job "$W/predict-job.json" \
+	--stored "$W/report.stored" --contributions "$W/contributions.json" \
+	--time 2026-01-03T00:00:00Z >"$W/payouts.json"
+dml-ledger -L "$L" verify >/dev/null
+bal() { dml-ledger -L "$L" balance "$1" | sed 's/.*"amount":"\([0-9]*\)".*/\1/'; }
+say "   customer $(bal "$W/customer.pub") (1000000 before), developer $(bal "$W/developer.pub"),"
+say "   federated nodes $(bal "$W/fed1.pub") and $(bal "$W/fed2.pub"), report node $(bal "$W/report.pub"),"
+say "   each of the $(grep -o '"devices":\[[^]]*\]' "$W/contributions.json" | grep -o '"[0-9a-f]\{64\}"' | wc -l) contributing devices $(bal "$(head -1 "$W/half1")/pub"); the ledger verifies"
 
 ran=$(ls "$W"/predict/fed?/*.sealed | wc -l)
 declined=$(ls "$W"/predict/fed?/*.declined 2>/dev/null | wc -l)
