@@ -25,6 +25,9 @@ static const char usage[] =
 "  -d, --devices FILE    accept results only from these devices (hex keys,\n"
 "                        dml.pubkey or dml.assignment records, one a line)\n"
 "      --nodes FILE      accept aggregates only from these nodes\n"
+"      --scale FILE      weighted sum: each listed device's values times\n"
+"                        its factor (lines \"KEY FACTOR\", FACTOR an integer;\n"
+"                        Paillier ciphertexts are raised to it)\n"
 "  -K, --keep-going      skip bad inputs (counted in \"rejected\", warned on\n"
 "                        stderr) instead of failing\n"
 "      --no-verify       do not check signatures (inputs already verified\n"
@@ -62,6 +65,7 @@ main(int argc, char **argv)
 		{"round", required_argument, 0, 'r'},
 		{"devices", required_argument, 0, 'd'},
 		{"nodes", required_argument, 0, 'N'},
+		{"scale", required_argument, 0, 'S'},
 		{"keep-going", no_argument, 0, 'K'},
 		{"no-verify", no_argument, 0, 'n'},
 		{"output", required_argument, 0, 'o'},
@@ -69,9 +73,10 @@ main(int argc, char **argv)
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = NULL, *devf = NULL, *nodef = NULL,
-		   *out = NULL;
+		   *out = NULL, *scalef = NULL;
 	agg_opts o = {.round = -1};
 	agg_keys *devices = NULL, *nodes = NULL;
+	agg_scales *scales = NULL;
 	struct ctx c = {0};
 	dml_job job;
 	dml_key key;
@@ -93,6 +98,7 @@ main(int argc, char **argv)
 			break;
 		case 'd': devf = optarg; break;
 		case 'N': nodef = optarg; break;
+		case 'S': scalef = optarg; break;
 		case 'K': o.keep_going = 1; break;
 		case 'n': o.no_verify = 1; break;
 		case 'o': out = optarg; break;
@@ -123,6 +129,11 @@ main(int argc, char **argv)
 			dml_fail(DML_EXIT_USAGE);
 		o.nodes = nodes;
 	}
+	if (scalef) {
+		if (!(scales = agg_scales_load(scalef)))
+			dml_fail(DML_EXIT_USAGE);
+		o.scales = scales;
+	}
 	if (!(c.out = rec_out_open(out)))
 		dml_fail(DML_EXIT_USAGE);
 	c.key = &key;
@@ -148,6 +159,7 @@ main(int argc, char **argv)
 	agg_free(a);
 	agg_keys_free(devices);
 	agg_keys_free(nodes);
+	agg_scales_free(scales);
 	key_free(&key);
 	job_free(&job);
 	if (rc != 0) {

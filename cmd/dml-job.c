@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "cid.h"
+#include "fixedpoint.h"
 #include "job.h"
+#include "paillier.h"
 #include "record.h"
 #include "sign.h"
 #include "util.h"
@@ -21,6 +23,7 @@ static const char usage[] =
 "  -t, --task TASK         predict, stats or train\n"
 "  -d, --data TYPE         data type the devices must have consented to\n"
 "  -m, --model FILE        the algorithm: a dml.model file (predict, train)\n"
+"                          or a dml.paillier.model (predict, encrypted)\n"
 "  -c, --criterion 'ATTR OP VALUE'  device criterion, repeatable; OP is one\n"
 "                          of = != < <= > >= in !in; in takes a,b,c\n"
 "      --min-devices N     report withheld below N devices (default 10)\n"
@@ -31,6 +34,11 @@ static const char usage[] =
 "      --epochs E --batch B --lr LR   local training (train; 1, 32, 0.05)\n"
 "      --features F --classes C       value shapes of a stats job\n"
 "      --max-delta X       bound on a device's mean delta per parameter\n"
+"      --paillier-key FILE results are Paillier-encrypted to this key (a\n"
+"                          dml.paillier.pubkey or Paillier secret key file)\n"
+"      --frac-bits F       fixed-point precision 2^-F (default 14)\n"
+"      --int-bits I        a device value must be below 2^I (default 14)\n"
+"      --max-summands S    at most S results in one sum (default 256)\n"
 "      --budget A          tokens escrowed for the job (decimal)\n"
 "      --per-device A      paid to each contributing device's owner\n"
 "      --developer-fee A   paid to the algorithm's developer\n"
@@ -124,15 +132,59 @@ amount_ok(const char *s)
 	    !(s[0] == '0' && n > 1);
 }
 
+/* An encrypted model (dml.paillier.model): its shape, and the key and
+ * layout it was made for, which must be the job's. */
+static int
+encrypted_algorithm(json_t *m, json_t *alg, const json_t *enc, const char *path)
+{
+	job_enc e;
+	json_t *w = json_object_get(m, "weights");
+	long long wf, xf, width;
+	int rc = -1;
+
+	memset(&e, 0, sizeof e);
+	if (!enc)
+		return dml_error("%s: an encrypted model needs --paillier-key",
+		    path);
+	if (job_enc_parse(NULL, enc, &e) < 0)
+		goto out;
+	if (rec_get_int(NULL, m, "frac_bits", 0, 126, &wf) < 0 ||
+	    rec_get_int(NULL, m, "x_frac_bits", 0, 126, &xf) < 0 ||
+	    !json_is_object(w) ||
+	    rec_get_int(NULL, w, "width", 2, 63, &width) < 0) {
+		dml_error_prefix("%s:1", path);
+		goto out;
+	}
+	if (strcmp(json_string_value(json_object_get(w, "kid")) ?
+	    json_string_value(json_object_get(w, "kid")) : "", e.pk.kid) != 0) {
+		dml_error("%s: the model is encrypted to another Paillier key "
+		    "than --paillier-key", path);
+		goto out;
+	}
+	if (width != e.layout.width) {
+		dml_error("%s: the model is packed in %lld-bit slots, the job's "
+		    "layout has %d-bit slots (use the same --frac-bits, "
+		    "--int-bits and --max-summands for both)", path, width,
+		    e.layout.width);
+		goto out;
+	}
+	json_object_set_new(alg, "encrypted", json_pack("{s:I}",
+	    "score_frac_bits", (json_int_t)(wf + xf)));
+	rc = 0;
+out:
+	paillier_pk_clear(&e.pk);
+	return rc;
+}
+
 /* The model's CID and shape, from its file. */
 static json_t *
-algorithm_of(const char *path)
+algorithm_of(const char *path, const json_t *enc)
 {
 	char *buf, c[CID_MAXSTR];
 	size_t len, i;
 	json_t *m, *layers, *x, *alg;
 	json_error_t je;
-	const char *arch;
+	const char *arch, *type;
 	long long p = 0, prev = 0;
 
 	if (dml_read_file(path, &buf, &len) < 0)
@@ -146,7 +198,9 @@ algorithm_of(const char *path)
 	if (!m)
 		return dml_error("%s:%d: malformed JSON: %s", path, je.line,
 		    je.text), NULL;
-	if (rec_check(NULL, m, "dml.model") < 0 ||
+	type = json_string_value(json_object_get(m, "type"));
+	if (rec_check(NULL, m, type && strcmp(type, "dml.paillier.model") == 0 ?
+	    "dml.paillier.model" : "dml.model") < 0 ||
 	    rec_get_str(NULL, m, "arch", &arch) < 0 ||
 	    !(layers = rec_get_arr(NULL, m, "layers"))) {
 		json_decref(m);
@@ -163,6 +217,12 @@ algorithm_of(const char *path)
 	}
 	alg = json_pack("{s:s,s:s,s:O,s:I}", "model", c, "arch", arch, "layers",
 	    layers, "params", (json_int_t)p);
+	if (strcmp(json_string_value(json_object_get(m, "type")),
+	    "dml.paillier.model") == 0 &&
+	    encrypted_algorithm(m, alg, enc, path) < 0) {
+		json_decref(alg);
+		alg = NULL;
+	}
 	json_decref(m);
 	return alg;
 }
@@ -184,7 +244,8 @@ main(int argc, char **argv)
 {
 	enum { O_MIND = 256, O_MINS, O_ROUNDS, O_DEADLINE, O_EPOCHS, O_BATCH,
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
-		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL };
+		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL,
+		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
 		{"task", required_argument, 0, 't'},
@@ -207,6 +268,10 @@ main(int argc, char **argv)
 		{"node-fee", required_argument, 0, O_NODEFEE},
 		{"developer", required_argument, 0, O_DEV},
 		{"trainer-pool", required_argument, 0, O_TPOOL},
+		{"paillier-key", required_argument, 0, O_PKEY},
+		{"frac-bits", required_argument, 0, O_FRAC},
+		{"int-bits", required_argument, 0, O_IBITS},
+		{"max-summands", required_argument, 0, O_SUMMANDS},
 		{"created", required_argument, 0, O_CREATED},
 		{"nonce", required_argument, 0, O_NONCE},
 		{"output", required_argument, 0, 'o'},
@@ -217,14 +282,16 @@ main(int argc, char **argv)
 	const char *keyf = NULL, *task = NULL, *data = NULL, *model = NULL,
 		   *deadline = NULL, *created = NULL, *nonce = NULL, *out = NULL,
 		   *budget = "0", *perdev = "0", *devfee = "0",
-		   *developer = NULL, *tpool = NULL;
+		   *developer = NULL, *tpool = NULL, *pkeyf = NULL;
 	const char *fees[4] = {"0", "0", "0", "0"};
 	static const char *roles[4] = {"distributing", "federated", "report",
 	    "refining"};
 	long mind = 10, mins = 1, rounds = 1, epochs = 1, batch = 32, feat = 0,
 	     classes = 0;
+	long frac = 14, ibits = 14, summands = 256;
+	int encopt = 0;
 	double lr = 0.05, maxd = 10;
-	json_t *criteria = json_array(), *r, *c;
+	json_t *criteria = json_array(), *r, *c, *enc = NULL;
 	enum job_task t;
 	dml_key k;
 	char buf[80], nbuf[33];
@@ -288,11 +355,30 @@ main(int argc, char **argv)
 			break;
 		}
 		case O_DEV: developer = optarg; break;
+		case O_PKEY: pkeyf = optarg; break;
+		case O_FRAC:
+			if (dml_parse_long(optarg, 0, FXP_MAXFRAC, &frac) < 0)
+				dml_usage_error("--frac-bits: %s", dml_errmsg());
+			encopt = 1;
+			break;
+		case O_IBITS:
+			if (dml_parse_long(optarg, 1, 62, &ibits) < 0)
+				dml_usage_error("--int-bits: %s", dml_errmsg());
+			encopt = 1;
+			break;
+		case O_SUMMANDS:
+			if (dml_parse_long(optarg, 1, FXP_MAXSUMMANDS,
+			    &summands) < 0)
+				dml_usage_error("--max-summands: %s",
+				    dml_errmsg());
+			encopt = 1;
+			break;
 		case O_TPOOL: tpool = optarg; break;
 		case O_CREATED: created = optarg; break;
 		case O_NONCE: nonce = optarg; break;
 		case 'o': out = optarg; break;
 		case O_ID:
+			json_decref(criteria);
 			if (dml_crypto_init() < 0 || print_id(optarg) < 0)
 				dml_fail(DML_EXIT_REJECT);
 			dml_close_stdout();
@@ -320,8 +406,26 @@ main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		if (!amount_ok(fees[i]))
 			dml_usage_error("bad node fee '%s'", fees[i]);
+	if (encopt && !pkeyf)
+		dml_usage_error("--frac-bits, --int-bits and --max-summands "
+		    "need --paillier-key");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (pkeyf) {
+		paillier_pk pk;
+		fxp_layout l;
+		if (paillier_pk_load(&pk, pkeyf) < 0)
+			dml_die(DML_EXIT_USAGE, "--paillier-key: %s",
+			    dml_errmsg());
+		if (fxp_layout_init(&l, (int)frac, (int)ibits, summands,
+		    pk.bits) < 0)
+			dml_usage_error("%s", dml_errmsg());
+		enc = json_pack("{s:s,s:o,s:i,s:i,s:I}", "scheme", "paillier",
+		    "key", paillier_pk_json(&pk), "frac_bits", (int)frac,
+		    "int_bits", (int)ibits, "max_summands",
+		    (json_int_t)summands);
+		paillier_pk_clear(&pk);
+	}
 
 	/* the escrow must cover every fee and the devices it asks for */
 	{
@@ -386,7 +490,7 @@ main(int argc, char **argv)
 		json_object_set(r, "criteria", criteria);
 	json_decref(criteria);
 	if (model) {
-		json_t *alg = algorithm_of(model);
+		json_t *alg = algorithm_of(model, enc);
 		if (!alg)
 			dml_fail(DML_EXIT_REJECT);
 		if (developer) {
@@ -408,6 +512,8 @@ main(int argc, char **argv)
 		    "epochs", (json_int_t)epochs, "batch", (json_int_t)batch,
 		    "lr", lr));
 	json_object_set_new(r, "limits", json_pack("{s:f}", "max_delta", maxd));
+	if (enc)
+		json_object_set_new(r, "encryption", enc);
 	json_object_set_new(r, "reward", json_pack(
 	    "{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "budget", budget,
 	    "per_device", perdev, "developer_fee", devfee, "node_fees",

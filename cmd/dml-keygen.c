@@ -1,30 +1,121 @@
 /* dml-keygen: make an identity (Ed25519; X25519 for sealed boxes derived
- * from it) and print its public key record. */
+ * from it), or with --paillier a Paillier key pair, and print its public
+ * key record. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "paillier.h"
 #include "record.h"
 #include "sign.h"
 #include "util.h"
 
 static const char usage[] =
 "usage: dml-keygen -o FILE [--name NAME] [--seed TEXT]\n"
+"       dml-keygen --paillier [--bits 2048|3072] -o FILE [--name NAME]\n"
+"                  [--seed TEXT]\n"
 "       dml-keygen -p FILE\n"
 "Make a new identity: the secret key goes to FILE (created, mode 0600, never\n"
-"overwritten) and its dml.pubkey record to stdout.\n"
+"overwritten) and its dml.pubkey record to stdout. With --paillier, make a\n"
+"Paillier key pair instead (for jobs whose results only the customer may\n"
+"read) and print its dml.paillier.pubkey record.\n"
 "  -o, --output FILE   secret key file to create\n"
 "  -p, --public FILE   print the dml.pubkey record of an existing key\n"
 "  -n, --name NAME     a label carried in the public key record\n"
+"      --paillier      a Paillier key pair (secret: dml.paillier.secretkey)\n"
+"      --bits B        Paillier modulus size: 2048 (112-bit security, the\n"
+"                      default) or 3072 (128-bit)\n"
 "      --seed TEXT     derive the key from TEXT and NAME (test and demo\n"
 "                      identities only: anyone who knows TEXT has the key)\n"
 "  -h, --help          this help\n"
 "      --version       print the version\n";
 
+/* BLAKE2b-256 keyed by the text, over the name: a seed for test and demo
+ * keys. */
+static unsigned char *
+seed_of(const char *name, const char *text)
+{
+	unsigned char *seed = sodium_malloc(32);
+
+	if (!seed)
+		dml_die(DML_EXIT_USAGE, "out of secure memory");
+	crypto_generichash(seed, 32, (const unsigned char *)(name ? name : ""),
+	    name ? strlen(name) : 0, (const unsigned char *)text,
+	    strlen(text) > 64 ? 64 : strlen(text));
+	return seed;
+}
+
+/* Does a key file hold a Paillier secret key? (Its type is near the end;
+ * the file is read into memory that is wiped.) */
+static int
+paillier_file(const char *path)
+{
+	enum { CAP = 1 << 16 };
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+	int yes;
+
+	if (!f)
+		return 0;
+	if (!(buf = sodium_malloc(CAP)))
+		dml_die(DML_EXIT_USAGE, "out of secure memory");
+	setvbuf(f, NULL, _IONBF, 0);
+	n = fread(buf, 1, CAP - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	yes = strstr(buf, "\"type\":\"dml.paillier.secretkey\"") != NULL;
+	sodium_free(buf);
+	return yes;
+}
+
+static int
+paillier_main(const char *out, const char *pub, const char *name,
+    const char *seedtext, int bits)
+{
+	paillier_sk *sk;
+	json_t *r;
+
+	paillier_secure_memory();
+	if (pub) {
+		if (!(sk = paillier_sk_load(pub)))
+			dml_fail(DML_EXIT_REJECT);
+	} else {
+		paillier_drbg *d = NULL;
+		if (seedtext) {
+			unsigned char *seed = seed_of(name, seedtext);
+			d = sodium_malloc(sizeof *d);
+			if (!d)
+				dml_die(DML_EXIT_USAGE, "out of secure memory");
+			paillier_drbg_init(d, seed);
+			sodium_free(seed);
+		}
+		sk = paillier_keygen(bits, d ? &d->rng : NULL);
+		if (d)
+			sodium_free(d);
+		if (!sk)
+			dml_fail(DML_EXIT_USAGE);
+		if (paillier_sk_save(out, sk) < 0) {
+			paillier_sk_free(sk);
+			dml_fail(DML_EXIT_USAGE);
+		}
+	}
+	r = paillier_pk_record(&sk->pk, name);
+	paillier_sk_free(sk);
+	if (rec_write(stdout, r, NULL) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	json_decref(r);
+	dml_close_stdout();
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	enum { O_PAILLIER = 256, O_BITS };
 	static const struct option opts[] = {
+		{"paillier", no_argument, 0, O_PAILLIER},
+		{"bits", required_argument, 0, O_BITS},
 		{"output", required_argument, 0, 'o'},
 		{"public", required_argument, 0, 'p'},
 		{"name", required_argument, 0, 'n'},
@@ -36,7 +127,8 @@ main(int argc, char **argv)
 	unsigned char *seed = NULL;
 	dml_key k;
 	json_t *r;
-	int c;
+	int c, paillier = 0;
+	long bits = PAILLIER_BITS;
 
 	dml_setprog(argv[0]);
 	while ((c = getopt_long(argc, argv, "o:p:n:h", opts, NULL)) != -1) {
@@ -45,6 +137,12 @@ main(int argc, char **argv)
 		case 'p': pub = optarg; break;
 		case 'n': name = optarg; break;
 		case 'S': seedtext = optarg; break;
+		case O_PAILLIER: paillier = 1; break;
+		case O_BITS:
+			if (dml_parse_long(optarg, 0, 1 << 16, &bits) < 0 ||
+			    paillier_kappa((int)bits) < 0)
+				dml_usage_error("--bits: 2048 or 3072");
+			break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case 'V': dml_version();
 		default: dml_usage_error("unknown option");
@@ -54,23 +152,18 @@ main(int argc, char **argv)
 		dml_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!out == !pub)
 		dml_usage_error("give exactly one of -o FILE or -p FILE");
+	if (bits != PAILLIER_BITS && !paillier)
+		dml_usage_error("--bits is for --paillier keys");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (paillier || (pub && paillier_file(pub)))
+		return paillier_main(out, pub, name, seedtext, (int)bits);
 	if (pub) {
 		if (key_load(pub, &k) < 0)
 			dml_fail(DML_EXIT_REJECT);
 	} else {
-		if (seedtext) {
-			/* BLAKE2b-256 keyed by the text, over the name */
-			seed = sodium_malloc(32);
-			if (!seed)
-				dml_die(DML_EXIT_USAGE, "out of secure memory");
-			crypto_generichash(seed, 32,
-			    (const unsigned char *)(name ? name : ""),
-			    name ? strlen(name) : 0,
-			    (const unsigned char *)seedtext,
-			    strlen(seedtext) > 64 ? 64 : strlen(seedtext));
-		}
+		if (seedtext)
+			seed = seed_of(name, seedtext);
 		if (key_generate(&k, seed) < 0)
 			dml_fail(DML_EXIT_USAGE);
 		if (seed)

@@ -21,6 +21,9 @@ static const char usage[] =
 "customer's dml.report, signed with KEY and sealed to the job's customer\n"
 "(open it with dml-encrypt -d). Below the job's min_devices the report is\n"
 "withheld: a dml.withheld record is written and the exit status is 1.\n"
+"For a job whose results are Paillier-encrypted the report holds the\n"
+"encrypted sums and the clear counts; the customer decrypts it with\n"
+"dml-encrypt -d --paillier-key.\n"
 "  -j, --job FILE      the job (its signature is checked)\n"
 "  -k, --key FILE      the report node's secret key\n"
 "      --trust FILE    accept aggregates signed only by these keys (one hex\n"
@@ -75,6 +78,11 @@ render(const char *dir, const char *path)
 	}
 	if (rec_check(in, r, "dml.report") < 0 || rec_verify(r, in, NULL) < 0)
 		goto out;
+	if (json_object_get(r, "encryption")) {
+		rec_err(in, "the report is encrypted: decrypt it first with "
+		    "dml-encrypt -d --paillier-key KEY -j JOB");
+		goto out;
+	}
 	md = json_string_value(json_object_get(json_object_get(r, "render"),
 	    "markdown"));
 	svg = json_string_value(json_object_get(json_object_get(r, "render"),
@@ -163,6 +171,8 @@ main(int argc, char **argv)
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
 	if (rdir) {
+		json_decref(refining);
+		json_decref(distributing);
 		if (render(rdir, optind < argc ? argv[optind] : NULL) < 0)
 			dml_fail(DML_EXIT_REJECT);
 		return 0;
@@ -224,23 +234,19 @@ main(int argc, char **argv)
 		return DML_EXIT_REJECT;
 	}
 	names = report_class_names(job.data, &nnames);
-	rep = report_build(&job, agg, in, names, nnames);
+	/* a Paillier job's sums stay encrypted: only the customer can read */
+	rep = job.enc.on ? report_encrypted(&job, agg, in) :
+	    report_build(&job, agg, in, names, nnames);
 	if (!rep) {
 		rec_out_abort(o);
 		dml_fail(DML_EXIT_REJECT);
 	}
 	rec_close(in);
-	{
-		char *md, *svg;
+	if (!job.enc.on) {
 		char hex[65];
 		key_hex(k.pk, 32, hex);
 		json_object_set_new(rep, "from", json_string(hex));
-		md = report_markdown(rep);
-		svg = report_svg(rep);
-		json_object_set_new(rep, "render", json_pack("{s:s,s:s}",
-		    "markdown", md, "svg", svg));
-		free(md);
-		free(svg);
+		report_render(rep);
 	}
 	if (rec_sign(rep, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);

@@ -6,6 +6,7 @@
 
 #include "cid.h"
 #include "data.h"
+#include "envelope.h"
 #include "job.h"
 #include "model.h"
 #include "record.h"
@@ -21,6 +22,10 @@ static const char usage[] =
 "device must have consented to the job's data type and meet its criteria,\n"
 "else a signed dml.declined is written and the exit status is 1. The\n"
 "result holds only sums, counts and model deltas, signed with KEY.\n"
+"For a predict job whose model is a dml.paillier.model (encrypted to the\n"
+"customer), the result holds the encrypted class-score sums of the local\n"
+"data, computed without seeing the weights. To encrypt a clear result to\n"
+"a job's Paillier key, pipe it through dml-encrypt --scheme paillier.\n"
 "  -j, --job FILE      the job\n"
 "  -k, --key FILE      the device's secret key\n"
 "  -D, --device DIR    the device folder (profile.json and its data)\n"
@@ -108,6 +113,34 @@ f64(const double *v, size_t n)
 {
 	int64_t shape[1] = {(int64_t)n};
 	return tensor_to_json(DT_F64, 1, shape, v);
+}
+
+/* A predict job with an encrypted model: the encrypted score sums. */
+static json_t *
+run_encrypted(const dml_job *j, const char *modelf, const char *mcid,
+    const dml_data *d, long round)
+{
+	json_t *r, *t;
+	pmodel pm;
+
+	if (d->features != (size_t)j->features)
+		return dml_error("the data has %zu features, the job %lld",
+		    d->features, j->features), NULL;
+	if (pmodel_load(&pm, modelf, j) < 0)
+		return NULL;
+	t = pmodel_scores(&pm, j, d->x, d->n, NULL);
+	pmodel_free(&pm);
+	if (!t)
+		return NULL;
+	r = rec_new("dml.result");
+	json_object_set_new(r, "job", json_string(j->id));
+	json_object_set_new(r, "round", json_integer(round));
+	json_object_set_new(r, "task", json_string(task_name(j->task)));
+	json_object_set_new(r, "model", json_string(mcid));
+	json_object_set_new(r, "n", json_integer((json_int_t)d->n));
+	json_object_set_new(r, "weight", json_integer((json_int_t)d->n));
+	json_object_set_new(r, "values", json_pack("{s:o}", "score", t));
+	return r;
 }
 
 static json_t *
@@ -290,6 +323,19 @@ main(int argc, char **argv)
 			dml_die(DML_EXIT_REJECT, "%s: %zu samples, the job needs "
 			    "at least %lld", dev, d.n, job.min_samples);
 		memset(&m, 0, sizeof m);
+		if (job.enc.model) {	/* weights we may not see */
+			if (cid_of_file(modelf, mcid) < 0)
+				dml_fail(DML_EXIT_REJECT);
+			if (strcmp(mcid, job.model) != 0)
+				dml_die(DML_EXIT_REJECT, "%s: the model %s is not "
+				    "the job's model %s", modelf, mcid, job.model);
+			r = run_encrypted(&job, modelf, mcid, &d, round);
+			if (!r)
+				dml_die(DML_EXIT_REJECT, "%s: %s", dev,
+				    dml_errmsg());
+			data_free(&d);
+			goto sign;
+		}
 		if (modelf) {
 			if (load_model(modelf, &m, mcid) < 0)
 				dml_fail(DML_EXIT_REJECT);
@@ -309,6 +355,7 @@ main(int argc, char **argv)
 			model_free(&m);
 		data_free(&d);
 	}
+sign:
 	if (status)
 		dml_warn("declined: %s",
 		    json_string_value(json_object_get(r, "reason")));

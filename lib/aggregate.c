@@ -1,5 +1,6 @@
 /* aggregate: verify, deduplicate, validate and sum results in a stream. */
 #include "aggregate.h"
+#include "paillier.h"
 #include "pipeline.h"
 #include "sign.h"
 #include "tensor.h"
@@ -185,6 +186,97 @@ agg_keys_load(agg_keys *s, const char *path)
 	return 0;
 }
 
+/* ---- scale factors ------------------------------------------------------ */
+
+struct scale {
+	unsigned char key[32];
+	long long factor;
+};
+
+struct agg_scales {
+	struct scale *v;
+	size_t n;
+};
+
+static int
+scale_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+agg_scales *
+agg_scales_load(const char *path)
+{
+	agg_scales *s = xcalloc(1, sizeof *s);
+	char *buf, *line, *next, *end;
+	size_t len, cap = 0;
+	long ln = 0;
+
+	if (dml_read_file(path, &buf, &len) < 0) {
+		free(s);
+		return NULL;
+	}
+	end = buf + len;
+	for (line = buf; line < end; line = next) {
+		char *nl = memchr(line, '\n', (size_t)(end - line)), *sp;
+		long f;
+		next = nl ? nl + 1 : end;
+		if (nl)
+			*nl = 0;
+		ln++;
+		line += strspn(line, " \t");
+		if (!*line || *line == '#')
+			continue;
+		if (s->n == cap) {
+			cap = cap ? 2 * cap : 64;
+			s->v = xrealloc(s->v, cap * sizeof *s->v);
+		}
+		sp = line + strcspn(line, " \t");
+		if (*sp)
+			*sp++ = 0;
+		sp += strspn(sp, " \t");
+		sp[strcspn(sp, " \t\r")] = 0;
+		if (key_parse_hex(line, s->v[s->n].key) < 0 ||
+		    dml_parse_long(sp, 1, 1L << 20, &f) < 0) {
+			dml_error("%s:%ld: want \"KEY FACTOR\": 64 hex digits and "
+			    "an integer in [1, 1048576]", path, ln);
+			free(buf);
+			agg_scales_free(s);
+			return NULL;
+		}
+		s->v[s->n++].factor = f;
+	}
+	free(buf);
+	qsort(s->v, s->n, sizeof *s->v, scale_cmp);
+	for (size_t i = 1; i < s->n; i++)
+		if (!memcmp(s->v[i - 1].key, s->v[i].key, 32)) {
+			dml_error("%s: a device is listed twice", path);
+			agg_scales_free(s);
+			return NULL;
+		}
+	return s;
+}
+
+void
+agg_scales_free(agg_scales *s)
+{
+	if (!s)
+		return;
+	free(s->v);
+	free(s);
+}
+
+long long
+agg_scale_of(const agg_scales *s, const unsigned char k[32])
+{
+	const struct scale *f;
+
+	if (!s || !s->n)
+		return 1;
+	f = bsearch(k, s->v, s->n, sizeof *s->v, scale_cmp);
+	return f ? f->factor : 1;
+}
+
 /* ---- aggregation -------------------------------------------------------- */
 
 #define MAXVAL 4
@@ -195,6 +287,14 @@ static const char *const value_names[3][MAXVAL] = {
 	[TASK_STATS] = {"hist", "labels", "sum", "sumsq"},
 	[TASK_TRAIN] = {"delta", NULL, NULL, NULL},
 };
+/* A predict job with an encrypted model returns encrypted class scores. */
+static const char *const score_names[MAXVAL] = {"score", NULL, NULL, NULL};
+
+static const char *const *
+names_of(const dml_job *j)
+{
+	return j->enc.model ? score_names : value_names[j->task];
+}
 
 struct val {
 	int present;
@@ -203,6 +303,9 @@ struct val {
 	size_t off;		/* decoded bytes at scratch[slot] + off */
 	const char *b64;	/* valid while the record is current */
 	size_t b64len;
+	int pail;		/* Paillier: n values in nct ciphertexts */
+	size_t nct;		/* whose numbers sit at ct[slot] + ctoff */
+	size_t ctoff;
 };
 
 /* One input between reading and summing. */
@@ -221,6 +324,7 @@ struct item {
 	size_t nmembers;	/* aggregates: keys at members[slot] */
 	long long rej[AGG_NREJECT];
 	json_t *nodes;		/* aggregates: the federated nodes inside */
+	long long summands;	/* Paillier: summands its values hold */
 };
 
 struct dml_agg {
@@ -243,7 +347,33 @@ struct dml_agg {
 	char model[CID_MAXSTR];
 	long long rej[AGG_NREJECT];
 	json_t *nodes;		/* federated nodes of the input aggregates */
+	/* Paillier jobs: the sums are ciphertexts multiplied mod n^2 */
+	mpz_t *acc[MAXVAL];
+	mpz_t *ct[PIPELINE_SLOTS];	/* an input's ciphertexts */
+	size_t ctcap[PIPELINE_SLOTS];
+	mpz_t prod, tmp;
+	long long summands;
 };
+
+static mpz_t *
+mpz_array(size_t n)
+{
+	mpz_t *v = xmalloc((n ? n : 1) * sizeof *v);
+
+	for (size_t i = 0; i < n; i++)
+		mpz_init(v[i]);
+	return v;
+}
+
+static void
+mpz_array_free(mpz_t *v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		mpz_clear(v[i]);
+	free(v);
+}
 
 dml_agg *
 agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn, void *ctx)
@@ -257,6 +387,7 @@ agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn, void *ctx)
 	a->round = o->round;
 	a->seen = agg_keys_new();
 	a->nodes = json_array();
+	mpz_inits(a->prod, a->tmp, NULL);
 	if (!o->no_verify)
 		a->pl = pipeline_new();
 	return a;
@@ -272,6 +403,9 @@ drop_buffers(dml_agg *a)
 		free(a->members[i]);
 		a->scratch[i] = a->members[i] = NULL;
 		a->scap[i] = a->mcap[i] = 0;
+		mpz_array_free(a->ct[i], a->ctcap[i]);
+		a->ct[i] = NULL;
+		a->ctcap[i] = 0;
 	}
 }
 
@@ -285,8 +419,13 @@ agg_free(dml_agg *a)
 	json_decref(a->pend.nodes);
 	json_decref(a->nodes);
 	agg_keys_free(a->seen);
-	for (int k = 0; k < MAXVAL; k++)
+	for (int k = 0; k < MAXVAL; k++) {
 		free(a->sum[k]);
+		mpz_array_free(a->acc[k], a->acc[k] ? (a->len[k] +
+		    (size_t)a->job->enc.layout.slots - 1) /
+		    (size_t)a->job->enc.layout.slots : 0);
+	}
+	mpz_clears(a->prod, a->tmp, NULL);
 	free(a);
 }
 
@@ -334,10 +473,12 @@ clean(const char *s, char buf[48])
 }
 
 static int
-value_index(enum job_task t, const char *name)
+value_index(const dml_job *j, const char *name)
 {
+	const char *const *names = names_of(j);
+
 	for (int k = 0; k < MAXVAL; k++)
-		if (value_names[t][k] && strcmp(value_names[t][k], name) == 0)
+		if (names[k] && strcmp(names[k], name) == 0)
 			return k;
 	return -1;
 }
@@ -431,6 +572,73 @@ parse_aggregate(dml_agg *a, const rec_in *in, const json_t *r,
 	return 0;
 }
 
+/* A Paillier tensor: its form, and whether the job's key and layout are
+ * the ones it was made in. */
+static int
+parse_paillier(const dml_agg *a, const rec_in *in, const char *name,
+    const json_t *t, struct item *it)
+{
+	const job_enc *e = &a->job->enc;
+	json_t *kid = json_object_get(t, "kid");
+	ptensor h;
+	char nb[48];
+	int k, frac;
+	long long want;
+
+	if (!e->on) {
+		invalid(it, "value \"%s\" is Paillier-encrypted, the job's "
+		    "results are not", clean(name, nb));
+		return 0;
+	}
+	if (json_is_string(kid) && strcmp(json_string_value(kid), e->pk.kid)) {
+		invalid(it, "value \"%s\" is encrypted to another Paillier key "
+		    "than the job's", clean(name, nb));
+		return 0;
+	}
+	if (ptensor_header(in, t, name, &e->pk, &h) < 0)
+		return -1;
+	if ((k = value_index(a->job, name)) < 0) {
+		invalid(it, "unexpected value \"%s\" in a %s result",
+		    clean(name, nb), task_name(a->job->task));
+		return 0;
+	}
+	want = value_len(a->job, k);
+	frac = e->model ? e->score_frac : e->layout.frac;
+	if (h.ndim != 1)
+		invalid(it, "value \"%s\" has %d dimensions, not 1", name,
+		    h.ndim);
+	else if (want && (long long)h.n != want)
+		invalid(it, "value \"%s\" has %zu elements, the job needs "
+		    "%lld", name, h.n, want);
+	else if (!want && (h.n == 0 || h.n % (size_t)a->job->features))
+		invalid(it, "value \"%s\" has %zu elements, not a multiple of "
+		    "the job's %lld features", name, h.n, a->job->features);
+	else if (h.width != e->layout.width || h.slots != e->layout.slots ||
+	    h.frac != frac)
+		invalid(it, "value \"%s\" is packed %d slots of %d bits with %d "
+		    "fractional bits, the job's layout is %d of %d with %d",
+		    name, h.slots, h.width, h.frac, e->layout.slots,
+		    e->layout.width, frac);
+	else if (h.summands > e->layout.max_summands)
+		invalid(it, "value \"%s\" holds %lld summands, more than the "
+		    "job's max_summands %lld", name, h.summands,
+		    e->layout.max_summands);
+	else if (!it->agg && h.summands != 1)
+		invalid(it, "value \"%s\" claims %lld summands, a result is "
+		    "one", name, h.summands);
+	else if (it->summands && h.summands != it->summands)
+		invalid(it, "values of one input hold different numbers of "
+		    "summands (%lld and %lld)", it->summands, h.summands);
+	it->summands = h.summands;
+	it->v[k].present = 1;
+	it->v[k].pail = 1;
+	it->v[k].n = h.n;
+	it->v[k].nct = h.nct;
+	it->v[k].b64 = h.b64;
+	it->v[k].b64len = h.b64len;
+	return 0;
+}
+
 /* Form of a tensor and whether the job wants it; b64 located, not read. */
 static int
 parse_value(const dml_agg *a, const rec_in *in, const char *name,
@@ -443,16 +651,21 @@ parse_value(const dml_agg *a, const rec_in *in, const char *name,
 	int k;
 	long long want;
 
+	if (json_is_object(t) && ptensor_is(t))
+		return parse_paillier(a, in, name, t, it);
 	if (tensor_header(in, t, name, &h, &b64, &len) < 0)
 		return -1;
-	k = value_index(a->job->task, name);
+	k = value_index(a->job, name);
 	if (k < 0) {
 		invalid(it, "unexpected value \"%s\" in a %s result",
 		    clean(name, nb), task_name(a->job->task));
 		return 0;
 	}
 	want = value_len(a->job, k);
-	if (h.dtype != DT_F32 && h.dtype != DT_F64)
+	if (a->job->enc.on)
+		invalid(it, "value \"%s\" is in the clear, the job's results "
+		    "are Paillier-encrypted", name);
+	else if (h.dtype != DT_F32 && h.dtype != DT_F64)
 		invalid(it, "value \"%s\" is %s, not f32 or f64", name,
 		    dtype_name(h.dtype));
 	else if (h.ndim != 1)
@@ -537,9 +750,9 @@ parse_item(dml_agg *a, const rec_in *in, const json_t *r, struct item *it,
 		    "(replayed?)", type + 4, it->round, a->o.round);
 	}
 	for (int k = 0; k < MAXVAL; k++)
-		if (value_names[a->job->task][k] && !it->v[k].present)
+		if (names_of(a->job)[k] && !it->v[k].present)
 			invalid(it, "value \"%s\" is missing",
-			    value_names[a->job->task][k]);
+			    names_of(a->job)[k]);
 	if (!it->agg) {
 		if (it->n < a->job->min_samples)
 			invalid(it, "n is %lld, below the job's min_samples "
@@ -553,9 +766,10 @@ parse_item(dml_agg *a, const rec_in *in, const json_t *r, struct item *it,
 }
 
 static size_t
-value_bytes(const struct val *v)
+value_bytes(const dml_agg *a, const struct val *v)
 {
-	return v->n * dtype_size(v->dtype);
+	return v->pail ? v->nct * a->job->enc.pk.ctbytes :
+	    v->n * dtype_size(v->dtype);
 }
 
 /* Decode the values into the slot's scratch buffer (while the record's
@@ -570,7 +784,7 @@ decode_values(dml_agg *a, const rec_in *in, struct item *it)
 		if (it->v[k].present) {
 			it->v[k].off = need;
 			/* b64_decode may write up to 3 bytes past the end */
-			need += (value_bytes(&it->v[k]) + 15) & ~(size_t)7;
+			need += (value_bytes(a, &it->v[k]) + 15) & ~(size_t)7;
 		}
 	if (need > a->scap[it->slot]) {
 		free(a->scratch[it->slot]);
@@ -581,11 +795,41 @@ decode_values(dml_agg *a, const rec_in *in, struct item *it)
 	for (int k = 0; k < MAXVAL; k++) {
 		struct val *v = &it->v[k];
 		if (v->present && b64_decode(dst + v->off, v->b64, v->b64len) !=
-		    (long long)value_bytes(v))
+		    (long long)value_bytes(a, v))
 			return rec_err(in, "tensor \"%s\": bad base64 in "
-			    "\"data\"", value_names[a->job->task][k]);
+			    "\"data\"", names_of(a->job)[k]);
 	}
 	return 0;
+}
+
+/* A Paillier value's ciphertexts into ct[slot]: each must be below n^2
+ * and prime to n. The second is checked at once for all of them: the
+ * product of the ciphertexts mod n is prime to n only if each is. */
+static void
+check_paillier(dml_agg *a, struct item *it, int k, size_t ctoff)
+{
+	const paillier_pk *pk = &a->job->enc.pk;
+	struct val *v = &it->v[k];
+	const unsigned char *b = a->scratch[it->slot] + v->off;
+	const char *name = names_of(a->job)[k];
+	mpz_t *ct = a->ct[it->slot] + ctoff;
+
+	v->ctoff = ctoff;
+	mpz_set_ui(a->prod, 1);
+	for (size_t i = 0; i < v->nct; i++) {
+		if (paillier_ct_import(pk, ct[i], b + i * pk->ctbytes) < 0) {
+			invalid(it, "value \"%s\" ciphertext %zu is not below "
+			    "n^2", name, i);
+			return;
+		}
+		mpz_tdiv_r(a->tmp, ct[i], pk->n);
+		mpz_mul(a->prod, a->prod, a->tmp);
+		mpz_tdiv_r(a->prod, a->prod, pk->n);
+	}
+	mpz_gcd(a->tmp, a->prod, pk->n);
+	if (mpz_cmp_ui(a->tmp, 1) != 0)
+		invalid(it, "value \"%s\" holds a ciphertext that is not prime "
+		    "to n (not a valid ciphertext)", name);
 }
 
 /* Content checks on the decoded values; the first failure goes to
@@ -597,7 +841,17 @@ check_values(dml_agg *a, struct item *it)
 {
 	const dml_job *j = a->job;
 	const unsigned char *base = a->scratch[it->slot];
+	double wn = it->agg ? it->weight : (double)it->n;
+	size_t nct = 0;
 
+	for (int k = 0; k < MAXVAL; k++)
+		nct += it->v[k].present && it->v[k].pail ? it->v[k].nct : 0;
+	if (nct > a->ctcap[it->slot]) {
+		mpz_array_free(a->ct[it->slot], a->ctcap[it->slot]);
+		a->ct[it->slot] = mpz_array(nct);
+		a->ctcap[it->slot] = nct;
+	}
+	nct = 0;
 	if (j->task == TASK_TRAIN && a->model[0] &&
 	    strcmp(a->model, it->model) != 0) {
 		invalid(it, "base model %s, the summed results' is %s",
@@ -606,7 +860,7 @@ check_values(dml_agg *a, struct item *it)
 	}
 	for (int k = 0; k < MAXVAL && !it->invalid[0]; k++) {
 		const struct val *v = &it->v[k];
-		const char *name = value_names[j->task][k];
+		const char *name = names_of(j)[k];
 		const float *f = (const float *)(base + v->off);
 		const double *d = (const double *)(base + v->off);
 		int f32 = v->dtype == DT_F32, nonneg, bounded;
@@ -620,13 +874,19 @@ check_values(dml_agg *a, struct item *it)
 			    "results' have %zu", name, v->n, a->len[k]);
 			return;
 		}
+		if (v->pail) {	/* the content is beyond our sight */
+			check_paillier(a, it, k, nct);
+			nct += v->nct;
+			continue;
+		}
 		bounded = j->task == TASK_TRAIN;
 		nonneg = (j->task == TASK_PREDICT) ||
 		    (j->task == TASK_STATS && k != 2);
 		/* an aggregate's bound holds for its exact sum; allow for
 		 * the rounding of its f64 additions */
-		if (bounded && j->max_delta * (double)it->n < DBL_MAX / 2)
-			lim = j->max_delta * (double)it->n *
+		/* an aggregate's weight is its n, times any scale factors */
+		if (bounded && j->max_delta * wn < DBL_MAX / 2)
+			lim = j->max_delta * wn *
 			    (it->agg ? 1 + 1e-9 : 1);
 		/* one pass: !(|x| <= lim) is also true for NaN and inf */
 		if (f32) {
@@ -663,18 +923,17 @@ check_values(dml_agg *a, struct item *it)
 		}
 		if (j->task != TASK_PREDICT)
 			continue;
-		if (k == 0 && total != (double)it->n)
+		if (k == 0 && total != wn)
 			invalid(it, "value \"hist\" sums to %.17g, not n (%lld)",
 			    total, it->n);
-		else if (k == 1 && fabs(total - (double)it->n) >
-		    1e-3 * (double)it->n)
+		else if (k == 1 && fabs(total - wn) > 1e-3 * wn)
 			invalid(it, "value \"prob\" sums to %.9g, not n (%lld) "
 			    "within 1e-3 n", total, it->n);
 	}
 }
 
 static void
-add_values(dml_agg *a, const struct item *it)
+add_values(dml_agg *a, const struct item *it, long long factor)
 {
 	const unsigned char *base = a->scratch[it->slot];
 
@@ -684,12 +943,45 @@ add_values(dml_agg *a, const struct item *it)
 
 		if (!v->present)
 			continue;
+		if (v->pail) {	/* Enc(x) Enc(y) = Enc(x + y) */
+			mpz_t *ct = a->ct[it->slot] + v->ctoff;
+			if (factor != 1) {	/* Enc(x)^f = Enc(f x) */
+				mpz_set_ui(a->prod, (unsigned long)factor);
+				for (size_t i = 0; i < v->nct; i++)
+					mpz_powm(ct[i], ct[i], a->prod,
+					    a->job->enc.pk.n2);
+			}
+			if (!a->acc[k]) {
+				a->acc[k] = mpz_array(v->nct);
+				a->len[k] = v->n;
+				for (size_t i = 0; i < v->nct; i++)
+					mpz_set(a->acc[k][i], ct[i]);
+				continue;
+			}
+			for (size_t i = 0; i < v->nct; i++) {
+				mpz_mul(a->tmp, a->acc[k][i], ct[i]);
+				mpz_tdiv_r(a->acc[k][i], a->tmp,
+				    a->job->enc.pk.n2);
+			}
+			continue;
+		}
 		if (!a->sum[k]) {
 			a->sum[k] = xcalloc(v->n ? v->n : 1, sizeof(double));
 			a->len[k] = v->n;
 		}
 		s = a->sum[k];
-		if (v->dtype == DT_F32) {
+		if (factor != 1) {
+			double m = (double)factor;
+			if (v->dtype == DT_F32) {
+				const float *f = (const float *)(base + v->off);
+				for (size_t i = 0; i < v->n; i++)
+					s[i] += m * (double)f[i];
+			} else {
+				const double *d = (const double *)(base + v->off);
+				for (size_t i = 0; i < v->n; i++)
+					s[i] += m * d[i];
+			}
+		} else if (v->dtype == DT_F32) {
 			const float *f = (const float *)(base + v->off);
 			for (size_t i = 0; i < v->n; i++)
 				s[i] += (double)f[i];
@@ -748,6 +1040,7 @@ finish(dml_agg *a, struct item *it)
 static int
 finish_item(dml_agg *a, struct item *it)
 {
+	long long factor;
 	char hex[65];
 	const unsigned char *m = a->members[it->slot];
 
@@ -811,11 +1104,22 @@ finish_item(dml_agg *a, struct item *it)
 		json_decref(rr);
 		return rc;
 	}
-	add_values(a, it);
+	factor = it->agg ? 1 : agg_scale_of(a->o.scales, it->from);
+	if (it->summands && a->summands + factor * it->summands >
+	    a->job->enc.layout.max_summands) {
+		bad(it, "summing this %s would make %lld summands, more than "
+		    "the job's max_summands %lld: refused, the slots could "
+		    "overflow", it->agg ? "aggregate" : "result",
+		    a->summands + factor * it->summands,
+		    a->job->enc.layout.max_summands);
+		return AGG_EREJECT;	/* whatever keep_going says */
+	}
+	a->summands += factor * it->summands;
+	add_values(a, it, factor);
 	if (a->job->task == TASK_TRAIN && !a->model[0])
 		memcpy(a->model, it->model, sizeof a->model);
 	a->n += it->n;
-	a->weight += it->weight;
+	a->weight += (double)factor * it->weight;
 	a->accepted++;
 	if (it->agg) {
 		a->devices += it->devices;
@@ -982,9 +1286,29 @@ agg_record(dml_agg *a)
 	sum = json_object();
 	for (int k = 0; k < MAXVAL; k++) {
 		int64_t shape[1] = {(int64_t)a->len[k]};
-		if (!value_names[t][k])
+		const char *name = names_of(a->job)[k];
+		if (!name)
 			continue;
-		json_object_set_new(sum, value_names[t][k],
+		if (a->job->enc.on) {
+			const job_enc *e = &a->job->enc;
+			ptensor h;
+			memset(&h, 0, sizeof h);
+			h.ndim = 1;
+			h.shape[0] = (int64_t)a->len[k];
+			h.n = a->len[k];
+			h.slots = e->layout.slots;
+			h.width = e->layout.width;
+			h.frac = e->model ? e->score_frac : e->layout.frac;
+			h.summands = a->summands;
+			h.nct = (h.n + (size_t)h.slots - 1) / (size_t)h.slots;
+			memcpy(h.kid, e->pk.kid, sizeof h.kid);
+			json_object_set_new(sum, name, ptensor_json(&e->pk, &h,
+			    a->acc[k]));
+			mpz_array_free(a->acc[k], h.nct);
+			a->acc[k] = NULL;
+			continue;
+		}
+		json_object_set_new(sum, name,
 		    tensor_to_json(DT_F64, 1, shape, a->sum[k]));
 		free(a->sum[k]);	/* the tensor holds them now */
 		a->sum[k] = NULL;

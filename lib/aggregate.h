@@ -11,8 +11,12 @@
  * number of records. An aggregate holds sums, not means, so aggregates
  * of aggregates compose.
  *
- * Not for: signing or writing the output (the caller does), robust or
- * encrypted aggregation, the min-devices rule (report).
+ * For a job with Paillier encryption the values are ciphertext tensors and
+ * the sums are their products mod n^2; the summands each slot can hold
+ * are counted and an input that would exceed them stops the run.
+ *
+ * Not for: signing or writing the output (the caller does), robust
+ * aggregation, the min-devices rule (report).
  */
 #ifndef DML_AGGREGATE_H
 #define DML_AGGREGATE_H
@@ -41,6 +45,20 @@ const unsigned char *agg_keys_sorted(agg_keys *s);
  * lines and lines starting with '#' are skipped. -1 "file:line: what". */
 int agg_keys_load(agg_keys *s, const char *path);
 
+/* ---- plaintext scale factors ------------------------------------------ */
+
+/* Positive integer factors by device key: a weighted sum multiplies each
+ * listed device's values by its factor (Paillier ciphertexts are raised to
+ * it), so weights other than the sample count need no decryption. */
+typedef struct agg_scales agg_scales;
+
+/* Read "KEY FACTOR" lines (64 hex digits, an integer in [1, 2^20]);
+ * blank lines and '#' comments skipped. NULL + dml_error "file:line". */
+agg_scales *agg_scales_load(const char *path);
+void agg_scales_free(agg_scales *s);
+/* The factor of a device, 1 when it is not listed. */
+long long agg_scale_of(const agg_scales *s, const unsigned char k[32]);
+
 /* ---- aggregation ---------------------------------------------------- */
 
 /* Why an input was not summed: the "rejected" counters, in the order of
@@ -60,6 +78,7 @@ typedef struct agg_opts {
 	int no_verify;		/* trust signatures without checking them */
 	const agg_keys *devices;	/* results only from these, or NULL */
 	const agg_keys *nodes;	/* aggregates only from these, or NULL */
+	const agg_scales *scales;	/* results times a factor, or NULL */
 } agg_opts;
 
 /* Told of every input that is not summed. `msg` is "file:line: what".

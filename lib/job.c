@@ -181,6 +181,57 @@ check_layers(const rec_in *in, json_t *alg, dml_job *j)
 }
 
 int
+job_enc_parse(const rec_in *in, const json_t *o, job_enc *e)
+{
+	const char *scheme;
+	long long f, i, s;
+
+	if (!json_is_object(o))
+		return rec_err(in, "\"encryption\" must be an object");
+	if (rec_get_str(in, o, "scheme", &scheme) < 0)
+		return -1;
+	if (strcmp(scheme, "paillier") != 0)
+		return rec_err(in, "\"encryption\": unknown scheme \"%.40s\" "
+		    "(known: paillier)", scheme);
+	if (rec_get_int(in, o, "frac_bits", 0, FXP_MAXFRAC, &f) < 0 ||
+	    rec_get_int(in, o, "int_bits", 1, 62, &i) < 0 ||
+	    rec_get_int(in, o, "max_summands", 1, FXP_MAXSUMMANDS, &s) < 0)
+		return -1;
+	if (!json_object_get(o, "key"))
+		return rec_err(in, "\"encryption\": missing field \"key\"");
+	if (paillier_pk_from_json(&e->pk, in, json_object_get(o, "key")) < 0)
+		return -1;
+	if (fxp_layout_init(&e->layout, (int)f, (int)i, s, e->pk.bits) < 0)
+		return rec_err(in, "\"encryption\": %s", dml_errmsg());
+	e->on = 1;
+	return 0;
+}
+
+/* algorithm.encrypted: {"score_frac_bits": F} of a dml.paillier.model. */
+static int
+enc_model(const rec_in *in, const json_t *alg, dml_job *j)
+{
+	json_t *e = json_object_get(alg, "encrypted");
+	long long f;
+
+	if (!e)
+		return 0;
+	if (!json_is_object(e) || rec_get_int(in, e, "score_frac_bits", 0,
+	    126, &f) < 0)
+		return rec_err(in, "\"algorithm.encrypted\" must be an object "
+		    "with \"score_frac_bits\"");
+	if (!j->enc.on || j->task != TASK_PREDICT || j->features + 1 >
+	    (1LL << 30) || j->classes > j->enc.layout.slots ||
+	    json_array_size(json_object_get(alg, "layers")) != 2)
+		return rec_err(in, "an encrypted algorithm needs a predict job "
+		    "with Paillier \"encryption\", one weight layer and at "
+		    "most %d classes", j->enc.on ? j->enc.layout.slots : 0);
+	j->enc.model = 1;
+	j->enc.score_frac = (int)f;
+	return 0;
+}
+
+int
 job_from_record(const rec_in *in, json_t *r, dml_job *j)
 {
 	const char *s;
@@ -239,6 +290,12 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 		    rec_get_num(in, o, "lr", &lr) < 0)
 			goto fail;
 	}
+	if ((o = json_object_get(r, "encryption")) &&
+	    job_enc_parse(in, o, &j->enc) < 0)
+		goto fail;
+	if (j->task == TASK_PREDICT &&
+	    enc_model(in, json_object_get(r, "algorithm"), j) < 0)
+		goto fail;
 	if ((o = json_object_get(r, "limits")) &&
 	    rec_opt_num(in, o, "max_delta", &j->max_delta) < 0)
 		goto fail;
@@ -282,6 +339,7 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 fail:
 	j->rec = NULL;
 	json_decref(r);
+	paillier_pk_clear(&j->enc.pk);
 	return -1;
 }
 
@@ -327,4 +385,5 @@ job_free(dml_job *j)
 {
 	json_decref(j->rec);
 	j->rec = NULL;
+	paillier_pk_clear(&j->enc.pk);
 }

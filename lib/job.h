@@ -16,9 +16,24 @@
 #include <jansson.h>
 
 #include "cid.h"
+#include "fixedpoint.h"
+#include "paillier.h"
 #include "record.h"
 
 enum job_task { TASK_PREDICT, TASK_STATS, TASK_TRAIN };
+
+/* A job's "encryption": results are Paillier ciphertext tensors to the
+ * customer's key, in one fixed-point layout (see paillier, fixedpoint).
+ * An encrypted model (algorithm.encrypted) is a dml.paillier.model whose
+ * device results are encrypted class scores of score_frac fractional
+ * bits. */
+typedef struct job_enc {
+	int on;
+	paillier_pk pk;			/* the customer's public key */
+	fxp_layout layout;		/* of every result value */
+	int model;			/* the algorithm is encrypted */
+	int score_frac;			/* fractional bits of its scores */
+} job_enc;
 
 typedef struct dml_job {
 	json_t *rec;			/* the whole record (owned) */
@@ -33,6 +48,7 @@ typedef struct dml_job {
 	unsigned char customer[32];
 	int has_developer;		/* algorithm.developer given */
 	unsigned char developer[32];	/* who is paid developer_fee */
+	job_enc enc;			/* Paillier encryption, if on */
 } dml_job;
 
 const char *task_name(enum job_task t);
@@ -52,5 +68,7 @@ int job_criteria_match(const dml_job *j, const json_t *attrs,
     const char **why);
 /* Validate a criteria array (used by dml-job before signing). */
 int job_criteria_check(const json_t *criteria);
+/* Parse an "encryption" object into e (used by dml-job before signing). */
+int job_enc_parse(const rec_in *in, const json_t *o, job_enc *e);
 
 #endif

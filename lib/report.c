@@ -95,6 +95,13 @@ report_build(const dml_job *j, const json_t *agg, const rec_in *in,
 	json_object_set_new(r, "data", json_string(j->data));
 	switch (j->task) {
 	case TASK_PREDICT:
+		if (j->enc.model) {	/* an encrypted model's class scores */
+			if (get_sum(in, agg, "score", C, &a) < 0)
+				goto fail;
+			json_object_set_new(res, "mean_score", vec(a.data, C, w));
+			tensor_free(&a);
+			break;
+		}
 		if (get_sum(in, agg, "hist", C, &a) < 0)
 			goto fail;
 		if (get_sum(in, agg, "prob", C, &b) < 0) {
@@ -290,7 +297,8 @@ report_markdown(const json_t *r)
 	sb_printf(&b, "- Samples counted: %lld\n",
 	    json_integer_value(json_object_get(r, "samples")));
 	sb_printf(&b, "- Report node: `%s`\n\n",
-	    json_string_value(json_object_get(r, "from")));
+	    json_string_value(json_object_get(r, json_object_get(r,
+	    "report_node") ? "report_node" : "from")));
 	if (json_is_array(dist)) {
 		sb_printf(&b, "## Class distribution\n\n");
 		sb_printf(&b, "| class | records | share |%s\n",
@@ -307,6 +315,18 @@ report_markdown(const json_t *r)
 			sb_printf(&b, "\n");
 		}
 		sb_printf(&b, "\n![class distribution](report.svg)\n\n");
+	}
+	if ((x = json_object_get(res, "mean_score"))) {
+		json_t *y;
+		sb_printf(&b, "## Mean class scores\n\n");
+		sb_printf(&b, "Scores of the encrypted model (linear, before any "
+		    "softmax), averaged over the samples; the weights were never "
+		    "seen in the clear by devices or nodes.\n\n");
+		sb_printf(&b, "| class | mean score |\n|---|---:|\n");
+		json_array_foreach(x, i, y)
+			sb_printf(&b, "| %s | %.6f |\n", class_label(res, i, lab,
+			    sizeof lab), json_number_value(y));
+		sb_printf(&b, "\n![mean class scores](report.svg)\n\n");
 	}
 	if (json_object_get(res, "mean")) {
 		double lo = INFINITY, hi = -INFINITY, s = 0;
@@ -338,6 +358,53 @@ report_markdown(const json_t *r)
 	return b.p;
 }
 
+/* Bars of the mean class scores about a zero line (scores may be
+ * negative). */
+static char *
+score_svg(const json_t *r)
+{
+	struct sbuf b = {0};
+	json_t *res = json_object_get(r, "result"),
+	       *ms = json_object_get(res, "mean_score"), *x;
+	size_t n = json_array_size(ms), i;
+	double max = 0, zero;
+	const int W = 640, H = 360, L = 60, B = 110, T = 30;
+	char lab[128], esc[256];
+
+	json_array_foreach(ms, i, x)
+		if (fabs(json_number_value(x)) > max)
+			max = fabs(json_number_value(x));
+	if (max <= 0)
+		max = 1;
+	zero = T + (double)(H - B - T) / 2;
+	sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
+	    "font-size=\"12\">\n", W, H, W, H);
+	sb_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
+	sb_printf(&b, "<text x=\"%d\" y=\"20\" font-size=\"14\">Mean class "
+	    "score (%lld devices)</text>\n", L,
+	    json_integer_value(json_object_get(r, "devices")));
+	sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+	    "stroke=\"black\"/>\n", L, zero, W - 10, zero);
+	for (i = 0; i < n; i++) {
+		double v = json_number_value(json_array_get(ms, i));
+		double bw = (double)(W - L - 20) / (double)n;
+		double h = fabs(v) / max * (H - B - T) / 2;
+		double xx = L + (double)i * bw + bw * 0.1;
+		sb_printf(&b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+		    "height=\"%.1f\" fill=\"#4477aa\"/>\n", xx, v >= 0 ?
+		    zero - h : zero, bw * 0.8, h);
+		sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">"
+		    "%.3g</text>\n", xx + bw * 0.4, v >= 0 ? zero - h - 4 :
+		    zero + h + 12, v);
+		sb_printf(&b, "<text transform=\"translate(%.1f,%d) rotate(45)\">"
+		    "%s</text>\n", xx + bw * 0.3, H - B + 14,
+		    xml(class_label(res, i, lab, sizeof lab), esc, sizeof esc));
+	}
+	sb_printf(&b, "</svg>\n");
+	return b.p;
+}
+
 char *
 report_svg(const json_t *r)
 {
@@ -349,6 +416,8 @@ report_svg(const json_t *r)
 	const int W = 640, H = 360, L = 60, B = 110, T = 30;
 	char lab[128], esc[256];
 
+	if (!dist && json_object_get(res, "mean_score"))
+		return score_svg(r);
 	json_array_foreach(dist, i, x)
 		if (json_number_value(x) > max)
 			max = json_number_value(x);
@@ -379,4 +448,188 @@ report_svg(const json_t *r)
 	}
 	sb_printf(&b, "</svg>\n");
 	return b.p;
+}
+
+void
+report_render(json_t *rep)
+{
+	char *md = report_markdown(rep), *svg = report_svg(rep);
+
+	json_object_set_new(rep, "render", json_pack("{s:s,s:s}", "markdown",
+	    md, "svg", svg));
+	free(md);
+	free(svg);
+}
+
+/* ---- Paillier ----------------------------------------------------------- */
+
+json_t *
+report_encrypted(const dml_job *j, const json_t *agg, const rec_in *in)
+{
+	json_t *r, *sum, *enc = json_object(), *t, *v;
+	const char *key;
+	long long n, dev, round = 0;
+	double w;
+
+	if (!j->enc.on)
+		return rec_err(in, "the job has no Paillier encryption"), NULL;
+	if (rec_get_int(in, agg, "n", 0, 1LL << 50, &n) < 0 ||
+	    rec_get_int(in, agg, "devices", 0, 1LL << 40, &dev) < 0 ||
+	    rec_get_num(in, agg, "weight", &w) < 0 ||
+	    rec_opt_int(in, agg, "round", 0, 1 << 30, &round) < 0 ||
+	    !(sum = rec_get_obj(in, agg, "sum")))
+		goto fail;
+	if (w <= 0 || n <= 0) {
+		rec_err(in, "aggregate has no samples");
+		goto fail;
+	}
+	json_object_foreach(sum, key, t) {
+		ptensor h;
+		if (ptensor_header(in, t, key, &j->enc.pk, &h) < 0)
+			goto fail;
+		v = json_deep_copy(t);
+		if (rec_detach(in, v) < 0) {
+			json_decref(v);
+			goto fail;
+		}
+		json_object_set_new(enc, key, v);
+	}
+	r = rec_new("dml.report");
+	json_object_set_new(r, "encryption", json_string("paillier"));
+	json_object_set_new(r, "job", json_string(j->id));
+	json_object_set_new(r, "task", json_string(task_name(j->task)));
+	json_object_set_new(r, "round", json_integer(round));
+	json_object_set_new(r, "devices", json_integer(dev));
+	json_object_set_new(r, "samples", json_integer(n));
+	json_object_set_new(r, "weight", json_real(w));
+	json_object_set_new(r, "data", json_string(j->data));
+	json_object_set_new(r, "sum", enc);
+	if ((v = json_object_get(agg, "members")))
+		json_object_set(r, "contributors", v);
+	json_object_set_new(r, "validation", json_pack("{s:I,s:O*}",
+	    "accepted", (json_int_t)dev, "rejected",
+	    json_object_get(agg, "rejected")));
+	json_object_set_new(r, "aggregate_from",
+	    json_incref(json_object_get(agg, "from")));
+	return r;
+fail:
+	json_decref(enc);
+	return NULL;
+}
+
+/* Every ciphertext tensor of "sum" as an f64 tensor. */
+static json_t *
+decrypt_sums(const dml_job *j, const json_t *sum, const rec_in *in,
+    const paillier_sk *sk)
+{
+	json_t *out = json_object(), *t;
+	const char *key;
+
+	if (!json_is_object(sum)) {
+		json_decref(out);
+		return rec_err(in, "field \"sum\" must be an object"), NULL;
+	}
+	json_object_foreach((json_t *)sum, key, t) {
+		ptensor h;
+		double *d;
+		if (ptensor_header(in, t, key, &sk->pk, &h) < 0)
+			goto fail;
+		if (h.ndim != 1) {
+			rec_err(in, "tensor \"%s\" has %d dimensions, not 1", key,
+			    h.ndim);
+			goto fail;
+		}
+		d = xmalloc((h.n ? h.n : 1) * sizeof *d);
+		if (ptensor_decrypt(sk, in, key, &h,
+		    fxp_max_value(&j->enc.layout), d) < 0) {
+			free(d);
+			goto fail;
+		}
+		json_object_set_new(out, key, tensor_to_json(DT_F64, 1, h.shape,
+		    d));
+		free(d);
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+/* The job's key must be the one we hold, and the record for the job. */
+static int
+check_for_job(const dml_job *j, const json_t *r, const rec_in *in,
+    const paillier_sk *sk)
+{
+	const char *job;
+
+	if (!j->enc.on)
+		return rec_err(in, "the job has no Paillier encryption");
+	if (strcmp(j->enc.pk.kid, sk->pk.kid) != 0)
+		return rec_err(in, "the job's Paillier key %.16s... is not the "
+		    "key given (%.16s...)", j->enc.pk.kid, sk->pk.kid);
+	if (rec_get_str(in, r, "job", &job) < 0)
+		return -1;
+	if (strcmp(job, j->id) != 0)
+		return rec_err(in, "the record is for job %.20s..., not %s", job,
+		    j->id);
+	return 0;
+}
+
+json_t *
+report_decrypt_aggregate(const dml_job *j, const json_t *agg,
+    const rec_in *in, const paillier_sk *sk)
+{
+	json_t *out, *sum, *v;
+	const char *key;
+
+	if (check_for_job(j, agg, in, sk) < 0 ||
+	    !(sum = decrypt_sums(j, json_object_get(agg, "sum"), in, sk)))
+		return NULL;
+	out = json_object();
+	json_object_foreach((json_t *)agg, key, v)
+		if (strcmp(key, "sum") && strcmp(key, "sig") &&
+		    strcmp(key, "from"))
+			json_object_set(out, key, v);
+	json_object_set_new(out, "sum", sum);
+	if ((v = json_object_get(agg, "from")))
+		json_object_set(out, "decrypted_from", v);
+	return out;
+}
+
+json_t *
+report_decrypt(const dml_job *j, const json_t *rep, const rec_in *in,
+    const paillier_sk *sk, const char *const *names, int nnames)
+{
+	json_t *agg, *sum, *r, *val;
+	const char *enc;
+	long long dev;
+
+	if (rec_check(in, rep, "dml.report") < 0 ||
+	    rec_get_str(in, rep, "encryption", &enc) < 0 ||
+	    check_for_job(j, rep, in, sk) < 0 ||
+	    rec_get_int(in, rep, "devices", 0, 1LL << 40, &dev) < 0)
+		return NULL;
+	if (strcmp(enc, "paillier") != 0)
+		return rec_err(in, "unknown report encryption \"%.40s\"", enc),
+		    NULL;
+	if (dev < j->min_devices)
+		return rec_err(in, "the report counts %lld devices, below the "
+		    "job's min_devices %lld", dev, j->min_devices), NULL;
+	if (!(sum = decrypt_sums(j, json_object_get(rep, "sum"), in, sk)))
+		return NULL;
+	val = json_object_get(rep, "validation");
+	agg = json_pack("{s:O*,s:O*,s:O*,s:O*,s:O*,s:O*,s:O*,s:o}",
+	    "n", json_object_get(rep, "samples"),
+	    "devices", json_object_get(rep, "devices"),
+	    "weight", json_object_get(rep, "weight"),
+	    "round", json_object_get(rep, "round"),
+	    "members", json_object_get(rep, "contributors"),
+	    "rejected", json_object_get(val, "rejected"),
+	    "from", json_object_get(rep, "aggregate_from"),
+	    "sum", sum);
+	r = report_build(j, agg, in, names, nnames);
+	json_decref(agg);
+	if (r && json_object_get(rep, "from"))
+		json_object_set(r, "report_node", json_object_get(rep, "from"));
+	return r;
 }

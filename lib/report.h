@@ -4,6 +4,11 @@
  *
  * The report holds means, never a device's own values: the aggregate it is
  * made from holds only sums over at least min_devices devices.
+ *
+ * For a Paillier job the report node cannot form means: it writes the
+ * encrypted report (the aggregate's ciphertext sums and its clear counts)
+ * and the customer decrypts the sums into an f64 aggregate, from which
+ * the same report_build makes the plain report.
  * Not for: sealing or storing the report (sign, ipfs).
  */
 #ifndef DML_REPORT_H
@@ -12,6 +17,7 @@
 #include <jansson.h>
 
 #include "job.h"
+#include "paillier.h"
 #include "record.h"
 
 /* Build the unsigned dml.report from a verified dml.aggregate of the job.
@@ -30,6 +36,25 @@ json_t *report_contributions(const dml_job *j, const json_t *agg,
 /* Markdown and SVG renderings of a report (malloc'd strings). */
 char *report_markdown(const json_t *report);
 char *report_svg(const json_t *report);
+/* Set the report's "render": {"markdown", "svg"}. */
+void report_render(json_t *report);
+
+/* The unsigned encrypted dml.report ("encryption":"paillier") of a
+ * verified aggregate of a Paillier job: its encrypted "sum", checked
+ * against the job's key, and the clear counts. */
+json_t *report_encrypted(const dml_job *j, const json_t *agg,
+    const rec_in *in);
+/* The customer: the f64 sums of a Paillier aggregate or encrypted report
+ * of the job ("sum" decrypted, every slot checked against the job's
+ * bound), as an unsigned dml.aggregate whose "decrypted_from" is the
+ * input's signer. */
+json_t *report_decrypt_aggregate(const dml_job *j, const json_t *agg,
+    const rec_in *in, const paillier_sk *sk);
+/* The customer: the plain, unsigned, unrendered dml.report of an
+ * encrypted report (its "report_node" is the encrypted report's signer).
+ * Refused below the job's min_devices. */
+json_t *report_decrypt(const dml_job *j, const json_t *rep, const rec_in *in,
+    const paillier_sk *sk, const char *const *class_names, int nnames);
 /* Names of the classes of a known data type, or NULL. */
 const char *const *report_class_names(const char *datatype, int *n);
 

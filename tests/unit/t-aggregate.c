@@ -191,6 +191,42 @@ test_keys_file(void)
 }
 
 static void
+test_scales_file(void)
+{
+	char path[64], h1[65], h2[65];
+	unsigned char other[32] = {0};
+	agg_scales *s;
+	dml_key k1, k2;
+	FILE *f;
+
+	seed_key(&k1, 1);
+	seed_key(&k2, 2);
+	key_hex(k1.pk, 32, h1);
+	key_hex(k2.pk, 32, h2);
+	snprintf(path, sizeof path, "%s/scales", tmpl);
+	f = fopen(path, "w");
+	fprintf(f, "# weights\n%s 3\n\n%s\t1048576\n", h2, h1);
+	fclose(f);
+	s = agg_scales_load(path);
+	ok(s && agg_scale_of(s, k1.pk) == 1048576 && agg_scale_of(s, k2.pk) == 3
+	    && agg_scale_of(s, other) == 1 && agg_scale_of(NULL, k1.pk) == 1,
+	    "scale factors by device; unlisted devices count once");
+	agg_scales_free(s);
+	f = fopen(path, "a");
+	fprintf(f, "%s 0\n", h1);
+	fclose(f);
+	ok(agg_scales_load(path) == NULL && strstr(dml_errmsg(), "scales:5:"),
+	    "a factor of 0 is refused with its line number");
+	f = fopen(path, "w");
+	fprintf(f, "%s 2\n%s 5\n", h1, h1);
+	fclose(f);
+	ok(agg_scales_load(path) == NULL && strstr(dml_errmsg(), "twice"),
+	    "a device listed twice is refused");
+	key_free(&k1);
+	key_free(&k2);
+}
+
+static void
 test_sum(void)
 {
 	float a[3] = {1.5f, -2.0f, 0.25f}, b[3] = {0.5f, 4.0f, -0.125f},
@@ -443,6 +479,7 @@ main(void)
 	job.max_delta = 3;
 	test_keys();
 	test_keys_file();
+	test_scales_file();
 	test_sum();
 	test_compose();
 	test_reject();
