@@ -9,9 +9,10 @@
 #     aggregates its half; the refining node combines the two aggregates
 #     and forms the next model. Test accuracy is printed each round.
 #  3. A customer posts a predict job for the trained model; the devices
-#     that consent and qualify run it; the two federated nodes aggregate;
-#     the report node combines them and writes the report sealed to the
-#     customer, who opens it and renders it.
+#     that consent and qualify run it and encrypt their sums under the
+#     customer's Paillier key; the two federated nodes add the ciphertexts;
+#     the report node combines them and writes the (still encrypted) report
+#     sealed to the customer, who alone can decrypt and render it.
 #  4. The report node stores the sealed report on IPFS (the embedded
 #     blockstore, or a real node when DML_IPFS_API is set); the customer
 #     fetches it by CID and opens it.
@@ -87,7 +88,11 @@ L="$W/ledger.ndjson"
 dml-ledger -L "$L" --time 2026-01-01T00:00:00Z genesis -k "$W/authority.key" \
 	--supply 1000000000 --growth-pool 100000000 --bounty-pool 10000000 \
 	--alloc "$W/customer.pub=1000000" >/dev/null
+# the customer's Paillier key: devices encrypt to it, nodes add ciphertexts
+# they cannot read, only the customer decrypts the sums
+dml-keygen --paillier --seed "$SEED" -n customer -o "$W/customer.pkey" >"$W/customer.ppub"
 dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model-$ROUNDS.json" \
+	--paillier-key "$W/customer.ppub" \
 	--developer "$W/developer.pub" -c 'ram_gb >= 4' --min-devices "$MIN_DEVICES" \
 	--budget 100000 --per-device 100 --developer-fee 5000 --node-fee 500 \
 	--created 2026-01-02T00:00:00Z --deadline 2026-02-01T00:00:00Z \
@@ -108,9 +113,10 @@ dml-ipfs-put --name report.sealed "$W/report.sealed" >"$W/report.stored"
 cid=$(sed 's/.*"cid":"\([a-z2-7]*\)".*/\1/' "$W/report.stored")
 say "   stored as $cid ($(sed 's/.*"size":\([0-9]*\).*/\1/' "$W/report.stored") bytes) in ${DML_IPFS_API:-$DML_IPFS_REPO}"
 dml-ipfs-get -o "$W/fetched.sealed" "$cid"
-dml-encrypt -d -k "$W/customer.key" -o "$W/report.json" "$W/fetched.sealed"
+dml-encrypt -d -k "$W/customer.key" --paillier-key "$W/customer.pkey" \
+	-j "$W/predict-job.json" -o "$W/report.json" "$W/fetched.sealed"
 dml-report --render "$W/report" "$W/report.json"
-say "   the customer fetched it by CID and opened it"
+say "   the customer fetched it by CID, opened it and decrypted the Paillier sums"
 
 say "== 5. settlement"
 dml-settle -L "$L" -k "$W/report.key" --job "$W/predict-job.json" \
