@@ -23,6 +23,23 @@ test_expect_success 'the report counts the devices that ran and no more' '
 	test_grep "\"devices\":$ran," q1/report.json &&
 	test_grep "\"task\":\"predict\"" q1/report.json
 '
+test_expect_success 'the report was stored by CID and the customer decrypted it' '
+	cid=$(sed "s/.*\"cid\":\"\([a-z2-7]*\)\".*/\1/" q1/report.stored) &&
+	dml-ipfs-put -n q1/report.sealed | test_grep "\"cid\":\"$cid\"" - &&
+	cmp q1/report.sealed q1/fetched.sealed &&
+	test_grep "\"content\":\"dml.report\"" q1/report.sealed &&
+	test_grep "\"distribution\":" q1/report.json
+'
+test_expect_success 'settlement paid every contributing device once and verifies' '
+	dml-ledger -L q1/ledger.ndjson verify >v.json &&
+	test_grep "\"type\":\"dml.verified\"" v.json &&
+	ran=$(ls q1/predict/fed?/*.sealed | wc -l) &&
+	test_grep "\"device\":\"$((ran * 100))\"" q1/payouts.json &&
+	test_must_fail dml-settle -L q1/ledger.ndjson -k q1/report.key \
+		--job q1/predict-job.json --stored q1/report.stored \
+		--contributions q1/contributions.json 2>err &&
+	test_grep "already settled" err
+'
 test_expect_success 'the same seed gives the byte-identical report' '
 	WORK=q2 SEED=7 sh $Q >out2 2>err2 &&
 	cmp q1/report.json q2/report.json &&
