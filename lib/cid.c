@@ -1,10 +1,11 @@
 /* cid: CIDv1 sha2-256 and the UnixFS balanced layout of ipfs add. */
 #include "cid.h"
+#include "sha256.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sodium.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ void
 cid_of_block(cid *c, unsigned codec, const void *p, size_t n)
 {
 	unsigned char d[32];
-	crypto_hash_sha256(d, p, n);
+	sha256(d, p, n);
 	cid_from_digest(c, codec, d);
 }
 
@@ -152,6 +153,10 @@ struct cid_file {
 	cid_block_fn fn;
 	void *ctx;
 	unsigned char *node;	/* scratch for encoding a node */
+	int threads;		/* cid_file_read_fd: threads hashing leaves */
+	int done;		/* cid_file_read_fd has read to the end */
+	int has_single;		/* ... and found one chunk: single is the root */
+	cid single;
 };
 
 cid_file *
@@ -162,6 +167,7 @@ cid_file_new(cid_block_fn fn, void *ctx)
 	f->fn = fn;
 	f->ctx = ctx;
 	f->node = xmalloc(CID_MAXLINKS * 64 + CID_MAXLINKS * 11 + 64);
+	f->threads = 1;
 	return f;
 }
 
@@ -271,6 +277,8 @@ cid_file_write(cid_file *f, const void *p, size_t n)
 {
 	const unsigned char *s = p;
 
+	if (f->done)
+		return dml_error("cid_file_write after cid_file_read_fd");
 	while (n) {
 		size_t k = CID_CHUNK - f->fill;
 		if (k > n)
@@ -297,6 +305,12 @@ cid_file_finish(cid_file *f, cid *root, uint64_t *size)
 	struct link l;
 	int rc = -1;
 
+	if (f->has_single) {		/* cid_file_read_fd saw one chunk */
+		*root = f->single;
+		*size = f->total;
+		rc = 0;
+		goto out;
+	}
 	if (f->nlv == 0) {		/* one chunk (maybe empty): raw leaf */
 		if (emit_block(f, CID_RAW, f->chunk, f->fill, root) < 0)
 			goto out;
@@ -304,7 +318,8 @@ cid_file_finish(cid_file *f, cid *root, uint64_t *size)
 		rc = 0;
 		goto out;
 	}
-	if (flush_chunk(f) < 0)
+	/* after cid_file_read_fd every leaf is pushed already */
+	if (!f->done && flush_chunk(f) < 0)
 		goto out;
 	for (int i = 0; i < f->nlv; i++) {
 		int above = 0;
@@ -330,6 +345,176 @@ out:
 	return rc;
 }
 
+/* ---- reading a file on several threads ------------------------------ */
+
+/*
+ * Each thread takes the next chunk of the input under a lock, reads it into
+ * its own buffer (reads stay sequential, so pipes work), then hashes it and
+ * hands it to the callback without the lock. Finished leaves wait in a
+ * small window until every earlier one is done, and are linked into the
+ * tree in file order by whichever thread completes the gap, so the DAG is
+ * the same whatever the timing. The last leaf is held back (pend): only
+ * when the input ends is it known whether the file was a single chunk.
+ */
+#define RD_WIN 16
+#define RD_MAXTHREADS 8
+
+struct rd {
+	cid_file *f;
+	int fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t next;		/* index of the next chunk to read */
+	uint64_t linked;	/* leaves linked into the tree, in order */
+	int eof, failed;
+	char err[1024];
+	struct {
+		int ready;
+		struct link l;
+	} win[RD_WIN];
+	struct link pend;	/* the latest leaf in order, not yet pushed */
+	uint64_t nleaves;
+};
+
+/* with rd->mu held */
+static void
+rd_fail(struct rd *r, const char *msg)
+{
+	if (!r->failed)
+		snprintf(r->err, sizeof r->err, "%s", msg);
+	r->failed = 1;
+	pthread_cond_broadcast(&r->cv);
+}
+
+static ssize_t
+read_full(int fd, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, buf + got, n - got);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+/* with rd->mu held: link every leaf that is next in file order */
+static int
+rd_link_ready(struct rd *r)
+{
+	while (r->win[r->linked % RD_WIN].ready) {
+		struct link l = r->win[r->linked % RD_WIN].l;
+		r->win[r->linked % RD_WIN].ready = 0;
+		r->linked++;
+		if (r->nleaves++ > 0 && push(r->f, 0, &r->pend) < 0)
+			return -1;
+		r->pend = l;
+	}
+	return 0;
+}
+
+static void *
+rd_worker(void *arg)
+{
+	struct rd *r = arg;
+	cid_file *f = r->f;
+	unsigned char *buf = xmalloc(CID_CHUNK);
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct link l;
+		uint64_t k;
+		ssize_t n;
+		int rc;
+
+		while (!r->failed && !r->eof && r->next - r->linked >= RD_WIN)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->failed || r->eof)
+			break;
+		k = r->next;
+		n = read_full(r->fd, buf, CID_CHUNK);
+		if (n < 0) {
+			rd_fail(r, strerror(errno));
+			break;
+		}
+		if (n < CID_CHUNK)
+			r->eof = 1;
+		if (n == 0 && k > 0)
+			break;
+		r->next++;
+		f->total += (uint64_t)n;
+		pthread_mutex_unlock(&r->mu);
+
+		cid_of_block(&l.c, CID_RAW, buf, (size_t)n);
+		rc = f->fn ? f->fn(f->ctx, &l.c, buf, (size_t)n) : 0;
+		l.tsize = l.fsize = (uint64_t)n;
+
+		pthread_mutex_lock(&r->mu);
+		if (rc < 0) {
+			rd_fail(r, dml_errmsg());
+			break;
+		}
+		r->win[k % RD_WIN].l = l;
+		r->win[k % RD_WIN].ready = 1;
+		if (rd_link_ready(r) < 0) {
+			rd_fail(r, dml_errmsg());
+			break;
+		}
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	free(buf);
+	return NULL;
+}
+
+void
+cid_file_set_threads(cid_file *f, int n)
+{
+	f->threads = n < 1 ? 1 : n > RD_MAXTHREADS ? RD_MAXTHREADS : n;
+}
+
+int
+cid_file_read_fd(cid_file *f, int fd)
+{
+	pthread_t th[RD_MAXTHREADS];
+	struct rd *r;
+	int nth = 0, rc = 0;
+
+	if (f->total || f->fill || f->done)
+		return dml_error("cid_file_read_fd needs a new builder");
+	r = xcalloc(1, sizeof *r);
+	r->f = f;
+	r->fd = fd;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	for (; nth < f->threads - 1; nth++)
+		if (pthread_create(&th[nth], NULL, rd_worker, r) != 0)
+			break;	/* fewer threads is still correct */
+	rd_worker(r);
+	for (int i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	f->done = 1;
+	if (r->failed)
+		rc = dml_error("%s", r->err);
+	else if (r->nleaves == 1) {
+		f->has_single = 1;
+		f->single = r->pend.c;
+	} else if (r->nleaves > 1 && push(f, 0, &r->pend) < 0)
+		rc = -1;
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
+	return rc;
+}
+
 int
 cid_of_bytes(const void *p, size_t n, char out[CID_MAXSTR])
 {
@@ -352,28 +537,19 @@ cid_of_file(const char *path, char out[CID_MAXSTR])
 {
 	int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	cid_file *f;
-	unsigned char *buf;
-	ssize_t r;
 	uint64_t sz;
 	cid c;
 
 	if (fd < 0)
 		return dml_error("%s: %s", path, strerror(errno));
 	f = cid_file_new(NULL, NULL);
-	buf = xmalloc(1 << 16);
-	while ((r = read(fd, buf, 1 << 16)) != 0) {
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 || cid_file_write(f, buf, (size_t)r) < 0) {
-			int e = errno;
-			free(buf);
-			cid_file_free(f);
-			if (fd)
-				close(fd);
-			return dml_error("%s: %s", path, strerror(e));
-		}
+	cid_file_set_threads(f, 2);
+	if (cid_file_read_fd(f, fd) < 0) {
+		cid_file_free(f);
+		if (fd)
+			close(fd);
+		return dml_error_prefix("%s", path);
 	}
-	free(buf);
 	if (fd)
 		close(fd);
 	if (cid_file_finish(f, &c, &sz) < 0)

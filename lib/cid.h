@@ -45,6 +45,14 @@ typedef int (*cid_block_fn)(void *ctx, const cid *c, const void *p, size_t n);
 typedef struct cid_file cid_file;
 cid_file *cid_file_new(cid_block_fn fn, void *ctx);
 int cid_file_write(cid_file *f, const void *p, size_t n);
+/* Read fd to its end into a new builder (nothing written yet), then only
+ * cid_file_finish. With cid_file_set_threads(f, n > 1) the leaves are
+ * hashed on n threads and fn is called from any of them, leaves in any
+ * order (fn must then be thread-safe); the DAG and its CID do not depend
+ * on the timing. Memory: one chunk per thread. */
+int cid_file_read_fd(cid_file *f, int fd);
+/* Threads for cid_file_read_fd (1, the default, to 8). */
+void cid_file_set_threads(cid_file *f, int n);
 /* Finish: the root CID and the file size. Frees f. */
 int cid_file_finish(cid_file *f, cid *root, uint64_t *size);
 void cid_file_free(cid_file *f);
