@@ -386,25 +386,6 @@ rd_fail(struct rd *r, const char *msg)
 	pthread_cond_broadcast(&r->cv);
 }
 
-static ssize_t
-read_full(int fd, unsigned char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, buf + got, n - got);
-		if (k == 0)
-			break;
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 /* with rd->mu held: link every leaf that is next in file order */
 static int
 rd_link_ready(struct rd *r)
@@ -439,7 +420,7 @@ rd_worker(void *arg)
 		if (r->failed || r->eof)
 			break;
 		k = r->next;
-		n = read_full(r->fd, buf, CID_CHUNK);
+		n = dml_read_full(r->fd, buf, CID_CHUNK);
 		if (n < 0) {
 			rd_fail(r, strerror(errno));
 			break;

@@ -290,25 +290,6 @@ local_put(ipfs_store *st, const cid *c, const void *p, size_t n)
 	return 0;
 }
 
-static ssize_t
-read_all(int fd, unsigned char *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, p + got, n - got);
-		if (k == 0)
-			break;
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 /* -1 missing (dml_error), -2 unreadable */
 static int
 local_get(ipfs_store *st, const cid *c, unsigned char **p, size_t *n)
@@ -339,7 +320,7 @@ local_get(ipfs_store *st, const cid *c, unsigned char **p, size_t *n)
 		    st->repo, IPFS_MAXBLOCK);
 	}
 	b = xmalloc((size_t)sb.st_size + 1);
-	got = read_all(fd, b, (size_t)sb.st_size + 1);
+	got = dml_read_full(fd, b, (size_t)sb.st_size + 1);
 	close(fd);
 	if (got < 0) {
 		free(b);

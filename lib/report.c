@@ -68,11 +68,26 @@ get_sum(const rec_in *in, const json_t *agg, const char *name, size_t want,
 	return 0;
 }
 
+/* Who contributed and how the inputs fared, copied from the aggregate. */
+static void
+report_provenance(json_t *r, const json_t *agg, long long dev)
+{
+	json_t *v;
+
+	if ((v = json_object_get(agg, "members")))
+		json_object_set(r, "contributors", v);
+	json_object_set_new(r, "validation", json_pack("{s:I,s:O*}",
+	    "accepted", (json_int_t)dev, "rejected",
+	    json_object_get(agg, "rejected")));
+	json_object_set_new(r, "aggregate_from",
+	    json_incref(json_object_get(agg, "from")));
+}
+
 json_t *
 report_build(const dml_job *j, const json_t *agg, const rec_in *in,
     const char *const *names, int nnames)
 {
-	json_t *r = rec_new("dml.report"), *res = json_object(), *v;
+	json_t *r = rec_new("dml.report"), *res = json_object();
 	long long n, dev, round = 0;
 	double w;
 	dml_tensor a, b, c;
@@ -162,13 +177,7 @@ report_build(const dml_job *j, const json_t *agg, const rec_in *in,
 		json_object_set_new(res, "classes", nm);
 	}
 	json_object_set_new(r, "result", res);
-	if ((v = json_object_get(agg, "members")))
-		json_object_set(r, "contributors", v);
-	json_object_set_new(r, "validation", json_pack("{s:I,s:O*}",
-	    "accepted", (json_int_t)dev, "rejected",
-	    json_object_get(agg, "rejected")));
-	json_object_set_new(r, "aggregate_from",
-	    json_incref(json_object_get(agg, "from")));
+	report_provenance(r, agg, dev);
 	return r;
 fail:
 	json_decref(res);
@@ -504,13 +513,7 @@ report_encrypted(const dml_job *j, const json_t *agg, const rec_in *in)
 	json_object_set_new(r, "weight", json_real(w));
 	json_object_set_new(r, "data", json_string(j->data));
 	json_object_set_new(r, "sum", enc);
-	if ((v = json_object_get(agg, "members")))
-		json_object_set(r, "contributors", v);
-	json_object_set_new(r, "validation", json_pack("{s:I,s:O*}",
-	    "accepted", (json_int_t)dev, "rejected",
-	    json_object_get(agg, "rejected")));
-	json_object_set_new(r, "aggregate_from",
-	    json_incref(json_object_get(agg, "from")));
+	report_provenance(r, agg, dev);
 	return r;
 fail:
 	json_decref(enc);

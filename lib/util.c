@@ -214,6 +214,26 @@ dml_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+ssize_t
+dml_read_full(int fd, void *buf, size_t n)
+{
+	unsigned char *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, p + got, n - got);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
 static void
 fsync_dir(const char *path)
 {

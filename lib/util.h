@@ -56,6 +56,9 @@ int dml_create_file(const char *path, const void *buf, size_t len, mode_t mode);
 
 /* Write all of buf to fd, retrying short writes. */
 int dml_write_all(int fd, const void *buf, size_t len);
+/* Read up to n bytes, retrying short reads, stopping only at end of file:
+ * the count read, or -1 with errno set. */
+ssize_t dml_read_full(int fd, void *buf, size_t n);
 
 /* Parse a decimal integer option; -1 with dml_error on junk or range. */
 int dml_parse_long(const char *s, long lo, long hi, long *out);
