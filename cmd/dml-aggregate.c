@@ -11,6 +11,7 @@
 #include "record.h"
 #include "sign.h"
 #include "util.h"
+#include "weight.h"
 
 static const char usage[] =
 "usage: dml-aggregate -j JOBFILE -k KEY [options] [FILE...]\n"
@@ -28,6 +29,13 @@ static const char usage[] =
 "      --scale FILE      weighted sum: each listed device's values times\n"
 "                        its factor (lines \"KEY FACTOR\", FACTOR an integer;\n"
 "                        Paillier ciphertexts are raised to it)\n"
+"  -R, --rule RULE       combine train updates by RULE: mean (default,\n"
+"                        streaming), median, trimmed:BETA, krum:F,\n"
+"                        multikrum:F:M; the output stays a sum (weight x\n"
+"                        the rule's mean update); plaintext jobs only;\n"
+"                        fltrust needs --reference\n"
+"      --reference FILE  fltrust: the node's own update on the common\n"
+"                        data (a dml.result or dml.aggregate)\n"
 "  -K, --keep-going      skip bad inputs (counted in \"rejected\", warned on\n"
 "                        stderr) instead of failing\n"
 "      --no-verify       do not check signatures (inputs already verified\n"
@@ -66,6 +74,8 @@ main(int argc, char **argv)
 		{"devices", required_argument, 0, 'd'},
 		{"nodes", required_argument, 0, 'N'},
 		{"scale", required_argument, 0, 'S'},
+		{"rule", required_argument, 0, 'R'},
+		{"reference", required_argument, 0, 'F'},
 		{"keep-going", no_argument, 0, 'K'},
 		{"no-verify", no_argument, 0, 'n'},
 		{"output", required_argument, 0, 'o'},
@@ -73,10 +83,12 @@ main(int argc, char **argv)
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = NULL, *devf = NULL, *nodef = NULL,
-		   *out = NULL, *scalef = NULL;
+		   *out = NULL, *scalef = NULL, *reff = NULL;
+	double *ref = NULL;
 	agg_opts o = {.round = -1};
 	agg_keys *devices = NULL, *nodes = NULL;
 	agg_scales *scales = NULL;
+	robust_rule rule;
 	struct ctx c = {0};
 	dml_job job;
 	dml_key key;
@@ -86,7 +98,7 @@ main(int argc, char **argv)
 	int ch, nfiles, rc = 0, status = DML_EXIT_REJECT;
 
 	dml_setprog(argv[0]);
-	while ((ch = getopt_long(argc, argv, "j:k:r:d:Ko:h", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "j:k:r:d:R:Ko:h", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'j': jobf = optarg; break;
@@ -99,6 +111,12 @@ main(int argc, char **argv)
 		case 'd': devf = optarg; break;
 		case 'N': nodef = optarg; break;
 		case 'S': scalef = optarg; break;
+		case 'R':
+			if (robust_parse(optarg, &rule) < 0)
+				dml_usage_error("--rule: %s", dml_errmsg());
+			o.rule = &rule;
+			break;
+		case 'F': reff = optarg; break;
 		case 'K': o.keep_going = 1; break;
 		case 'n': o.no_verify = 1; break;
 		case 'o': out = optarg; break;
@@ -115,6 +133,13 @@ main(int argc, char **argv)
 		dml_fail(DML_EXIT_USAGE);
 	if (job_load(jobf, &job) < 0)
 		dml_fail(DML_EXIT_REJECT);
+	if ((o.rule && o.rule->kind == ROBUST_FLTRUST) != !!reff)
+		dml_usage_error("--rule fltrust and --reference go together");
+	if (reff && !(ref = weight_update_load(reff, &rule.ref_len)))
+		dml_fail(DML_EXIT_REJECT);
+	rule.ref = ref;
+	if (agg_rule_check(&job, o.rule) < 0)
+		dml_die(DML_EXIT_USAGE, "%s", dml_errmsg());
 	if (key_load(keyf, &key) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	if (devf) {
@@ -160,6 +185,7 @@ main(int argc, char **argv)
 	agg_keys_free(devices);
 	agg_keys_free(nodes);
 	agg_scales_free(scales);
+	free(ref);
 	key_free(&key);
 	job_free(&job);
 	if (rc != 0) {

@@ -24,6 +24,8 @@ static const char usage[] =
 "  -n, --name NAME      the \"data\" field (default: the data's file name,\n"
 "                       or the device id)\n"
 "  -r, --round N        the \"round\" field (default: the model's round)\n"
+"      --kept K --excluded E  record the devices the round kept and\n"
+"                       excluded (experiments: dml-weight, Krum)\n"
 "  -o, --output FILE    write the record to FILE (whole) instead of stdout\n"
 "  -h, --help           this help\n"
 "      --version        print the version\n";
@@ -47,6 +49,8 @@ main(int argc, char **argv)
 		{"dir", required_argument, 0, 'd'},
 		{"name", required_argument, 0, 'n'},
 		{"round", required_argument, 0, 'r'},
+		{"kept", required_argument, 0, 'K'},
+		{"excluded", required_argument, 0, 'E'},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
@@ -54,7 +58,7 @@ main(int argc, char **argv)
 	const char *mpath = NULL, *images = NULL, *labels = NULL, *csv = NULL;
 	const char *label = NULL, *dir = NULL, *name = NULL, *out = NULL;
 	char id[CID_MAXSTR];
-	long round = -1;
+	long round = -1, kept = -1, excl = -1;
 	dml_model m;
 	dml_data d;
 	double acc, loss;
@@ -80,6 +84,14 @@ main(int argc, char **argv)
 			if (dml_parse_long(optarg, 0, 1L << 40, &round) < 0)
 				dml_usage_error("--round: %s", dml_errmsg());
 			break;
+		case 'K': case 'E': {
+			long v;
+			if (dml_parse_long(optarg, 0, 1L << 40, &v) < 0)
+				dml_usage_error("--%s: %s", c == 'K' ? "kept" :
+				    "excluded", dml_errmsg());
+			*(c == 'K' ? &kept : &excl) = v;
+			break;
+		}
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case 'V': dml_version();
@@ -127,6 +139,10 @@ main(int argc, char **argv)
 		round = m.round;
 	if (round >= 0)
 		json_object_set_new(r, "round", json_integer(round));
+	if (kept >= 0)
+		json_object_set_new(r, "devices_kept", json_integer(kept));
+	if (excl >= 0)
+		json_object_set_new(r, "devices_excluded", json_integer(excl));
 	if (!(o = rec_out_open(out)))
 		dml_fail(DML_EXIT_USAGE);
 	if (rec_out_write(o, r, NULL) < 0) {

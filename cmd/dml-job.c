@@ -32,8 +32,13 @@ static const char usage[] =
 "      --deadline TIME     RFC 3339 UTC, e.g. 2026-12-31T00:00:00Z\n"
 "                          (default: 7 days after creation)\n"
 "      --epochs E --batch B --lr LR   local training (train; 1, 32, 0.05)\n"
+"      --momentum MU --weight-decay WD  local SGD (train; default 0, 0)\n"
 "      --features F --classes C       value shapes of a stats job\n"
 "      --max-delta X       bound on a device's mean delta per parameter\n"
+"      --control-set CID   crowd fine-tuning: the CID of the control set's\n"
+"                          answer key (dml.control) trainers are scored on\n"
+"      --min-accuracy P    trainers below control accuracy P (0..1) are\n"
+"                          excluded by dml-weight (default 0)\n"
 "      --paillier-key FILE results are Paillier-encrypted to this key (a\n"
 "                          dml.paillier.pubkey or Paillier secret key file)\n"
 "      --frac-bits F       fixed-point precision 2^-F (default 14)\n"
@@ -245,7 +250,7 @@ main(int argc, char **argv)
 	enum { O_MIND = 256, O_MINS, O_ROUNDS, O_DEADLINE, O_EPOCHS, O_BATCH,
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
 		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL,
-		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS };
+		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
 		{"task", required_argument, 0, 't'},
@@ -272,6 +277,10 @@ main(int argc, char **argv)
 		{"frac-bits", required_argument, 0, O_FRAC},
 		{"int-bits", required_argument, 0, O_IBITS},
 		{"max-summands", required_argument, 0, O_SUMMANDS},
+		{"control-set", required_argument, 0, O_CSET},
+		{"momentum", required_argument, 0, O_MOM},
+		{"weight-decay", required_argument, 0, O_WD},
+		{"min-accuracy", required_argument, 0, O_MINACC},
 		{"created", required_argument, 0, O_CREATED},
 		{"nonce", required_argument, 0, O_NONCE},
 		{"output", required_argument, 0, 'o'},
@@ -282,7 +291,9 @@ main(int argc, char **argv)
 	const char *keyf = NULL, *task = NULL, *data = NULL, *model = NULL,
 		   *deadline = NULL, *created = NULL, *nonce = NULL, *out = NULL,
 		   *budget = "0", *perdev = "0", *devfee = "0",
-		   *developer = NULL, *tpool = NULL, *pkeyf = NULL;
+		   *developer = NULL, *tpool = NULL, *pkeyf = NULL,
+		   *cset = NULL;
+	double minacc = -1, mom = 0, wd = 0;
 	const char *fees[4] = {"0", "0", "0", "0"};
 	static const char *roles[4] = {"distributing", "federated", "report",
 	    "refining"};
@@ -303,6 +314,22 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "k:t:d:m:c:o:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'k': keyf = optarg; break;
+		case O_CSET: cset = optarg; break;
+		case O_MOM:
+			if (dml_parse_double(optarg, &mom) < 0 ||
+			    !(mom >= 0 && mom < 1))
+				dml_usage_error("--momentum: want [0, 1)");
+			break;
+		case O_WD:
+			if (dml_parse_double(optarg, &wd) < 0 || !(wd >= 0))
+				dml_usage_error("--weight-decay: want >= 0");
+			break;
+		case O_MINACC:
+			if (dml_parse_double(optarg, &minacc) < 0 ||
+			    !(minacc >= 0 && minacc <= 1))
+				dml_usage_error("--min-accuracy: want a number in "
+				    "[0, 1]");
+			break;
 		case 't': task = optarg; break;
 		case 'd': data = optarg; break;
 		case 'm': model = optarg; break;
@@ -486,6 +513,19 @@ main(int argc, char **argv)
 	json_object_set_new(r, "min_devices", json_integer(mind));
 	json_object_set_new(r, "min_samples", json_integer(mins));
 	json_object_set_new(r, "rounds", json_integer(rounds));
+	if (minacc >= 0 && !cset)
+		dml_usage_error("--min-accuracy needs --control-set");
+	if (cset) {
+		cid cc;
+		json_t *ctl;
+		if (cid_parse(&cc, cset) < 0)
+			dml_usage_error("--control-set: %s", dml_errmsg());
+		ctl = json_pack("{s:s}", "set", cset);
+		if (minacc >= 0)
+			json_object_set_new(ctl, "min_accuracy",
+			    json_real(minacc));
+		json_object_set_new(r, "control", ctl);
+	}
 	if (json_array_size(criteria))
 		json_object_set(r, "criteria", criteria);
 	json_decref(criteria);
@@ -511,6 +551,12 @@ main(int argc, char **argv)
 		json_object_set_new(r, "train", json_pack("{s:I,s:I,s:f}",
 		    "epochs", (json_int_t)epochs, "batch", (json_int_t)batch,
 		    "lr", lr));
+	if (t == TASK_TRAIN && mom > 0)
+		json_object_set_new(json_object_get(r, "train"), "momentum",
+		    json_real(mom));
+	if (t == TASK_TRAIN && wd > 0)
+		json_object_set_new(json_object_get(r, "train"),
+		    "weight_decay", json_real(wd));
 	json_object_set_new(r, "limits", json_pack("{s:f}", "max_delta", maxd));
 	if (enc)
 		json_object_set_new(r, "encryption", enc);

@@ -34,6 +34,13 @@ static const char usage[] =
 "      --round R       training round (default 0)\n"
 "      --seed S        seed of the local shuffling (default random)\n"
 "      --bins B        histogram bins per feature for stats (default 10)\n"
+"      --control DIR   crowd fine-tuning (a train job): answer control\n"
+"                      items of the common set in the data folder DIR\n"
+"      --control-items K  how many, chosen at random each round (20)\n"
+"Simulation: a device folder's profile.json may name a \"label_profile\"\n"
+"(careful, noisy, adversarial: applied to its labels and its control\n"
+"answers) and a \"malicious\" attack (labelflip, signflip, scale, noise:\n"
+"applied to its update); see dml-split(1).\n"
 "  -o, --output FILE   write to FILE (whole or not at all)\n"
 "  -h, --help, --version\n";
 
@@ -143,9 +150,69 @@ run_encrypted(const dml_job *j, const char *modelf, const char *mcid,
 	return r;
 }
 
+/* Seeds of the simulated labeller and attacker, apart from training's. */
+#define LABEL_SALT 0x6c6162656c6c6572ULL	/* "labeller" */
+#define NOISE_SALT 0x61747461636b6e7aULL	/* "attackn" */
+#define CONTROL_SALT 0x636f6e74726f6c73ULL	/* "controls" */
+
+/* What profile.json says this simulated device is. */
+struct sim {
+	data_labeller lab;
+	data_attack atk;
+};
+
+static int
+sim_read(const json_t *profile, struct sim *s)
+{
+	if (data_labeller_from_json(json_object_get(profile, "label_profile"),
+	    &s->lab) < 0 || data_attack_from_json(json_object_get(profile,
+	    "malicious"), &s->atk) < 0)
+		return dml_error_prefix("profile.json");
+	return 0;
+}
+
+/* The labels the device's labeller gives its own items (fixed for the
+ * device: its items were labelled once), flipped by a labelflip attacker. */
+static void
+sim_labels(const struct sim *s, dml_data *d, int classes, uint64_t seed)
+{
+	data_rng r;
+
+	data_rng_seed(&r, seed ^ LABEL_SALT);
+	for (size_t i = 0; i < d->n; i++) {
+		d->y[i] = data_labeller_apply(&s->lab, d->y[i], classes, &r);
+		if (s->atk.kind == ATTACK_LABELFLIP)
+			d->y[i] = classes - 1 - d->y[i];
+	}
+}
+
+/* K control items of the common set at random, answered by the device's
+ * labeller: {"c000123": class, ...}, item ids being indexes in DIR. */
+static json_t *
+sim_control(const struct sim *s, const dml_data *c, long k, int classes,
+    uint64_t seed)
+{
+	size_t *idx = xmalloc(c->n * sizeof *idx);
+	json_t *ans = json_object();
+	data_rng r;
+	char id[32];
+
+	data_rng_seed(&r, seed ^ CONTROL_SALT);
+	for (size_t i = 0; i < c->n; i++)
+		idx[i] = i;
+	data_shuffle(&r, idx, c->n);
+	for (size_t i = 0; i < c->n && i < (size_t)k; i++) {
+		snprintf(id, sizeof id, "c%06zu", idx[i]);
+		json_object_set_new(ans, id, json_integer(data_labeller_apply(
+		    &s->lab, c->y[idx[i]], classes, &r)));
+	}
+	free(idx);
+	return ans;
+}
+
 static json_t *
 run(const dml_job *j, const dml_model *m, const dml_data *d, long round,
-    uint64_t seed, int bins, const char *mcid)
+    uint64_t seed, int bins, const char *mcid, const data_attack *atk)
 {
 	json_t *r = rec_new("dml.result"), *vals = json_object();
 	long long n = (long long)d->n;
@@ -162,10 +229,17 @@ run(const dml_job *j, const dml_model *m, const dml_data *d, long round,
 		double *delta = xcalloc(m->nparams, sizeof *delta);
 		float *d32 = xcalloc(m->nparams, sizeof *d32);
 		int64_t shape[1] = {(int64_t)m->nparams};
-		if (task_train(m, d, epochs, batch, lr, seed, delta, NULL) < 0) {
+		if (task_train_sgd(m, d, epochs, batch, lr, j->momentum,
+		    j->weight_decay, seed, delta, NULL) < 0) {
 			free(delta);
 			free(d32);
 			goto fail;
+		}
+		if (atk->kind != ATTACK_NONE && atk->kind != ATTACK_LABELFLIP) {
+			data_rng nr;
+			data_rng_seed(&nr, seed ^ NOISE_SALT);
+			data_attack_update(atk, delta, m->nparams, (double)d->n,
+			    &nr);
 		}
 		for (size_t i = 0; i < m->nparams; i++)
 			d32[i] = (float)delta[i];
@@ -238,7 +312,7 @@ fail:
 int
 main(int argc, char **argv)
 {
-	enum { O_ROUND = 256, O_SEED, O_BINS, O_VERSION };
+	enum { O_ROUND = 256, O_SEED, O_BINS, O_VERSION, O_CONTROL, O_CITEMS };
 	static const struct option opts[] = {
 		{"job", required_argument, 0, 'j'},
 		{"key", required_argument, 0, 'k'},
@@ -247,13 +321,16 @@ main(int argc, char **argv)
 		{"round", required_argument, 0, O_ROUND},
 		{"seed", required_argument, 0, O_SEED},
 		{"bins", required_argument, 0, O_BINS},
+		{"control", required_argument, 0, O_CONTROL},
+		{"control-items", required_argument, 0, O_CITEMS},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *dev = NULL,
-		   *modelf = NULL, *out = NULL, *why;
-	long round = 0, bins = 10, seedv = -1;
+		   *modelf = NULL, *out = NULL, *why, *ctlf = NULL;
+	long round = 0, bins = 10, seedv = -1, citems = 20;
+	struct sim sim;
 	char mcid[CID_MAXSTR] = "";
 	dml_job job;
 	dml_key k;
@@ -283,6 +360,12 @@ main(int argc, char **argv)
 			if (dml_parse_long(optarg, 1, 1024, &bins) < 0)
 				dml_usage_error("--bins: %s", dml_errmsg());
 			break;
+		case O_CONTROL: ctlf = optarg; break;
+		case O_CITEMS:
+			if (dml_parse_long(optarg, 1, 1000000, &citems) < 0)
+				dml_usage_error("--control-items: %s",
+				    dml_errmsg());
+			break;
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case O_VERSION: dml_version();
@@ -304,7 +387,11 @@ main(int argc, char **argv)
 		    round, job.rounds);
 	if (key_load(keyf, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (ctlf && job.task != TASK_TRAIN)
+		dml_usage_error("--control applies to train jobs");
 	if (!(profile = data_profile_read(dev)))
+		dml_fail(DML_EXIT_REJECT);
+	if (sim_read(profile, &sim) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (!(o = rec_out_open(out)))
 		dml_fail(DML_EXIT_USAGE);
@@ -348,9 +435,22 @@ main(int argc, char **argv)
 			randombytes_buf(&seed, sizeof seed);
 		else
 			seed = derive_seed((uint64_t)seedv, k.pk, round);
-		r = run(&job, &m, &d, round, seed, (int)bins, mcid);
+		if (modelf && (sim.lab.kind != LABEL_CAREFUL ||
+		    sim.atk.kind == ATTACK_LABELFLIP))
+			sim_labels(&sim, &d, m.sizes[m.nlayers],
+			    derive_seed(seedv < 0 ? 0 : (uint64_t)seedv, k.pk,
+			    -1));
+		r = run(&job, &m, &d, round, seed, (int)bins, mcid, &sim.atk);
 		if (!r)
 			dml_die(DML_EXIT_REJECT, "%s: %s", dev, dml_errmsg());
+		if (ctlf) {
+			dml_data cd;
+			if (data_load_dir(&cd, ctlf) < 0)
+				dml_fail(DML_EXIT_REJECT);
+			json_object_set_new(r, "control", sim_control(&sim, &cd,
+			    citems, m.sizes[m.nlayers], seed));
+			data_free(&cd);
+		}
 		if (modelf)
 			model_free(&m);
 		data_free(&d);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const char usage[] =
 "usage: dml-split -n N -o DIR [--idx IMAGES LABELS | --csv FILE [--label COL]]\n"
 "                 [--partition iid|dirichlet|classes] [--alpha A] [--classes C]\n"
 "                 [--seed S] [--type NAME] [--consent-rate P] [--limit K]\n"
+"                 [--labelling SPEC] [--malicious F --attack KIND]\n"
 "Cut a labelled dataset into N device folders DIR/dev-0001 ... holding the\n"
 "data and a profile.json; print a dml.split record.\n"
 "  -n, --devices N        number of devices (1 to the number of samples)\n"
@@ -36,6 +38,12 @@ static const char usage[] =
 "                         the CSV file's base name for CSV)\n"
 "      --consent-rate P   probability a device consents (default 0.9)\n"
 "      --limit K          use only the first K samples\n"
+"      --labelling SPEC   labelling profiles: PROFILE=FRACTION,... with\n"
+"                         PROFILE noisy:P or adversarial (the rest careful),\n"
+"                         e.g. noisy:0.3=0.3,adversarial=0.2\n"
+"      --malicious F      mark a fraction F of the devices malicious ...\n"
+"      --attack KIND      ... sending labelflip, signflip, scale:LAMBDA or\n"
+"                         noise:SIGMA updates (dml-run applies them)\n"
 "  -h, --help             this help\n"
 "      --version          print the version\n";
 
@@ -62,7 +70,76 @@ struct opts {
 	double alpha, consent;
 	long devices, cpd, limit;
 	unsigned long long seed;
+	json_t **extra;		/* per device: label_profile, malicious */
 };
+
+/* Seed of the profile and attacker choice: independent of the others. */
+#define ROLE_SALT 0x726f6c65732d7631ULL	/* "roles-v1" */
+
+/* Choose which devices get which labelling profile and which are
+ * malicious: each a seeded random subset of round(fraction x devices),
+ * the labelling profiles disjoint, the malicious independent of them. */
+static int
+assign_roles(struct opts *o, const char *spec, double mal,
+    const data_attack *atk)
+{
+	size_t n = (size_t)o->devices, *perm = xmalloc(n * sizeof *perm), at = 0;
+	char *copy = spec ? xstrdup(spec) : NULL, *tok, *save = NULL;
+	data_rng r;
+	int rc = 0;
+
+	o->extra = xcalloc(n, sizeof *o->extra);
+	for (size_t i = 0; i < n; i++)
+		o->extra[i] = json_object();
+	data_rng_seed(&r, o->seed ^ ROLE_SALT);
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	data_shuffle(&r, perm, n);
+	if (spec) {
+		data_labeller careful = {LABEL_CAREFUL, 0};
+		for (size_t i = 0; i < n; i++)
+			json_object_set_new(o->extra[i], "label_profile",
+			    data_labeller_json(&careful));
+	}
+	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
+	    tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strrchr(tok, '=');
+		data_labeller l;
+		double f;
+		size_t k;
+		if (!eq) {
+			rc = dml_error("--labelling: \"%s\" lacks =FRACTION", tok);
+			break;
+		}
+		*eq = 0;
+		if (data_labeller_parse(tok, &l) < 0 ||
+		    dml_parse_double(eq + 1, &f) < 0 || !(f >= 0 && f <= 1)) {
+			rc = dml_error("--labelling: \"%s=%s\": want PROFILE="
+			    "FRACTION in [0, 1]", tok, eq + 1);
+			break;
+		}
+		k = (size_t)llround(f * (double)n);
+		if (at + k > n) {
+			rc = dml_error("--labelling: the fractions add up to "
+			    "more than 1");
+			break;
+		}
+		for (size_t i = at; i < at + k; i++)
+			json_object_set_new(o->extra[perm[i]], "label_profile",
+			    data_labeller_json(&l));
+		at += k;
+	}
+	if (rc == 0 && mal > 0) {
+		size_t k = (size_t)llround(mal * (double)n);
+		data_shuffle(&r, perm, n);
+		for (size_t i = 0; i < k; i++)
+			json_object_set_new(o->extra[perm[i]], "malicious",
+			    data_attack_json(atk));
+	}
+	free(copy);
+	free(perm);
+	return rc;
+}
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
@@ -104,7 +181,7 @@ check_output(const char *dir)
 
 static json_t *
 profile_new(const char *id, const struct opts *o, const dml_data *d,
-    size_t n, data_rng *ar)
+    size_t n, data_rng *ar, long j)
 {
 	json_t *r = rec_new("dml.profile"), *attrs = json_object();
 	json_t *data = json_object(), *files = json_array(), *consent;
@@ -141,6 +218,8 @@ profile_new(const char *id, const struct opts *o, const dml_data *d,
 	    json_integer((json_int_t)d->features));
 	json_object_set_new(data, "classes", json_integer(d->classes));
 	json_object_set_new(r, "data", data);
+	if (o->extra)
+		json_object_update(r, o->extra[j]);
 	return r;
 }
 
@@ -164,7 +243,7 @@ write_json(const char *path, const json_t *r)
 static int
 write_device(const char *tmp, const char *id, const struct opts *o,
     const dml_data *d, const size_t *idx, size_t n, data_rng *ar,
-    long *consents)
+    long *consents, long j)
 {
 	unsigned char *img, *lab;
 	size_t imglen, lablen;
@@ -192,7 +271,7 @@ write_device(const char *tmp, const char *id, const struct opts *o,
 	free(lab);
 	if (rc < 0)
 		goto out;
-	prof = profile_new(id, o, d, n, ar);
+	prof = profile_new(id, o, d, n, ar, j);
 	*consents += json_array_size(json_object_get(prof, "consent")) > 0;
 	path = xasprintf("%s/profile.json", dir);
 	rc = write_json(path, prof);
@@ -279,8 +358,10 @@ split(const struct opts *o, const dml_data *d, const int *dev)
 		snprintf(id, sizeof id, "dev-%0*ld", width & 15, j + 1);
 		e = json_pack("{s:s,s:I,s:o}", "id", id, "n", (json_int_t)n,
 		    "labels", labs);
+		if (o->extra)
+			json_object_update(e, o->extra[j]);
 		json_array_append_new(per, e);
-		if (write_device(tmp, id, o, d, mine, n, &ar, &consents) < 0)
+		if (write_device(tmp, id, o, d, mine, n, &ar, &consents, j) < 0)
 			goto fail;
 		dml_progress("devices written", j + 1, o->devices);
 	}
@@ -354,6 +435,9 @@ main(int argc, char **argv)
 		{"type", required_argument, 0, 't'},
 		{"consent-rate", required_argument, 0, 'R'},
 		{"limit", required_argument, 0, 'K'},
+		{"labelling", required_argument, 0, 'B'},
+		{"malicious", required_argument, 0, 'M'},
+		{"attack", required_argument, 0, 'A'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
@@ -361,7 +445,10 @@ main(int argc, char **argv)
 	    .limit = -1, .how = DATA_PART_IID};
 	dml_data d;
 	json_t *sum;
-	int c, *dev, rc;
+	int c, *dev, rc, have_atk = 0;
+	const char *lspec = NULL;
+	double mal = 0;
+	data_attack atk = {ATTACK_NONE, 0};
 	char *endp, *outdir;
 
 	dml_setprog(argv[0]);
@@ -407,6 +494,18 @@ main(int argc, char **argv)
 			break;
 		case 'K': o.limit = num_opt("--limit", optarg, 1, 1L << 40);
 			break;
+		case 'B': lspec = optarg; break;
+		case 'M':
+			if (dml_parse_double(optarg, &mal) < 0 ||
+			    !(mal >= 0 && mal <= 1))
+				dml_usage_error("--malicious: a fraction in [0, 1], "
+				    "not '%s'", optarg);
+			break;
+		case 'A':
+			if (data_attack_parse(optarg, &atk) < 0)
+				dml_usage_error("--attack: %s", dml_errmsg());
+			have_atk = 1;
+			break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case 'V': dml_version();
 		default: dml_usage_error("unknown option");
@@ -434,6 +533,10 @@ main(int argc, char **argv)
 		o.type = o.csv ? type_from_path(o.csv) : "fashion-mnist";
 	if (!*o.type)
 		dml_usage_error("--type: empty name");
+	if ((mal > 0) != have_atk)
+		dml_usage_error("--malicious F and --attack KIND go together");
+	if ((lspec || mal > 0) && assign_roles(&o, lspec, mal, &atk) < 0)
+		dml_usage_error("%s", dml_errmsg());
 	if (check_output(o.out) < 0)
 		dml_fail(DML_EXIT_USAGE);
 
@@ -454,6 +557,9 @@ main(int argc, char **argv)
 	json_decref(sum);
 	free(dev);
 	free(outdir);
+	for (long j = 0; o.extra && j < o.devices; j++)
+		json_decref(o.extra[j]);
+	free(o.extra);
 	data_free(&d);
 	dml_close_stdout();
 	return 0;

@@ -204,6 +204,36 @@ scale_cmp(const void *a, const void *b)
 	return memcmp(a, b, 32);
 }
 
+/* A dml.weight line: 1 and the kept trainer's key and factor, 0 for an
+ * excluded trainer (its result must not be in the input at all), -1. */
+static int
+weight_line(const char *line, unsigned char key[32], long *f)
+{
+	json_t *r = json_loads(line, 0, NULL);
+	const char *dev = json_string_value(json_object_get(r, "device"));
+	json_t *fac = json_object_get(r, "factor");
+	int kept = json_is_true(json_object_get(r, "kept")), rc = -1;
+
+	if (!r || !json_is_object(r) || !json_is_string(json_object_get(r,
+	    "type")) || strcmp(json_string_value(json_object_get(r, "type")),
+	    "dml.weight") != 0)
+		dml_error("expected \"KEY FACTOR\" or a dml.weight record");
+	else if (!dev || key_parse_hex(dev, key) < 0)
+		dml_error("dml.weight: bad \"device\"");
+	else if (!kept)
+		rc = 0;
+	else if (!json_is_integer(fac) || json_integer_value(fac) < 1 ||
+	    json_integer_value(fac) > 1 << 20)
+		dml_error("dml.weight: \"factor\" must be an integer in "
+		    "[1, 1048576]");
+	else {
+		*f = (long)json_integer_value(fac);
+		rc = 1;
+	}
+	json_decref(r);
+	return rc;
+}
+
 agg_scales *
 agg_scales_load(const char *path)
 {
@@ -230,6 +260,18 @@ agg_scales_load(const char *path)
 		if (s->n == cap) {
 			cap = cap ? 2 * cap : 64;
 			s->v = xrealloc(s->v, cap * sizeof *s->v);
+		}
+		if (*line == '{') {	/* a dml.weight record (dml-weight -w) */
+			int rc = weight_line(line, s->v[s->n].key, &f);
+			if (rc < 0) {
+				dml_error_prefix("%s:%ld", path, ln);
+				free(buf);
+				agg_scales_free(s);
+				return NULL;
+			}
+			if (rc > 0)
+				s->v[s->n++].factor = f;
+			continue;
 		}
 		sp = line + strcspn(line, " \t");
 		if (*sp)
@@ -353,7 +395,34 @@ struct dml_agg {
 	size_t ctcap[PIPELINE_SLOTS];
 	mpz_t prod, tmp;
 	long long summands;
+	/* robust rules: every input's mean update, weight and signer */
+	double *rows, *rw;
+	unsigned char *rkeys;
+	size_t nrows, rcap;
 };
+
+static int
+robust_on(const dml_agg *a)
+{
+	return a->o.rule && a->o.rule->kind != ROBUST_MEAN;
+}
+
+int
+agg_rule_check(const dml_job *job, const robust_rule *rule)
+{
+	char b[64];
+
+	if (!rule || rule->kind == ROBUST_MEAN)
+		return 0;
+	if (job->enc.on)
+		return dml_error("rule %s: robust rules need plaintext updates; "
+		    "this job's results are encrypted", robust_str(rule, b));
+	if (job->task != TASK_TRAIN)
+		return dml_error("rule %s: robust rules apply to train jobs, "
+		    "this job's task is %s", robust_str(rule, b),
+		    task_name(job->task));
+	return 0;
+}
 
 static mpz_t *
 mpz_array(size_t n)
@@ -426,6 +495,9 @@ agg_free(dml_agg *a)
 		    (size_t)a->job->enc.layout.slots : 0);
 	}
 	mpz_clears(a->prod, a->tmp, NULL);
+	free(a->rows);
+	free(a->rw);
+	free(a->rkeys);
 	free(a);
 }
 
@@ -762,6 +834,9 @@ parse_item(dml_agg *a, const rec_in *in, const json_t *r, struct item *it,
 			    it->n);
 	} else if (it->weight < 0)
 		invalid(it, "weight %.17g is negative", it->weight);
+	if (robust_on(a) && !(it->weight > 0))
+		invalid(it, "weight %.17g: a robust rule needs a mean update, "
+		    "weight must be positive", it->weight);
 	return 0;
 }
 
@@ -993,6 +1068,30 @@ add_values(dml_agg *a, const struct item *it, long long factor)
 	}
 }
 
+/* Keep the input's mean update (its sum over its weight; a scale factor
+ * multiplies both) for the robust rule. */
+static void
+keep_row(dml_agg *a, const struct item *it, long long factor)
+{
+	const struct val *v = &it->v[0];
+	const unsigned char *base = a->scratch[it->slot] + v->off;
+	double *row;
+
+	if (a->nrows == a->rcap) {
+		a->rcap = a->rcap ? 2 * a->rcap : 16;
+		a->rows = xrealloc(a->rows, a->rcap * v->n * sizeof *a->rows);
+		a->rw = xrealloc(a->rw, a->rcap * sizeof *a->rw);
+		a->rkeys = xrealloc(a->rkeys, a->rcap * 32);
+	}
+	row = a->rows + a->nrows * v->n;
+	for (size_t i = 0; i < v->n; i++)
+		row[i] = (v->dtype == DT_F32 ? (double)((const float *)base)[i] :
+		    ((const double *)base)[i]) / it->weight;
+	a->rw[a->nrows] = (double)factor * it->weight;
+	memcpy(a->rkeys + 32 * a->nrows, it->from, 32);
+	a->nrows++;
+}
+
 static json_t *
 rerun_record(const dml_agg *a, const struct item *it)
 {
@@ -1116,6 +1215,8 @@ finish_item(dml_agg *a, struct item *it)
 	}
 	a->summands += factor * it->summands;
 	add_values(a, it, factor);
+	if (robust_on(a))
+		keep_row(a, it, factor);
 	if (a->job->task == TASK_TRAIN && !a->model[0])
 		memcpy(a->model, it->model, sizeof a->model);
 	a->n += it->n;
@@ -1261,10 +1362,40 @@ merge_nodes(const json_t *nodes)
 	return out;
 }
 
+/* Replace the streaming sum by weight x the rule's combination of the
+ * kept mean updates; *excl lists the inputs the rule left out (Krum). */
+static int
+robust_apply(dml_agg *a, json_t **excl)
+{
+	size_t d = a->len[0];
+	double *out = xmalloc((d ? d : 1) * sizeof *out);
+	unsigned char *used = xmalloc(a->nrows);
+	char hex[65];
+	int rc;
+
+	rc = robust_combine(a->o.rule, a->rows, a->rw, a->nrows, d, out, used);
+	if (rc < 0) {
+		dml_error_prefix("rule");
+		goto done;
+	}
+	for (size_t j = 0; j < d; j++)
+		a->sum[0][j] = a->weight * out[j];
+	*excl = json_array();
+	for (size_t i = 0; i < a->nrows; i++)
+		if (!used[i]) {
+			key_hex(a->rkeys + 32 * i, 32, hex);
+			json_array_append_new(*excl, json_string(hex));
+		}
+done:
+	free(out);
+	free(used);
+	return rc;
+}
+
 json_t *
 agg_record(dml_agg *a)
 {
-	json_t *r, *sum, *mem, *rej;
+	json_t *r, *sum, *mem, *rej, *excl = NULL;
 	const unsigned char *keys;
 	size_t nk;
 	char hex[65];
@@ -1273,6 +1404,8 @@ agg_record(dml_agg *a)
 	drop_buffers(a);
 	if (!a->accepted)
 		return dml_error("no results accepted"), NULL;
+	if (robust_on(a) && robust_apply(a, &excl) < 0)
+		return NULL;
 	r = rec_new("dml.aggregate");
 	json_object_set_new(r, "job", json_string(a->job->id));
 	json_object_set_new(r, "round", json_integer(a->round));
@@ -1329,5 +1462,12 @@ agg_record(dml_agg *a)
 		json_object_set_new(rej, agg_reject_name[k],
 		    json_integer(a->rej[k]));
 	json_object_set_new(r, "rejected", rej);
+	if (a->o.rule) {
+		char b[64];
+		json_object_set_new(r, "rule", json_string(robust_str(a->o.rule,
+		    b)));
+	}
+	if (excl)
+		json_object_set_new(r, "excluded", excl);
 	return r;
 }

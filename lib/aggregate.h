@@ -15,8 +15,14 @@
  * the sums are their products mod n^2; the summands each slot can hold
  * are counted and an input that would exceed them stops the run.
  *
- * Not for: signing or writing the output (the caller does), robust
- * aggregation, the min-devices rule (report).
+ * A robust rule (median, trimmed mean, Krum, multi-Krum; see robust.h)
+ * keeps every input's mean update, sum / weight, in memory: O(inputs x
+ * params) doubles. The output stays a sum: weight x the rule's result, so
+ * dml-refine and aggregates of aggregates work unchanged. Robust rules
+ * apply to plaintext train jobs only.
+ *
+ * Not for: signing or writing the output (the caller does), the
+ * min-devices rule (report).
  */
 #ifndef DML_AGGREGATE_H
 #define DML_AGGREGATE_H
@@ -26,6 +32,7 @@
 
 #include "job.h"
 #include "record.h"
+#include "robust.h"
 
 /* ---- a set of 32-byte keys (open addressing) ------------------------ */
 
@@ -52,8 +59,10 @@ int agg_keys_load(agg_keys *s, const char *path);
  * it), so weights other than the sample count need no decryption. */
 typedef struct agg_scales agg_scales;
 
-/* Read "KEY FACTOR" lines (64 hex digits, an integer in [1, 2^20]);
- * blank lines and '#' comments skipped. NULL + dml_error "file:line". */
+/* Read "KEY FACTOR" lines (64 hex digits, an integer in [1, 2^20]) or
+ * dml.weight records (dml-weight -w: a kept trainer's "device" and
+ * "factor"; excluded trainers are passed over); blank lines and '#'
+ * comments skipped. NULL + dml_error "file:line". */
 agg_scales *agg_scales_load(const char *path);
 void agg_scales_free(agg_scales *s);
 /* The factor of a device, 1 when it is not listed. */
@@ -79,6 +88,7 @@ typedef struct agg_opts {
 	const agg_keys *devices;	/* results only from these, or NULL */
 	const agg_keys *nodes;	/* aggregates only from these, or NULL */
 	const agg_scales *scales;	/* results times a factor, or NULL */
+	const robust_rule *rule;	/* NULL or mean: the streaming sum */
 } agg_opts;
 
 /* Told of every input that is not summed. `msg` is "file:line: what".
@@ -90,6 +100,10 @@ typedef int (*agg_event_fn)(void *ctx, enum agg_reject why, const char *msg,
     json_t *rerun);
 
 typedef struct dml_agg dml_agg;
+
+/* Whether the job admits the rule: 0, or -1 + dml_error (a robust rule
+ * on an encrypted or non-train job). */
+int agg_rule_check(const dml_job *job, const robust_rule *rule);
 
 /* The job is borrowed and must outlive the aggregation. */
 dml_agg *agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn,

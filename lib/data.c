@@ -958,3 +958,164 @@ data_partition(const dml_data *d, int k, enum data_partition how,
 	fill_empty(d->n, k, dev);
 	return 0;
 }
+
+/* ---- simulated labellers and attackers ---------------------------------- */
+
+int
+data_labeller_parse(const char *s, data_labeller *l)
+{
+	char *end;
+
+	memset(l, 0, sizeof *l);
+	if (strcmp(s, "careful") == 0)
+		return 0;
+	if (strcmp(s, "adversarial") == 0) {
+		l->kind = LABEL_ADVERSARIAL;
+		return 0;
+	}
+	if (strncmp(s, "noisy:", 6) == 0) {
+		l->kind = LABEL_NOISY;
+		l->rate = strtod(s + 6, &end);
+		if (end != s + 6 && !*end && l->rate >= 0 && l->rate <= 1)
+			return 0;
+	}
+	return dml_error("labelling profile \"%s\": want careful, noisy:P "
+	    "(0 <= P <= 1) or adversarial", s);
+}
+
+json_t *
+data_labeller_json(const data_labeller *l)
+{
+	static const char *const names[] = {"careful", "noisy", "adversarial"};
+	json_t *o = json_pack("{s:s}", "kind", names[l->kind]);
+
+	if (l->kind == LABEL_NOISY)
+		json_object_set_new(o, "rate", json_real(l->rate));
+	return o;
+}
+
+int
+data_labeller_from_json(const json_t *o, data_labeller *l)
+{
+	const char *k = json_string_value(json_object_get(o, "kind"));
+	json_t *rate = json_object_get(o, "rate");
+
+	memset(l, 0, sizeof *l);
+	if (!o)
+		return 0;
+	if (!k)
+		return dml_error("\"label_profile\": no \"kind\"");
+	if (strcmp(k, "noisy") == 0) {
+		l->kind = LABEL_NOISY;
+		l->rate = json_number_value(rate);
+		if (!json_is_number(rate) || !(l->rate >= 0 && l->rate <= 1))
+			return dml_error("\"label_profile\": noisy needs a "
+			    "\"rate\" in [0, 1]");
+		return 0;
+	}
+	if (strcmp(k, "careful") == 0)
+		return 0;
+	if (strcmp(k, "adversarial") == 0) {
+		l->kind = LABEL_ADVERSARIAL;
+		return 0;
+	}
+	return dml_error("\"label_profile\": unknown kind \"%s\"", k);
+}
+
+int32_t
+data_labeller_apply(const data_labeller *l, int32_t y, int classes,
+    data_rng *r)
+{
+	switch (l->kind) {
+	case LABEL_CAREFUL:
+		return y;
+	case LABEL_ADVERSARIAL:
+		return classes - 1 - y;
+	case LABEL_NOISY:
+		if (classes > 1 && data_rng_uniform(r) < l->rate) {
+			int32_t o = (int32_t)data_rng_below(r,
+			    (uint64_t)classes - 1);
+			return o >= y ? o + 1 : o;
+		}
+		return y;
+	}
+	return y;
+}
+
+static const char *const attack_names[] = {"none", "labelflip", "signflip",
+    "scale", "noise"};
+
+int
+data_attack_parse(const char *s, data_attack *a)
+{
+	char *end;
+
+	memset(a, 0, sizeof *a);
+	if (strcmp(s, "labelflip") == 0)
+		a->kind = ATTACK_LABELFLIP;
+	else if (strcmp(s, "signflip") == 0)
+		a->kind = ATTACK_SIGNFLIP;
+	else if (strncmp(s, "scale:", 6) == 0 || strncmp(s, "noise:", 6) == 0) {
+		a->kind = s[0] == 's' ? ATTACK_SCALE : ATTACK_NOISE;
+		a->param = strtod(s + 6, &end);
+		if (end == s + 6 || *end || !isfinite(a->param) ||
+		    (a->kind == ATTACK_NOISE && !(a->param > 0)))
+			return dml_error("attack \"%s\": want a number after "
+			    "the colon (sigma > 0)", s);
+	} else
+		return dml_error("attack \"%s\": want labelflip, signflip, "
+		    "scale:LAMBDA or noise:SIGMA", s);
+	return 0;
+}
+
+json_t *
+data_attack_json(const data_attack *a)
+{
+	json_t *o = json_pack("{s:s}", "attack", attack_names[a->kind]);
+
+	if (a->kind == ATTACK_SCALE)
+		json_object_set_new(o, "lambda", json_real(a->param));
+	if (a->kind == ATTACK_NOISE)
+		json_object_set_new(o, "sigma", json_real(a->param));
+	return o;
+}
+
+int
+data_attack_from_json(const json_t *o, data_attack *a)
+{
+	const char *k = json_string_value(json_object_get(o, "attack"));
+
+	memset(a, 0, sizeof *a);
+	if (!o)
+		return 0;
+	for (int i = 1; k && i < 5; i++)
+		if (strcmp(k, attack_names[i]) == 0) {
+			json_t *p = json_object_get(o, i == ATTACK_SCALE ?
+			    "lambda" : "sigma");
+			a->kind = (enum data_attack_kind)i;
+			if (i == ATTACK_SCALE || i == ATTACK_NOISE) {
+				if (!json_is_number(p))
+					return dml_error("\"malicious\": %s "
+					    "needs \"%s\"", k, i == ATTACK_SCALE ?
+					    "lambda" : "sigma");
+				a->param = json_number_value(p);
+			}
+			return 0;
+		}
+	return dml_error("\"malicious\": unknown attack");
+}
+
+void
+data_attack_update(const data_attack *a, double *delta, size_t P, double n,
+    data_rng *r)
+{
+	for (size_t i = 0; i < P; i++)
+		switch (a->kind) {
+		case ATTACK_SIGNFLIP: delta[i] = -delta[i]; break;
+		case ATTACK_SCALE: delta[i] *= a->param; break;
+		case ATTACK_NOISE:
+			delta[i] = n * a->param * data_rng_normal(r);
+			break;
+		default: break;
+		}
+}

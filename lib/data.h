@@ -130,4 +130,46 @@ int data_rng_pick(data_rng *r, const double *w, int k);
 /* Fisher-Yates shuffle. */
 void data_shuffle(data_rng *r, size_t *a, size_t n);
 
+/* ---- simulated labellers and attackers ---------------------------------- */
+
+/* How a simulated device labels: careful (the true label), noisy (a
+ * uniformly chosen other class with probability rate) or adversarial
+ * (label flipping: y -> classes - 1 - y). A device folder's profile.json
+ * names it in "label_profile" (dml-split --labelling). */
+enum data_labeller_kind { LABEL_CAREFUL, LABEL_NOISY, LABEL_ADVERSARIAL };
+typedef struct data_labeller {
+	enum data_labeller_kind kind;
+	double rate;
+} data_labeller;
+
+/* "careful", "noisy:P" (0 <= P <= 1), "adversarial". */
+int data_labeller_parse(const char *s, data_labeller *l);
+/* To and from a profile's {"kind":..., "rate":...} object; NULL reads as
+ * careful. */
+json_t *data_labeller_json(const data_labeller *l);
+int data_labeller_from_json(const json_t *o, data_labeller *l);
+/* The label the labeller gives an item of true class y. */
+int32_t data_labeller_apply(const data_labeller *l, int32_t y, int classes,
+    data_rng *r);
+
+/* What a malicious simulated device does to its update ("malicious" in
+ * profile.json, dml-split --malicious): train on flipped labels, send the
+ * negated update, the update times lambda, or Gaussian noise of standard
+ * deviation sigma per parameter (of the mean update). */
+enum data_attack_kind { ATTACK_NONE, ATTACK_LABELFLIP, ATTACK_SIGNFLIP,
+	ATTACK_SCALE, ATTACK_NOISE };
+typedef struct data_attack {
+	enum data_attack_kind kind;
+	double param;		/* lambda or sigma */
+} data_attack;
+
+/* "labelflip", "signflip", "scale:LAMBDA", "noise:SIGMA". */
+int data_attack_parse(const char *s, data_attack *a);
+json_t *data_attack_json(const data_attack *a);
+int data_attack_from_json(const json_t *o, data_attack *a);
+/* Apply a signflip, scale or noise attack to an update in sum form
+ * (delta = n * mean update) of P values. */
+void data_attack_update(const data_attack *a, double *delta, size_t P,
+    double n, data_rng *r);
+
 #endif

@@ -231,6 +231,27 @@ enc_model(const rec_in *in, const json_t *alg, dml_job *j)
 	return 0;
 }
 
+/* "control": the common control set crowd trainers answer (dml-weight):
+ * {"set": CID of its dml.control answer key, "min_accuracy": 0..1}. */
+static int
+job_control(const rec_in *in, const json_t *o, dml_job *j)
+{
+	cid c;
+
+	if (!json_is_object(o))
+		return rec_err(in, "field \"control\" is not an object");
+	if (rec_get_str(in, o, "set", &j->control_set) < 0)
+		return -1;
+	if (cid_parse(&c, j->control_set) < 0)
+		return rec_err(in, "field \"control.set\": %s", dml_errmsg());
+	if (rec_opt_num(in, o, "min_accuracy", &j->min_accuracy) < 0)
+		return -1;
+	if (!(j->min_accuracy >= 0 && j->min_accuracy <= 1))
+		return rec_err(in, "field \"control.min_accuracy\" must be in "
+		    "[0, 1]");
+	return 0;
+}
+
 int
 job_from_record(const rec_in *in, json_t *r, dml_job *j)
 {
@@ -253,6 +274,8 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 	    rec_opt_int(in, r, "min_samples", 1, 1LL << 40, &j->min_samples) < 0 ||
 	    rec_get_int(in, r, "rounds", 1, 1000000, &j->rounds) < 0 ||
 	    rec_get_str(in, r, "deadline", &s) < 0)
+		goto fail;
+	if ((o = json_object_get(r, "control")) && job_control(in, o, j) < 0)
 		goto fail;
 	if (j->task == TASK_STATS) {
 		if (!(o = rec_get_obj(in, r, "stats")) ||
@@ -287,8 +310,16 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 		if (!(o = rec_get_obj(in, r, "train")) ||
 		    rec_get_int(in, o, "epochs", 1, 1000, &e) < 0 ||
 		    rec_get_int(in, o, "batch", 1, 1 << 20, &b) < 0 ||
-		    rec_get_num(in, o, "lr", &lr) < 0)
+		    rec_get_num(in, o, "lr", &lr) < 0 ||
+		    rec_opt_num(in, o, "momentum", &j->momentum) < 0 ||
+		    rec_opt_num(in, o, "weight_decay", &j->weight_decay) < 0)
 			goto fail;
+		if (!(j->momentum >= 0 && j->momentum < 1) ||
+		    !(j->weight_decay >= 0)) {
+			rec_err(in, "field \"train\": momentum must be in [0, 1) "
+			    "and weight_decay >= 0");
+			goto fail;
+		}
 	}
 	if ((o = json_object_get(r, "encryption")) &&
 	    job_enc_parse(in, o, &j->enc) < 0)

@@ -49,6 +49,10 @@ typedef struct dml_job {
 	int has_developer;		/* algorithm.developer given */
 	unsigned char developer[32];	/* who is paid developer_fee */
 	job_enc enc;			/* Paillier encryption, if on */
+	const char *control_set;	/* "control.set": the answer key's CID,
+					   or NULL (crowd fine-tuning) */
+	double min_accuracy;		/* "control.min_accuracy", 0 if absent */
+	double momentum, weight_decay;	/* "train": local SGD, 0 if absent */
 } dml_job;
 
 const char *task_name(enum job_task t);

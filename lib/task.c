@@ -9,6 +9,15 @@ long
 task_train(const dml_model *base, const dml_data *d, int epochs, int batch,
     double lr, uint64_t seed, double *delta_out, double *loss_out)
 {
+	return task_train_sgd(base, d, epochs, batch, lr, 0, 0, seed,
+	    delta_out, loss_out);
+}
+
+long
+task_train_sgd(const dml_model *base, const dml_data *d, int epochs,
+    int batch, double lr, double momentum, double wd, uint64_t seed,
+    double *delta_out, double *loss_out)
+{
 	dml_model m;
 	model_work *w;
 	data_rng r;
@@ -17,8 +26,10 @@ task_train(const dml_model *base, const dml_data *d, int epochs, int batch,
 	int32_t *yb;
 	double loss = 0;
 
-	if (epochs < 0 || batch < 1 || !(lr >= 0))
-		return dml_error("task_train: bad epochs, batch or rate");
+	if (epochs < 0 || batch < 1 || !(lr >= 0) || !(momentum >= 0 &&
+	    momentum < 1) || !(wd >= 0))
+		return dml_error("task_train: bad epochs, batch, rate, momentum "
+		    "or weight decay");
 	if (d->n == 0)
 		return dml_error("%s: no samples to train on", d->name);
 	if (model_check_data(base, d) < 0)
@@ -45,8 +56,8 @@ task_train(const dml_model *base, const dml_data *d, int epochs, int batch,
 				    F * sizeof *xb);
 				yb[k] = d->y[s];
 			}
-			loss += b * model_step(&m, w, xb, yb, b, (float)lr, 0,
-			    0);
+			loss += b * model_step(&m, w, xb, yb, b, (float)lr,
+			    (float)momentum, (float)wd);
 		}
 		loss /= d->n;
 	}

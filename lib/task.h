@@ -32,6 +32,13 @@ long task_train(const dml_model *base, const dml_data *d, int epochs,
     int batch, double lr, uint64_t seed, double *delta_out,
     double *loss_out);
 
+/* task_train with momentum mu and weight decay wd (model_step's rule:
+ * g = grad + wd w; v = mu v + g; w -= lr v, v starting at 0 for each
+ * call). mu = wd = 0 is task_train exactly. */
+long task_train_sgd(const dml_model *base, const dml_data *d, int epochs,
+    int batch, double lr, double momentum, double wd, uint64_t seed,
+    double *delta_out, double *loss_out);
+
 /* hist[c] = number of local samples whose most probable class is c,
  * prob[c] = sum over samples of the predicted probability of class c;
  * both of size C = the model's classes. */

@@ -147,4 +147,29 @@ test_expect_success 'more devices than samples refused (exit 1)' '
 	test_must_fail dml-split -n 11 --limit 10 -o x 2>err &&
 	test_grep "cannot split 10 samples among 11 devices" err && ! test -e x
 '
+test_expect_success 'labelling profiles and malicious devices: seeded subsets in profile.json' '
+	dml-split -n 10 --limit 200 --seed 4 --labelling noisy:0.3=0.3,adversarial=0.2 \
+		--malicious 0.2 --attack scale:10 -o roles >out &&
+	test $(grep -l "\"kind\":\"noisy\",\"rate\":0.3" roles/dev-*/profile.json | wc -l) = 3 &&
+	test $(grep -l "\"kind\":\"adversarial\"" roles/dev-*/profile.json | wc -l) = 2 &&
+	test $(grep -l "\"kind\":\"careful\"" roles/dev-*/profile.json | wc -l) = 5 &&
+	test $(grep -l "\"malicious\":{\"attack\":\"scale\",\"lambda\":10}" roles/dev-*/profile.json | wc -l) = 2 &&
+	test_grep "\"label_profile\"" roles/split.json &&
+	dml-split -n 10 --limit 200 --seed 4 --labelling noisy:0.3=0.3,adversarial=0.2 \
+		--malicious 0.2 --attack scale:10 -o roles2 >/dev/null &&
+	cat roles/dev-*/profile.json >a && cat roles2/dev-*/profile.json >b && test_cmp a b
+'
+test_expect_success 'bad labelling and attack options are usage errors' '
+	test_expect_code 2 dml-split -n 4 --limit 40 --labelling noisy:2=0.1 -o x 2>err &&
+	test_grep "labelling" err &&
+	test_expect_code 2 dml-split -n 4 --limit 40 --labelling noisy:0.1=0.7,adversarial=0.5 -o x 2>err &&
+	test_grep "more than 1" err &&
+	test_expect_code 2 dml-split -n 4 --limit 40 --labelling sloppy=0.5 -o x 2>err &&
+	test_expect_code 2 dml-split -n 4 --limit 40 --malicious 0.5 -o x 2>err &&
+	test_grep "go together" err &&
+	test_expect_code 2 dml-split -n 4 --limit 40 --malicious 0.5 --attack bogus -o x 2>err &&
+	test_grep "attack" err &&
+	test_expect_code 2 dml-split -n 4 --limit 40 --malicious 0.5 --attack noise:0 -o x 2>err &&
+	! test -e x
+'
 test_done

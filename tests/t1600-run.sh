@@ -119,4 +119,52 @@ test_expect_success 'a failed run leaves no output file' '
 	test_must_fail dml-run -j forged.json -k $D/key -D $D -m model.json -o out.json 2>err &&
 	test ! -e out.json
 '
+delta_of() {
+	/usr/bin/python3 -c 'import base64,json,sys,struct
+r = json.loads(open(sys.argv[1]).read())
+d = base64.b64decode(r["values"]["delta"]["data"])
+print(" ".join("%.6g" % x for x in struct.unpack("<%df" % (len(d) // 4), d)[:5]))' "$1"
+}
+test_expect_success 'malicious devices: signflip negates, scale multiplies, noise replaces' '
+	cp -r $D sim && sed "s/}\$/,\"malicious\":{\"attack\":\"signflip\"}}/" $D/profile.json >sim/profile.json &&
+	dml-run -j train.json -k $D/key -D $D -m model.json --seed 5 >honest.json &&
+	dml-run -j train.json -k $D/key -D sim -m model.json --seed 5 >flip.json &&
+	delta_of honest.json | tr " " "\n" | sed "s/^-//;t;s/^/-/" | sed "s/^-0\$/0/" >expect &&
+	delta_of flip.json | tr " " "\n" | sed "s/^-0\$/0/" >actual && test_cmp expect actual &&
+	sed "s/}\$/,\"malicious\":{\"attack\":\"scale\",\"lambda\":3}}/" $D/profile.json >sim/profile.json &&
+	dml-run -j train.json -k $D/key -D sim -m model.json --seed 5 >scaled.json &&
+	/usr/bin/python3 -c "import sys; a=[float(x) for x in sys.argv[1].split()]; b=[float(x) for x in sys.argv[2].split()]; sys.exit(not all(abs(3*x-y) <= 1e-5*abs(y)+1e-9 for x,y in zip(a,b)))" "$(delta_of honest.json)" "$(delta_of scaled.json)" &&
+	sed "s/}\$/,\"malicious\":{\"attack\":\"noise\",\"sigma\":1}}/" $D/profile.json >sim/profile.json &&
+	dml-run -j train.json -k $D/key -D sim -m model.json --seed 5 >noise.json &&
+	! test "$(delta_of noise.json)" = "$(delta_of honest.json)"
+'
+test_expect_success 'labelflip and adversarial labellers change the update; bad profiles refused' '
+	sed "s/}\$/,\"malicious\":{\"attack\":\"labelflip\"}}/" $D/profile.json >sim/profile.json &&
+	dml-run -j train.json -k $D/key -D sim -m model.json --seed 5 >lf.json &&
+	! test "$(delta_of lf.json)" = "$(delta_of honest.json)" &&
+	sed "s/}\$/,\"label_profile\":{\"kind\":\"adversarial\"}}/" $D/profile.json >sim/profile.json &&
+	dml-run -j train.json -k $D/key -D sim -m model.json --seed 5 >adv.json &&
+	test "$(delta_of adv.json)" = "$(delta_of lf.json)" &&
+	sed "s/}\$/,\"label_profile\":{\"kind\":\"noisy\"}}/" $D/profile.json >sim/profile.json &&
+	test_must_fail dml-run -j train.json -k $D/key -D sim -m model.json 2>err &&
+	test_grep "rate" err &&
+	sed "s/}\$/,\"malicious\":{\"attack\":\"zap\"}}/" $D/profile.json >sim/profile.json &&
+	test_must_fail dml-run -j train.json -k $D/key -D sim -m model.json 2>err &&
+	test_grep "unknown attack" err
+'
+test_expect_success 'fine-tuning: control answers ride in the signed result' '
+	dml-run -j train.json -k $D/key -D $D -m model.json --seed 5 --control devs/dev-0002 --control-items 7 >ft.json &&
+	/usr/bin/python3 -c "import json; r=json.load(open(\"ft.json\")); c=r[\"control\"]; assert len(c)==7 and all(k.startswith(\"c\") and 0<=v<10 for k,v in c.items())" &&
+	test_expect_code 2 dml-run -j predict.json -k $D/key -D $D -m model.json --control devs/dev-0002 2>err &&
+	test_grep "train jobs" err
+'
+test_expect_success 'momentum and weight decay: in the job, change the update' '
+	dml-job $J -t train -m model.json --rounds 2 --epochs 1 --batch 16 --lr 0.1 \
+		--momentum 0.9 --weight-decay 0.0005 --nonce mom -o mom.json &&
+	test_grep "\"momentum\":0.9" mom.json && test_grep "\"weight_decay\":0.0005" mom.json &&
+	dml-run -j mom.json -k $D/key -D $D -m model.json --seed 5 >momr.json &&
+	! test "$(delta_of momr.json)" = "$(delta_of honest.json)" &&
+	test_expect_code 2 dml-job $J -t train -m model.json --momentum 1 -o x.json 2>err &&
+	test_grep "momentum" err
+'
 test_done

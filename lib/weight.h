@@ -1,0 +1,81 @@
+/*
+ * weight: crowd fine-tuning's trainer scoring. Each trainer's result
+ * carries its answers to the job's control items ("control": {item id:
+ * class}); the control answer key (dml.control records) holds the true
+ * classes. A trainer is scored by its accuracy on the items it answered
+ * and excluded when
+ *
+ *   - it gave no control answers, or answered an item not in the key
+ *     (the answers cannot be trusted: excluded, score 0);
+ *   - its accuracy is below the job's minimum standard (min_accuracy);
+ *   - a one-sided binomial test cannot tell it from guessing: with m
+ *     answers, k right and chance p0 = 1/classes, the p-value
+ *     P(X >= k | X ~ Bin(m, p0)) exceeds alpha;
+ *   - it is a low outlier among the trainers: robust z-score
+ *     (acc - median) / (1.4826 MAD) below -z (skipped when MAD is 0).
+ *
+ * A kept trainer's weight is its chance-corrected accuracy
+ * (acc - p0) / (1 - p0), in (0, 1]; the aggregation factor is that weight
+ * in thousandths (at least 1), so the weighted sum works on plaintext and
+ * Paillier results alike.
+ *
+ * Not for: reading or signing records beyond the key (cmd/dml-weight.c),
+ * FLTrust's arithmetic (robust).
+ */
+#ifndef DML_WEIGHT_H
+#define DML_WEIGHT_H
+
+#include <jansson.h>
+
+#include "record.h"
+
+typedef struct weight_key weight_key;
+
+/* Read dml.control records ({"answers": {"ID": class, ...}}, for `job`
+ * when it is not NULL), or, when path is a directory, the labels of that
+ * data folder (the common set in simulation: item "c%06zu" is the
+ * folder's item of that index, as dml-run --control names them).
+ * NULL + dml_error "file:line: what". */
+weight_key *weight_key_load(const char *path, const char *job);
+void weight_key_free(weight_key *k);
+/* The class of a control item, -1 when the key does not hold it. */
+long weight_key_label(const weight_key *k, const char *id);
+size_t weight_key_count(const weight_key *k);
+
+typedef struct weight_opts {
+	double min_accuracy;	/* the job's minimum standard */
+	double alpha;		/* binomial test level */
+	double z;		/* robust z-score cut (low side) */
+	long classes;		/* chance is 1 / classes */
+} weight_opts;
+
+typedef struct weight_trainer {
+	unsigned char key[32];
+	long long n;		/* the result's sample count */
+	long long answered, correct;
+	double score;		/* control accuracy, or FLTrust cosine */
+	double pvalue, zscore;
+	double weight;		/* 0 when excluded */
+	long factor;		/* aggregation factor, 0 when excluded */
+	int kept;
+	char reason[160];	/* why excluded, or "" */
+} weight_trainer;
+
+/* Score one trainer's "control" object (may be NULL) against the key. */
+void weight_score(const weight_key *k, const json_t *control,
+    weight_trainer *t);
+/* Apply the exclusion tests to all trainers, then set weights. */
+void weight_decide(weight_trainer *t, size_t n, const weight_opts *o);
+/* P(X >= k) for X ~ Bin(m, p). */
+double weight_binom_sf(long long k, long long m, double p);
+/* The unsigned dml.weight record of a trainer. */
+json_t *weight_record(const weight_trainer *t, const char *job,
+    long long round, const char *mode);
+
+/* The mean update (delta / weight, f64) of a dml.result ("values") or
+ * dml.aggregate ("sum"); malloc'd, *len values. NULL + dml_error. */
+double *weight_mean_update(const rec_in *in, const json_t *r, size_t *len);
+/* The same of the first record of a file: the FLTrust reference. */
+double *weight_update_load(const char *path, size_t *len);
+
+#endif
