@@ -15,7 +15,7 @@ INCDIR    = $(PREFIX)/include/dml
 MANPREFIX = $(PREFIX)/share/man
 PKGCONFIGDIR = $(LIBDIR)/pkgconfig
 
-PKGS = libsodium jansson libcurl gmp openblas zlib
+PKGS = libsodium jansson libcurl gmp openblas zlib libsecp256k1
 # recursive on purpose: evaluated after contrib/install-deps has run
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))

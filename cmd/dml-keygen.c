@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eth.h"
 #include "paillier.h"
 #include "record.h"
 #include "sign.h"
@@ -14,15 +15,22 @@ static const char usage[] =
 "usage: dml-keygen -o FILE [--name NAME] [--seed TEXT]\n"
 "       dml-keygen --paillier [--bits 2048|3072] -o FILE [--name NAME]\n"
 "                  [--seed TEXT]\n"
+"       dml-keygen --eth -o FILE [--payee KEY] [--name NAME] [--seed TEXT]\n"
 "       dml-keygen -p FILE\n"
 "Make a new identity: the secret key goes to FILE (created, mode 0600, never\n"
 "overwritten) and its dml.pubkey record to stdout. With --paillier, make a\n"
 "Paillier key pair instead (for jobs whose results only the customer may\n"
-"read) and print its dml.paillier.pubkey record.\n"
+"read) and print its dml.paillier.pubkey record. With --eth, make a\n"
+"secp256k1 key for the Ethereum back end of dml-settle and print its\n"
+"dml.eth.address record (with --payee KEY: a dml.eth.payee record, the\n"
+"address signed by the identity KEY, for the settlement address book).\n"
 "  -o, --output FILE   secret key file to create\n"
 "  -p, --public FILE   print the dml.pubkey record of an existing key\n"
 "  -n, --name NAME     a label carried in the public key record\n"
 "      --paillier      a Paillier key pair (secret: dml.paillier.secretkey)\n"
+"      --eth           a secp256k1 key (secret: dml.eth.secretkey)\n"
+"      --payee KEY     with --eth: bind the address to the Ed25519 identity\n"
+"                      KEY (its secret key file) in a signed dml.eth.payee\n"
 "      --bits B        Paillier modulus size: 2048 (112-bit security, the\n"
 "                      default) or 3072 (128-bit)\n"
 "      --seed TEXT     derive the key from TEXT and NAME (test and demo\n"
@@ -109,12 +117,74 @@ paillier_main(const char *out, const char *pub, const char *name,
 	return 0;
 }
 
+/* Does a key file hold an Ethereum key? */
+static int
+eth_file(const char *path)
+{
+	char buf[512];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strstr(buf, "\"type\":\"dml.eth.secretkey\"") != NULL;
+}
+
+static int
+eth_main(const char *out, const char *pub, const char *name,
+    const char *seedtext, const char *payee)
+{
+	char addr[43];
+	eth_key k;
+	json_t *r;
+
+	if (pub) {
+		if (eth_key_load(pub, &k) < 0)
+			dml_fail(DML_EXIT_REJECT);
+	} else {
+		unsigned char *seed = seedtext ? seed_of(name, seedtext) : NULL;
+		int rc = eth_key_new(&k, seed);
+		if (seed)
+			sodium_free(seed);
+		if (rc < 0)
+			dml_fail(DML_EXIT_USAGE);
+		if (eth_key_save(out, &k) < 0) {
+			eth_key_free(&k);
+			dml_fail(DML_EXIT_USAGE);
+		}
+	}
+	eth_address_str(k.addr, addr);
+	eth_key_free(&k);
+	r = rec_new(payee ? "dml.eth.payee" : "dml.eth.address");
+	json_object_set_new(r, "address", json_string(addr));
+	if (name)
+		json_object_set_new(r, "name", json_string(name));
+	if (payee) {
+		dml_key id;
+		if (key_load(payee, &id) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		if (rec_sign(r, &id) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		key_free(&id);
+	}
+	if (rec_write(stdout, r, NULL) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	json_decref(r);
+	dml_close_stdout();
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	enum { O_PAILLIER = 256, O_BITS };
+	enum { O_PAILLIER = 256, O_BITS, O_ETH, O_PAYEE };
 	static const struct option opts[] = {
 		{"paillier", no_argument, 0, O_PAILLIER},
+		{"eth", no_argument, 0, O_ETH},
+		{"payee", required_argument, 0, O_PAYEE},
 		{"bits", required_argument, 0, O_BITS},
 		{"output", required_argument, 0, 'o'},
 		{"public", required_argument, 0, 'p'},
@@ -123,11 +193,12 @@ main(int argc, char **argv)
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
-	const char *out = NULL, *pub = NULL, *name = NULL, *seedtext = NULL;
+	const char *out = NULL, *pub = NULL, *name = NULL, *seedtext = NULL,
+		   *payee = NULL;
 	unsigned char *seed = NULL;
 	dml_key k;
 	json_t *r;
-	int c, paillier = 0;
+	int c, paillier = 0, eth = 0;
 	long bits = PAILLIER_BITS;
 
 	dml_setprog(argv[0]);
@@ -138,6 +209,8 @@ main(int argc, char **argv)
 		case 'n': name = optarg; break;
 		case 'S': seedtext = optarg; break;
 		case O_PAILLIER: paillier = 1; break;
+		case O_ETH: eth = 1; break;
+		case O_PAYEE: payee = optarg; break;
 		case O_BITS:
 			if (dml_parse_long(optarg, 0, 1 << 16, &bits) < 0 ||
 			    paillier_kappa((int)bits) < 0)
@@ -156,6 +229,12 @@ main(int argc, char **argv)
 		dml_usage_error("--bits is for --paillier keys");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (payee && !eth)
+		dml_usage_error("--payee is for --eth keys");
+	if (eth && paillier)
+		dml_usage_error("give one of --eth and --paillier");
+	if (eth || (pub && eth_file(pub)))
+		return eth_main(out, pub, name, seedtext, payee);
 	if (paillier || (pub && paillier_file(pub)))
 		return paillier_main(out, pub, name, seedtext, (int)bits);
 	if (pub) {
