@@ -32,6 +32,8 @@ static const char usage[] =
 "      --contributions FILE  also write the signed dml.contributions record\n"
 "                      settlement pays from (devices and nodes)\n"
 "      --refining KEY, --distributing KEY  name those nodes in it\n"
+"      --weights FILE  the trainers' dml.weight records: the kept ones are\n"
+"                      paid from the trainer pool by their weight\n"
 "                      (repeatable)\n"
 "      --render DIR    write DIR/report.md and DIR/report.svg of a report\n"
 "  -o, --output FILE   write to FILE (whole or not at all)\n"
@@ -113,7 +115,8 @@ out:
 int
 main(int argc, char **argv)
 {
-	enum { O_TRUST = 256, O_NOSEAL, O_RENDER, O_VERSION, O_CONTRIB, O_REFN,
+	enum { O_TRUST = 256, O_NOSEAL, O_RENDER, O_VERSION, O_CONTRIB, O_WEIGHTS,
+		O_REFN,
 		O_DISTN };
 	static const struct option opts[] = {
 		{"job", required_argument, 0, 'j'},
@@ -122,6 +125,7 @@ main(int argc, char **argv)
 		{"no-seal", no_argument, 0, O_NOSEAL},
 		{"render", required_argument, 0, O_RENDER},
 		{"contributions", required_argument, 0, O_CONTRIB},
+		{"weights", required_argument, 0, O_WEIGHTS},
 		{"refining", required_argument, 0, O_REFN},
 		{"distributing", required_argument, 0, O_DISTN},
 		{"output", required_argument, 0, 'o'},
@@ -129,7 +133,8 @@ main(int argc, char **argv)
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *trust = NULL,
-		   *out = NULL, *rdir = NULL, *aid, *contribf = NULL;
+		   *out = NULL, *rdir = NULL, *aid, *contribf = NULL,
+		   *weightsf = NULL;
 	json_t *refining = json_array(), *distributing = json_array();
 	int seal = 1, c, rc;
 	dml_job job;
@@ -150,6 +155,7 @@ main(int argc, char **argv)
 		case O_NOSEAL: seal = 0; break;
 		case O_RENDER: rdir = optarg; break;
 		case O_CONTRIB: contribf = optarg; break;
+		case O_WEIGHTS: weightsf = optarg; break;
 		case O_REFN: case O_DISTN: {
 			unsigned char pk[32];
 			char hex[65];
@@ -250,10 +256,18 @@ main(int argc, char **argv)
 	}
 	if (rec_sign(rep, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (weightsf && !contribf)
+		dml_usage_error("--weights goes with --contributions");
 	if (contribf) {
 		cr = report_contributions(&job, agg,
 		    json_string_value(json_object_get(rep, "from")), refining,
 		    distributing);
+		if (weightsf) {
+			json_t *tr = report_trainers(&job, weightsf);
+			if (!tr)
+				dml_fail(DML_EXIT_REJECT);
+			json_object_set_new(cr, "trainers", tr);
+		}
 		if (rec_sign(cr, &k) < 0)
 			dml_fail(DML_EXIT_USAGE);
 	}

@@ -215,6 +215,90 @@ report_contributions(const dml_job *j, const json_t *agg,
 	return r;
 }
 
+static int
+trainer_cmp(const void *x, const void *y)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)x,
+	    "key")), json_string_value(json_object_get(*(json_t *const *)y,
+	    "key")));
+}
+
+json_t *
+report_trainers(const dml_job *j, const char *path)
+{
+	rec_in *in = rec_open(path);
+	json_t *r, *out = json_array(), **v;
+	const char *job, *dev;
+	unsigned char pk[32];
+	size_t n, i;
+	int rc, kept;
+	double w;
+
+	if (!in) {
+		json_decref(out);
+		return NULL;
+	}
+	while ((rc = rec_next(in, &r)) > 0) {
+		json_t *k;
+		if (rec_check(in, r, "dml.weight") < 0 ||
+		    rec_get_str(in, r, "job", &job) < 0 ||
+		    rec_get_str(in, r, "device", &dev) < 0 ||
+		    rec_get_num(in, r, "weight", &w) < 0 ||
+		    rec_verify(r, in, NULL) < 0) {
+			json_decref(r);
+			rc = -1;
+			break;
+		}
+		k = json_object_get(r, "kept");
+		if (!json_is_boolean(k) || key_parse_hex(dev, pk) < 0 || w < 0) {
+			rec_err(in, "a dml.weight needs a boolean \"kept\", a "
+			    "device key and a weight >= 0");
+			json_decref(r);
+			rc = -1;
+			break;
+		}
+		if (strcmp(job, j->id) != 0) {
+			rec_err(in, "a weight for job %s, not %s", job, j->id);
+			json_decref(r);
+			rc = -1;
+			break;
+		}
+		kept = json_is_true(k);
+		if (kept && w > 0)
+			json_array_append_new(out, json_pack("{s:s,s:f}", "key",
+			    dev, "weight", w));
+		json_decref(r);
+	}
+	if (rc == 0 && rec_count(in) == 0)
+		rc = dml_error("%s: empty input: no dml.weight records",
+		    rec_name(in));
+	rec_close(in);
+	if (rc < 0) {
+		json_decref(out);
+		return NULL;
+	}
+	n = json_array_size(out);
+	v = xmalloc((n ? n : 1) * sizeof *v);
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(out, i));
+	qsort(v, n, sizeof *v, trainer_cmp);
+	json_array_clear(out);
+	for (i = 0; i < n; i++) {
+		if (i && trainer_cmp(&v[i - 1], &v[i]) == 0) {
+			dml_error("%s: trainer %.16s... is weighted twice", path,
+			    json_string_value(json_object_get(v[i], "key")));
+			for (; i < n; i++)
+				json_decref(v[i]);
+			free(v);
+			json_decref(out);
+			return NULL;
+		}
+		json_array_append_new(out, v[i]);
+	}
+	free(v);
+	return out;
+}
+
 json_t *
 report_withheld(const dml_job *j, const json_t *agg)
 {

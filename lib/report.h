@@ -33,6 +33,11 @@ json_t *report_withheld(const dml_job *j, const json_t *agg);
 json_t *report_contributions(const dml_job *j, const json_t *agg,
     const char *report_node, const json_t *refining,
     const json_t *distributing);
+/* The kept trainers of a file of signed dml.weight records for the job,
+ * as the contributions' "trainers" list [{key, weight}] sorted by key.
+ * NULL with dml_error on a bad record, a bad signature, another job or a
+ * trainer named twice. */
+json_t *report_trainers(const dml_job *j, const char *path);
 /* Markdown and SVG renderings of a report (malloc'd strings). */
 char *report_markdown(const json_t *report);
 char *report_svg(const json_t *report);

@@ -137,4 +137,27 @@ test_expect_success 'no contributions file when the report is withheld' '
 		--contributions c2.json >/dev/null 2>&1 &&
 	test ! -e c2.json
 '
+test_expect_success '--weights: kept trainers join the contributions by weight' '
+	for i in 1 2 3; do
+		printf "{\"device\":\"%064x\",\"job\":\"%s\",\"kept\":%s,\"round\":0,\"type\":\"dml.weight\",\"v\":1,\"weight\":%s}\n" \
+			$i "$id" $( [ $i = 2 ] && echo false || echo true ) 0.$i
+	done | $SIGN node.key >w.nd &&
+	dml-report -j job.json -k rep.key ok.agg --contributions cw.json \
+		--weights w.nd >/dev/null &&
+	test_grep "\"trainers\":\[{\"key\":\"0\{63\}1\",\"weight\":0.1},{\"key\":\"0\{63\}3\",\"weight\":0.3}\]" cw.json
+'
+test_expect_success '--weights refuses forged, foreign and repeated weights' '
+	sed "1s/\"weight\":0.1/\"weight\":0.9/" w.nd >wf.nd &&
+	test_must_fail dml-report -j job.json -k rep.key ok.agg \
+		--contributions c3.json --weights wf.nd >out 2>err &&
+	test_grep "wf.nd:1: bad signature" err && test ! -e c3.json && test_empty out &&
+	cat w.nd w.nd >wd.nd &&
+	test_must_fail dml-report -j job.json -k rep.key ok.agg \
+		--contributions c3.json --weights wd.nd >out 2>err &&
+	test_grep "weighted twice" err &&
+	sed "s/\"job\":\"[a-z0-9]*\"/\"job\":\"bafkreiother\"/" w.nd | $SIGN node.key >wj.nd &&
+	test_must_fail dml-report -j job.json -k rep.key ok.agg \
+		--contributions c3.json --weights wj.nd >out 2>err &&
+	test_grep "a weight for job" err && test ! -e c3.json
+'
 test_done
