@@ -235,6 +235,9 @@ pmodel_encrypt(const dml_model *m, const paillier_pk *pk, const fxp_layout *l,
 	double *x;
 	json_t *r, *t;
 
+	if (m->arch == MODEL_CNN)
+		return dml_error("only linear and softmax-regression models can "
+		    "be evaluated encrypted, not a cnn"), NULL;
 	if (m->nlayers != 1)
 		return dml_error("only a model of one weight layer (softmax or "
 		    "linear regression) can be evaluated encrypted; this one "

@@ -1,5 +1,6 @@
-/* model: MLP / softmax regression on OpenBLAS; the dml.model record. */
+/* model: MLP / softmax regression / cnn on OpenBLAS; the dml.model record. */
 #include "model.h"
+#include "cnn.h"
 #include "cid.h"
 #include "tensor.h"
 #include "util.h"
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *arch_names[] = {"softmax", "mlp"};
+static const char *arch_names[] = {"softmax", "mlp", "cnn"};
 static const char *act_names[] = {"relu", "tanh"};
 
 const char *model_arch_name(enum model_arch a) { return arch_names[a]; }
@@ -18,7 +19,7 @@ const char *model_act_name(enum model_act a) { return act_names[a]; }
 int
 model_arch_parse(const char *s, enum model_arch *a)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (strcmp(s, arch_names[i]) == 0) {
 			*a = (enum model_arch)i;
 			return 0;
@@ -64,7 +65,15 @@ model_shape(dml_model *m, enum model_arch arch, const int *sizes, int nsizes,
 	if (arch == MODEL_SOFTMAX && nsizes != 2)
 		return dml_error("a softmax model has 2 layer widths (inputs, "
 		    "classes), not %d", nsizes);
-	m->nparams = model_nparams(sizes, nsizes);
+	if (arch == MODEL_CNN && (nsizes != 2 || sizes[0] != CNN_INPUTS ||
+	    sizes[1] < 1 || sizes[1] > MODEL_MAXWIDTH))
+		return dml_error("a cnn model has 2 layer widths, %d (28 x 28 "
+		    "inputs) and the classes", CNN_INPUTS);
+	if (arch == MODEL_CNN && act != ACT_RELU)
+		return dml_error("a cnn model uses relu, not %s",
+		    model_act_name(act));
+	m->nparams = arch == MODEL_CNN ? cnn_nparams(sizes[1]) :
+	    model_nparams(sizes, nsizes);
 	if (m->nparams == 0)
 		return dml_error("bad layer widths: 2 to %d widths, each 1 to "
 		    "%d, at most %lld parameters", MODEL_MAXLAYERS + 1,
@@ -87,6 +96,10 @@ model_init(dml_model *m, enum model_arch arch, const int *sizes, int nsizes,
 		return -1;
 	p = m->params = xcalloc(m->nparams, sizeof *m->params);
 	data_rng_seed(&r, seed);
+	if (arch == MODEL_CNN) {
+		cnn_init(p, sizes[1], &r);
+		return 0;
+	}
 	for (int l = 0; l < m->nlayers; l++) {
 		int ni = sizes[l], no = sizes[l + 1];
 		int hidden = l < m->nlayers - 1;
@@ -138,7 +151,7 @@ model_from_record(dml_model *m, const rec_in *in, const json_t *r)
 		return -1;
 	if (model_arch_parse(s, &arch) < 0)
 		return rec_err(in, "field \"arch\": unknown architecture \"%s\" "
-		    "(mlp or softmax)", s);
+		    "(mlp, softmax or cnn)", s);
 	if (!(arr = rec_get_arr(in, r, "layers")) ||
 	    layers_from_json(in, arr, sizes, &n) < 0)
 		return -1;
@@ -290,6 +303,8 @@ struct model_work {
 	float *velocity;			/* [P], for momentum */
 	float *colsum;				/* [max width] */
 	float *ones;				/* [batch] of 1 */
+	cnn_work *cnn;				/* arch cnn only */
+	float *grad;				/* [P], cnn steps */
 };
 
 model_work *
@@ -301,6 +316,11 @@ model_work_new(const dml_model *m, int batch)
 	w->batch = batch < 1 ? 1 : batch;
 	w->nlayers = m->nlayers;
 	w->nparams = m->nparams;
+	if (m->arch == MODEL_CNN) {
+		w->nlayers = 0;		/* no mlp buffers */
+		w->cnn = cnn_work_new(m->sizes[1], w->batch);
+		return w;
+	}
 	for (int l = 1; l <= m->nlayers; l++) {
 		size_t sz = (size_t)w->batch * m->sizes[l] * sizeof(float);
 		w->act[l] = xmalloc(sz);
@@ -326,6 +346,8 @@ model_work_free(model_work *w)
 		free(w->delta[l]);
 	}
 	free(w->velocity);
+	free(w->grad);
+	cnn_work_free(w->cnn);
 	free(w->colsum);
 	free(w->ones);
 	free(w);
@@ -385,12 +407,24 @@ softmax_rows(float *z, int b, int c, const int32_t *y)
 	return loss;
 }
 
-/* Forward pass; act[L] ends up holding probabilities. */
+/* The probabilities of the last forward pass. */
+static float *
+probs(const dml_model *m, model_work *w)
+{
+	return m->arch == MODEL_CNN ? cnn_forward_out(w->cnn) :
+	    w->act[m->nlayers];
+}
+
+/* Forward pass; probs() ends up holding probabilities. */
 static double
 forward(const dml_model *m, model_work *w, const float *x, const int32_t *y,
     int b)
 {
 	const float *in = x, *p = m->params;
+
+	if (m->arch == MODEL_CNN)
+		return softmax_rows(cnn_forward(m->params, m->sizes[1],
+		    w->cnn, x, b), b, m->sizes[1], y);
 
 	for (int l = 0; l < m->nlayers; l++) {
 		int ni = m->sizes[l], no = m->sizes[l + 1];
@@ -419,7 +453,7 @@ const float *
 model_forward(const dml_model *m, model_work *w, const float *x, int b)
 {
 	forward(m, w, x, NULL, b);
-	return w->act[m->nlayers];
+	return probs(m, w);
 }
 
 enum { MODE_GRAD, MODE_SGD, MODE_MOMENTUM };
@@ -492,13 +526,38 @@ backward(dml_model *m, model_work *w, const float *x, const int32_t *y,
 	}
 }
 
+/* The cnn's step: the whole gradient first, then model_step's rule. */
+static void
+cnn_step(dml_model *m, model_work *w, const int32_t *y, int b, float lr,
+    float mu, float wd)
+{
+	float *W = m->params, *g, *v = w->velocity;
+
+	if (!w->grad)
+		w->grad = xmalloc(m->nparams * sizeof *w->grad);
+	g = w->grad;
+	cnn_backward(m->params, m->sizes[1], w->cnn, y, b, g);
+	if (mu == 0) {
+		for (size_t i = 0; i < m->nparams; i++)
+			W[i] -= lr * (g[i] + wd * W[i]);
+		return;
+	}
+	for (size_t i = 0; i < m->nparams; i++) {
+		v[i] = mu * v[i] + g[i] + wd * W[i];
+		W[i] -= lr * v[i];
+	}
+}
+
 double
 model_grad(const dml_model *m, model_work *w, const float *x,
     const int32_t *y, int b, float *grad)
 {
 	double loss = forward(m, w, x, y, b);
 
-	backward((dml_model *)m, w, x, y, b, MODE_GRAD, grad, 0, 0, 0);
+	if (m->arch == MODEL_CNN)
+		cnn_backward(m->params, m->sizes[1], w->cnn, y, b, grad);
+	else
+		backward((dml_model *)m, w, x, y, b, MODE_GRAD, grad, 0, 0, 0);
 	return loss / b;
 }
 
@@ -510,6 +569,10 @@ model_step(dml_model *m, model_work *w, const float *x, const int32_t *y,
 
 	if (momentum != 0 && !w->velocity)
 		w->velocity = xcalloc(m->nparams, sizeof *w->velocity);
+	if (m->arch == MODEL_CNN) {
+		cnn_step(m, w, y, b, lr, momentum, wd);
+		return loss / b;
+	}
 	backward(m, w, x, y, b, momentum != 0 ? MODE_MOMENTUM : MODE_SGD,
 	    NULL, lr, momentum, wd);
 	return loss / b;
@@ -547,7 +610,7 @@ model_evaluate(const dml_model *m, const dml_data *d, double *accuracy,
 		int b = d->n - i < B ? (int)(d->n - i) : B;
 		const float *p;
 		sum += forward(m, w, d->x + i * d->features, d->y + i, b);
-		p = w->act[m->nlayers];
+		p = probs(m, w);
 		for (int r = 0; r < b; r++) {
 			const float *row = p + (size_t)r * c;
 			int best = 0;

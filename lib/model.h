@@ -8,17 +8,34 @@
  * mlp without a hidden layer (layers [n0, nL], multinomial logistic
  * regression).
  *
- * Parameters are one flat float vector, layer by layer: for l = 1..L,
+ * arch "cnn" is a fixed LeNet-style network for 28 x 28 single-channel
+ * images (row-major pixels, 784 features): conv 1->6 5x5, relu, max-pool
+ * 2x2, conv 6->16 5x5, relu, max-pool 2x2 (valid convolutions, stride 1:
+ * 28->24->12->8->4), then dense 256->120, relu, 120->84, relu, 84->C and
+ * the softmax. Its layers are [784, C] (nlayers 1; C classes); act must
+ * be relu. Its flat parameters, in this order:
+ *   conv1 W [6][5][5]       then b [6]        (offset 0, 150; 6)
+ *   conv2 W [16][5][5][6]   then b [16]       (offset 156, 2400; 16)
+ *   fc1   W [120][256]      then b [120]      (offset 2572)
+ *   fc2   W [84][120]       then b [84]       (offset 33412)
+ *   fc3   W [C][84]         then b [C]        (offset 43576)
+ * conv2 W is [out][ky][kx][in] (PyTorch's [out][in][ky][kx] permuted);
+ * fc1's input is the pooled map channel-major, c * 16 + y * 4 + x, as
+ * PyTorch's flatten of [16][4][4]. P = 43576 + 85 C (44426 for 10
+ * classes). Its initialisation follows the rule below with fan-in 25,
+ * 150, 256, 120 and, for fc3, Glorot over 84 + C.
+ *
+ * Parameters of the mlp and softmax are one flat float vector, layer by layer: for l = 1..L,
  * W_l as [n_l][n_{l-1}] row-major (row = output unit), then b_l [n_l].
  * P = sum over l of n_l * n_{l-1} + n_l.
  *
  * The record:
- *   {"type":"dml.model","v":1,"arch":"mlp"|"softmax","layers":[...],
+ *   {"type":"dml.model","v":1,"arch":"mlp"|"softmax"|"cnn","layers":[...],
  *    "act":"relu"|"tanh","params":<tensor f32 [P]>,
  *    "name":str?, "parent":CID?, "round":int?}
  *
  * Batches are row-major [b][n0] floats; the products run on OpenBLAS
- * sgemm. A model_work holds every buffer a batch needs, so training
+ * sgemm (the cnn's convolutions as im2col products, see cnn.h). A model_work holds every buffer a batch needs, so training
  * allocates nothing per step. A model_work is tied to one model's shape
  * and is not shared between threads.
  *
@@ -44,7 +61,7 @@
 #define MODEL_MAXWIDTH (1 << 20)
 #define MODEL_MAXPARAMS (1LL << 31)
 
-enum model_arch { MODEL_SOFTMAX, MODEL_MLP };
+enum model_arch { MODEL_SOFTMAX, MODEL_MLP, MODEL_CNN };
 enum model_act { ACT_RELU, ACT_TANH };
 
 typedef struct dml_model {
@@ -64,10 +81,12 @@ const char *model_act_name(enum model_act a);
 int model_arch_parse(const char *s, enum model_arch *a);
 int model_act_parse(const char *s, enum model_act *a);
 
-/* P for the widths sizes[0..nsizes); 0 if a width is out of range. */
+/* P of an mlp or softmax of the widths sizes[0..nsizes); 0 if a width
+ * is out of range. (A cnn's P is in its layout above.) */
 size_t model_nparams(const int *sizes, int nsizes);
 
-/* A new model with seeded weights. softmax needs nsizes == 2, mlp >= 2.
+/* A new model with seeded weights. softmax needs nsizes == 2, mlp >= 2,
+ * cnn sizes {784, C} and ACT_RELU.
  * -1 with dml_error on a bad shape. */
 int model_init(dml_model *m, enum model_arch arch, const int *sizes,
     int nsizes, enum model_act act, uint64_t seed);

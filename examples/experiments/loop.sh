@@ -51,7 +51,7 @@ if [ "$FINETUNE" = 1 ]; then
 	ctl="--control $W/control/dev-0001 --control-items $CONTROL_ITEMS"
 fi
 
-dml-refine --init "$MODEL" --seed "$SEED" -o "$W/model-0.json"
+dml-refine --init "$MODEL" ${ARCH:+--arch "$ARCH"} --seed "$SEED" -o "$W/model-0.json"
 # max-delta is wide so that attacks reach the rule, not validation
 dml-job -k "$W/customer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
 	--rounds "$ROUNDS" --epochs "$EPOCHS" --batch "$BATCH" --lr "$LR" \

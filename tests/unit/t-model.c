@@ -105,9 +105,9 @@ test_record(void)
 	json_decref(j);
 
 	j = reparse(r);
-	json_object_set_new(j, "arch", json_string("cnn"));
+	json_object_set_new(j, "arch", json_string("rnn"));
 	ok(model_from_record(&b, NULL, j) < 0 && err_has("unknown "
-	    "architecture \"cnn\""), "unknown arch refused");
+	    "architecture \"rnn\""), "unknown arch refused");
 	json_decref(j);
 	j = reparse(r);
 	json_object_set_new(j, "layers", json_pack("[i,i,i]", 5, 4, 4));
