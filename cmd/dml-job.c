@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cid.h"
+#include "cnn.h"
 #include "fixedpoint.h"
 #include "job.h"
 #include "paillier.h"
@@ -220,6 +221,8 @@ algorithm_of(const char *path, const json_t *enc)
 			p += json_integer_value(x) * (prev + 1);
 		prev = json_integer_value(x);
 	}
+	if (strcmp(arch, "cnn") == 0)	/* its layout is fixed, see model.h */
+		p = (long long)cnn_nparams((int)prev);
 	alg = json_pack("{s:s,s:s,s:O,s:I}", "model", c, "arch", arch, "layers",
 	    layers, "params", (json_int_t)p);
 	if (strcmp(json_string_value(json_object_get(m, "type")),

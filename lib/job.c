@@ -1,5 +1,6 @@
 /* job: validation, identity and criteria of the customer's dml.job. */
 #include "job.h"
+#include "cnn.h"
 #include "sign.h"
 #include "util.h"
 
@@ -172,6 +173,14 @@ check_layers(const rec_in *in, json_t *alg, dml_job *j)
 	}
 	j->features = json_integer_value(json_array_get(layers, 0));
 	j->classes = prev;
+	{	/* a cnn's parameters do not follow from its two widths */
+		const char *arch = json_string_value(json_object_get(alg, "arch"));
+		if (arch && strcmp(arch, "cnn") == 0) {
+			if (json_array_size(layers) != 2 || j->features != 784)
+				return rec_err(in, "a cnn job has layers [784, C]");
+			p = (long long)cnn_nparams((int)prev);
+		}
+	}
 	if (rec_get_int(in, alg, "params", 1, 1LL << 40, &j->params) < 0)
 		return -1;
 	if (j->params != p)

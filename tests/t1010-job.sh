@@ -100,4 +100,12 @@ test_expect_success 'a developer key and a trainer pool are recorded and budgete
 	test_grep "does not cover" err &&
 	test_expect_code 2 dml-job $JOB --developer nosuch 2>err
 '
+test_expect_success 'a cnn job counts the cnn parameters' '
+	dml-refine --init 784,10 --arch cnn --seed 1 -o cnn.json &&
+	dml-job -k c.key -t train -d toy -m cnn.json --min-devices 1 >cj.json &&
+	test_grep "\"arch\":\"cnn\",\"layers\":\[784,10\],\"model\":\"baf[a-z2-7]*\",\"params\":44426" cj.json &&
+	dml-job --id cj.json >/dev/null &&
+	sed "s/\"params\":44426/\"params\":7850/" cj.json | $SRC_DIR/tests/helpers/rec-sign c.key >bad.json &&
+	test_must_fail dml-job --id bad.json 2>err && test_grep "44426 parameters" err
+'
 test_done
