@@ -63,7 +63,6 @@ main(int argc, char **argv)
 	dml_data d;
 	double acc, loss;
 	json_t *r;
-	rec_out *o;
 	int c, rc;
 
 	dml_setprog(argv[0]);
@@ -143,13 +142,7 @@ main(int argc, char **argv)
 		json_object_set_new(r, "devices_kept", json_integer(kept));
 	if (excl >= 0)
 		json_object_set_new(r, "devices_excluded", json_integer(excl));
-	if (!(o = rec_out_open(out)))
-		dml_fail(DML_EXIT_USAGE);
-	if (rec_out_write(o, r, NULL) < 0) {
-		rec_out_abort(o);
-		dml_fail(DML_EXIT_USAGE);
-	}
-	if (rec_out_commit(o) < 0)
+	if (rec_out_one(out, r, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	json_decref(r);
 	model_free(&m);

@@ -47,7 +47,6 @@ init_model(const char *widths, const char *arch, const char *act, long seed,
 	char *w = xstrdup(widths), *tok, *save;
 	dml_model m;
 	json_t *r;
-	rec_out *o;
 
 	for (tok = strtok_r(w, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		long v;
@@ -67,8 +66,7 @@ init_model(const char *widths, const char *arch, const char *act, long seed,
 		m.name = xstrdup(name);
 	m.round = 0;
 	r = model_to_record(&m);
-	if ((o = rec_out_open(out)) && rec_out_write(o, r, NULL) == 0 &&
-	    rec_out_commit(o) == 0)
+	if (rec_out_one(out, r, NULL) == 0)
 		rc = 0;
 	json_decref(r);
 	model_free(&m);
@@ -226,7 +224,6 @@ main(int argc, char **argv)
 	dml_model m;
 	struct agg a;
 	json_t *r;
-	rec_out *o;
 
 	dml_setprog(argv[0]);
 	while ((c = getopt_long(argc, argv, "m:l:o:k:h", opts, NULL)) != -1) {
@@ -292,13 +289,7 @@ main(int argc, char **argv)
 	m.round = a.round >= 0 ? a.round + 1 : m.round >= 0 ? m.round + 1 : 1;
 
 	r = model_to_record(&m);
-	if (!(o = rec_out_open(out)))
-		dml_fail(DML_EXIT_USAGE);
-	if (rec_out_write(o, r, NULL) < 0) {
-		rec_out_abort(o);
-		dml_fail(DML_EXIT_USAGE);
-	}
-	if (rec_out_commit(o) < 0)
+	if (rec_out_one(out, r, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	json_decref(r);
 	free(a.delta);

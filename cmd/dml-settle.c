@@ -934,47 +934,50 @@ chain_refund(chain *c, const char *jobf)
 	return 0;
 }
 
+/* One option table: main reads the ledger options, chain_main the chain
+ * ones, from the same command line. */
+enum { O_TIME = 256, O_VERSION, O_CHAIN, O_NONCE, O_TIMEOUT,
+	O_PAYOUTS, O_INDEX, O_ADDRESS, O_ROLE, O_PROOF, O_FORCE,
+	O_CONTRACTS, O_SUPPLY, O_GROWTH, O_BOUNTY, O_SETTLER, O_TO,
+	O_AMOUNT };
+static const struct option opts[] = {
+	{"ledger", required_argument, 0, 'L'},
+	{"key", required_argument, 0, 'k'},
+	{"job", required_argument, 0, 'j'},
+	{"stored", required_argument, 0, 's'},
+	{"contributions", required_argument, 0, 'c'},
+	{"time", required_argument, 0, O_TIME},
+	{"dry-run", no_argument, 0, 'n'},
+	{"help", no_argument, 0, 'h'},
+	{"version", no_argument, 0, O_VERSION},
+	{"rpc", required_argument, 0, 'r'},
+	{"escrow", required_argument, 0, 'e'},
+	{"eth-key", required_argument, 0, 'K'},
+	{"payees", required_argument, 0, 'P'},
+	{"chain-id", required_argument, 0, O_CHAIN},
+	{"nonce", required_argument, 0, O_NONCE},
+	{"timeout", required_argument, 0, O_TIMEOUT},
+	{"payouts", required_argument, 0, O_PAYOUTS},
+	{"index", required_argument, 0, O_INDEX},
+	{"address", required_argument, 0, O_ADDRESS},
+	{"role", required_argument, 0, O_ROLE},
+	{"proof-only", no_argument, 0, O_PROOF},
+	{"force", no_argument, 0, O_FORCE},
+	{"contracts", required_argument, 0, O_CONTRACTS},
+	{"supply", required_argument, 0, O_SUPPLY},
+	{"growth-pool", required_argument, 0, O_GROWTH},
+	{"bounty-pool", required_argument, 0, O_BOUNTY},
+	{"settler", required_argument, 0, O_SETTLER},
+	{"to", required_argument, 0, O_TO},
+	{"amount", required_argument, 0, O_AMOUNT},
+	{0, 0, 0, 0}};
+
 static int chain_main(int argc, char **argv, const char *jobf,
     const char *storedf, const char *contribf);
 
 int
 main(int argc, char **argv)
 {
-	enum { O_TIME = 256, O_VERSION, O_CHAIN, O_NONCE, O_TIMEOUT,
-		O_PAYOUTS, O_INDEX, O_ADDRESS, O_ROLE, O_PROOF, O_FORCE,
-		O_CONTRACTS, O_SUPPLY, O_GROWTH, O_BOUNTY, O_SETTLER, O_TO,
-		O_AMOUNT };
-	static const struct option opts[] = {
-		{"ledger", required_argument, 0, 'L'},
-		{"key", required_argument, 0, 'k'},
-		{"job", required_argument, 0, 'j'},
-		{"stored", required_argument, 0, 's'},
-		{"contributions", required_argument, 0, 'c'},
-		{"time", required_argument, 0, O_TIME},
-		{"dry-run", no_argument, 0, 'n'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, O_VERSION},
-		{"rpc", required_argument, 0, 'r'},
-		{"escrow", required_argument, 0, 'e'},
-		{"eth-key", required_argument, 0, 'K'},
-		{"payees", required_argument, 0, 'P'},
-		{"chain-id", required_argument, 0, O_CHAIN},
-		{"nonce", required_argument, 0, O_NONCE},
-		{"timeout", required_argument, 0, O_TIMEOUT},
-		{"payouts", required_argument, 0, O_PAYOUTS},
-		{"index", required_argument, 0, O_INDEX},
-		{"address", required_argument, 0, O_ADDRESS},
-		{"role", required_argument, 0, O_ROLE},
-		{"proof-only", no_argument, 0, O_PROOF},
-		{"force", no_argument, 0, O_FORCE},
-		{"contracts", required_argument, 0, O_CONTRACTS},
-		{"supply", required_argument, 0, O_SUPPLY},
-		{"growth-pool", required_argument, 0, O_GROWTH},
-		{"bounty-pool", required_argument, 0, O_BOUNTY},
-		{"settler", required_argument, 0, O_SETTLER},
-		{"to", required_argument, 0, O_TO},
-		{"amount", required_argument, 0, O_AMOUNT},
-		{0, 0, 0, 0}};
 	const char *path = NULL, *keyf = NULL, *jobf = NULL, *storedf = NULL,
 		   *contribf = NULL, *when = NULL;
 	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], hex[65];
@@ -1117,41 +1120,6 @@ static int
 chain_main(int argc, char **argv, const char *jobf, const char *storedf,
     const char *contribf)
 {
-	enum { O_TIME = 256, O_VERSION, O_CHAIN, O_NONCE, O_TIMEOUT,
-		O_PAYOUTS, O_INDEX, O_ADDRESS, O_ROLE, O_PROOF, O_FORCE,
-		O_CONTRACTS, O_SUPPLY, O_GROWTH, O_BOUNTY, O_SETTLER, O_TO,
-		O_AMOUNT };
-	static const struct option opts[] = {
-		{"ledger", required_argument, 0, 'L'},
-		{"key", required_argument, 0, 'k'},
-		{"job", required_argument, 0, 'j'},
-		{"stored", required_argument, 0, 's'},
-		{"contributions", required_argument, 0, 'c'},
-		{"time", required_argument, 0, O_TIME},
-		{"dry-run", no_argument, 0, 'n'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, O_VERSION},
-		{"rpc", required_argument, 0, 'r'},
-		{"escrow", required_argument, 0, 'e'},
-		{"eth-key", required_argument, 0, 'K'},
-		{"payees", required_argument, 0, 'P'},
-		{"chain-id", required_argument, 0, O_CHAIN},
-		{"nonce", required_argument, 0, O_NONCE},
-		{"timeout", required_argument, 0, O_TIMEOUT},
-		{"payouts", required_argument, 0, O_PAYOUTS},
-		{"index", required_argument, 0, O_INDEX},
-		{"address", required_argument, 0, O_ADDRESS},
-		{"role", required_argument, 0, O_ROLE},
-		{"proof-only", no_argument, 0, O_PROOF},
-		{"force", no_argument, 0, O_FORCE},
-		{"contracts", required_argument, 0, O_CONTRACTS},
-		{"supply", required_argument, 0, O_SUPPLY},
-		{"growth-pool", required_argument, 0, O_GROWTH},
-		{"bounty-pool", required_argument, 0, O_BOUNTY},
-		{"settler", required_argument, 0, O_SETTLER},
-		{"to", required_argument, 0, O_TO},
-		{"amount", required_argument, 0, O_AMOUNT},
-		{0, 0, 0, 0}};
 	const char *rpc = getenv("DML_ETH_RPC"), *escrow = getenv(
 	    "DML_ETH_ESCROW"), *keyf = NULL, *bookf = NULL, *payf = NULL,
 		   *who = NULL, *role = NULL, *dir = NULL, *settler = NULL,

@@ -864,6 +864,20 @@ rec_out_commit(rec_out *o)
 	return rc;
 }
 
+int
+rec_out_one(const char *path, const json_t *j, const rec_in *src)
+{
+	rec_out *o = rec_out_open(path);
+
+	if (!o)
+		return -1;
+	if (rec_out_write(o, j, src) < 0) {
+		rec_out_abort(o);
+		return -1;
+	}
+	return rec_out_commit(o);
+}
+
 void
 rec_out_abort(rec_out *o)
 {

@@ -103,6 +103,9 @@ int rec_out_raw(rec_out *o, const void *p, size_t n);
 int rec_out_commit(rec_out *o);
 void rec_out_abort(rec_out *o);
 
+/* Write one record to path (NULL or "-": stdout), whole or not at all. */
+int rec_out_one(const char *path, const json_t *j, const rec_in *src);
+
 /* Write one canonical record line to a stdio stream. */
 int rec_write(FILE *f, const json_t *j, const rec_in *src);
 
