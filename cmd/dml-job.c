@@ -55,6 +55,13 @@ static const char usage[] =
 "      --created TIME      creation time (default now)\n"
 "      --nonce TEXT        makes otherwise equal jobs distinct (default\n"
 "                          random)\n"
+"      --dp-clip C --dp-noise Z --dp-epsilon E   differential privacy\n"
+"                          (train): updates clipped to L2 norm C, Gaussian\n"
+"                          noise of sd Z*C on the sum, stop at epsilon E\n"
+"      --dp-mode MODE      central (the node adds the noise, default) or\n"
+"                          distributed (each device adds a share)\n"
+"      --dp-delta D        the accountant's delta (default 1e-5)\n"
+"      --dp-sample-rate Q  devices per round / population (default 1)\n"
 "  -o, --output FILE       write the job to FILE (whole or not at all)\n"
 "      --id FILE           verify a job file and print its id\n"
 "  -h, --help, --version\n";
@@ -235,6 +242,45 @@ algorithm_of(const char *path, const json_t *enc)
 	return alg;
 }
 
+/* The --dp-* options into the "privacy" object: option k of clip, noise,
+ * mode, epsilon, delta, sample_rate. */
+static json_t *
+dp_option(json_t *dp, int k, const char *arg)
+{
+	static const char *const field[] = {"clip", "noise", "mode",
+	    "epsilon", "delta", "sample_rate"};
+	double v;
+
+	if (!dp)
+		dp = json_pack("{s:s,s:f,s:f}", "mode", "central", "delta", 1e-5,
+		    "sample_rate", 1.0);
+	if (k == 2) {
+		json_object_set_new(dp, "mode", json_string(arg));
+		return dp;
+	}
+	if (dml_parse_double(arg, &v) < 0)
+		dml_usage_error("--dp-%s: '%s' is not a number", k == 5 ?
+		    "sample-rate" : field[k], arg);
+	json_object_set_new(dp, field[k], json_real(v));
+	return dp;
+}
+
+/* Every field present and valid (job_dp_parse says what is wrong). */
+static void
+dp_check(const json_t *dp, enum job_task t)
+{
+	job_dp d;
+
+	if (t != TASK_TRAIN)
+		dml_usage_error("--dp-* options apply to train jobs");
+	if (!json_object_get(dp, "clip") || !json_object_get(dp, "noise") ||
+	    !json_object_get(dp, "epsilon"))
+		dml_usage_error("differential privacy needs --dp-clip, "
+		    "--dp-noise and --dp-epsilon");
+	if (job_dp_parse(NULL, dp, &d) < 0)
+		dml_usage_error("%s", dml_errmsg());
+}
+
 static int
 print_id(const char *path)
 {
@@ -254,6 +300,7 @@ main(int argc, char **argv)
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
 		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL,
 		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD };
+	enum { O_DPCLIP = 512, O_DPNOISE, O_DPMODE, O_DPEPS, O_DPDELTA, O_DPQ };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
 		{"task", required_argument, 0, 't'},
@@ -286,6 +333,12 @@ main(int argc, char **argv)
 		{"min-accuracy", required_argument, 0, O_MINACC},
 		{"created", required_argument, 0, O_CREATED},
 		{"nonce", required_argument, 0, O_NONCE},
+		{"dp-clip", required_argument, 0, O_DPCLIP},
+		{"dp-noise", required_argument, 0, O_DPNOISE},
+		{"dp-mode", required_argument, 0, O_DPMODE},
+		{"dp-epsilon", required_argument, 0, O_DPEPS},
+		{"dp-delta", required_argument, 0, O_DPDELTA},
+		{"dp-sample-rate", required_argument, 0, O_DPQ},
 		{"output", required_argument, 0, 'o'},
 		{"id", required_argument, 0, O_ID},
 		{"help", no_argument, 0, 'h'},
@@ -305,7 +358,7 @@ main(int argc, char **argv)
 	long frac = 14, ibits = 14, summands = 256;
 	int encopt = 0;
 	double lr = 0.05, maxd = 10;
-	json_t *criteria = json_array(), *r, *c, *enc = NULL;
+	json_t *criteria = json_array(), *r, *c, *enc = NULL, *dp = NULL;
 	enum job_task t;
 	dml_key k;
 	char buf[80], nbuf[33];
@@ -406,6 +459,10 @@ main(int argc, char **argv)
 		case O_TPOOL: tpool = optarg; break;
 		case O_CREATED: created = optarg; break;
 		case O_NONCE: nonce = optarg; break;
+		case O_DPCLIP: case O_DPNOISE: case O_DPMODE: case O_DPEPS:
+		case O_DPDELTA: case O_DPQ:
+			dp = dp_option(dp, ch - O_DPCLIP, optarg);
+			break;
 		case 'o': out = optarg; break;
 		case O_ID:
 			json_decref(criteria);
@@ -436,6 +493,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		if (!amount_ok(fees[i]))
 			dml_usage_error("bad node fee '%s'", fees[i]);
+	if (dp)
+		dp_check(dp, t);
 	if (encopt && !pkeyf)
 		dml_usage_error("--frac-bits, --int-bits and --max-summands "
 		    "need --paillier-key");
@@ -563,6 +622,8 @@ main(int argc, char **argv)
 	json_object_set_new(r, "limits", json_pack("{s:f}", "max_delta", maxd));
 	if (enc)
 		json_object_set_new(r, "encryption", enc);
+	if (dp)
+		json_object_set_new(r, "privacy", dp);
 	json_object_set_new(r, "reward", json_pack(
 	    "{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s}}", "budget", budget,
 	    "per_device", perdev, "developer_fee", devfee, "node_fees",

@@ -36,6 +36,9 @@ static const char usage[] =
 "                      paid from the trainer pool by their weight\n"
 "                      (repeatable)\n"
 "      --render DIR    write DIR/report.md and DIR/report.svg of a report\n"
+"      --privacy FILE  the dml.privacy records of the job (dml-privacy\n"
+"                      account): the last one's epsilon and delta go into\n"
+"                      the report's \"privacy\"\n"
 "  -o, --output FILE   write to FILE (whole or not at all)\n"
 "  -h, --help, --version\n";
 
@@ -118,6 +121,7 @@ main(int argc, char **argv)
 	enum { O_TRUST = 256, O_NOSEAL, O_RENDER, O_VERSION, O_CONTRIB, O_WEIGHTS,
 		O_REFN,
 		O_DISTN };
+	enum { O_PRIVACY = 512 };
 	static const struct option opts[] = {
 		{"job", required_argument, 0, 'j'},
 		{"key", required_argument, 0, 'k'},
@@ -128,13 +132,14 @@ main(int argc, char **argv)
 		{"weights", required_argument, 0, O_WEIGHTS},
 		{"refining", required_argument, 0, O_REFN},
 		{"distributing", required_argument, 0, O_DISTN},
+		{"privacy", required_argument, 0, O_PRIVACY},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *trust = NULL,
 		   *out = NULL, *rdir = NULL, *aid, *contribf = NULL,
-		   *weightsf = NULL;
+		   *weightsf = NULL, *privf = NULL;
 	json_t *refining = json_array(), *distributing = json_array();
 	int seal = 1, c, rc;
 	dml_job job;
@@ -156,6 +161,7 @@ main(int argc, char **argv)
 		case O_RENDER: rdir = optarg; break;
 		case O_CONTRIB: contribf = optarg; break;
 		case O_WEIGHTS: weightsf = optarg; break;
+		case O_PRIVACY: privf = optarg; break;
 		case O_REFN: case O_DISTN: {
 			unsigned char pk[32];
 			char hex[65];
@@ -248,6 +254,12 @@ main(int argc, char **argv)
 		dml_fail(DML_EXIT_REJECT);
 	}
 	rec_close(in);
+	if (privf) {
+		json_t *p = report_privacy(&job, privf);
+		if (!p)
+			dml_fail(DML_EXIT_REJECT);
+		json_object_set_new(rep, "privacy", p);
+	}
 	if (!job.enc.on) {
 		char hex[65];
 		key_hex(k.pk, 32, hex);

@@ -261,6 +261,48 @@ job_control(const rec_in *in, const json_t *o, dml_job *j)
 	return 0;
 }
 
+/* "privacy": {"clip": C, "noise": Z, "mode": "central"|"distributed",
+ * "epsilon": E, "delta": D, "sample_rate": Q}. */
+int
+job_dp_parse(const rec_in *in, const json_t *o, job_dp *d)
+{
+	const char *mode;
+
+	memset(d, 0, sizeof *d);
+	if (!json_is_object(o))
+		return rec_err(in, "field \"privacy\" is not an object");
+	if (rec_get_num(in, o, "clip", &d->clip) < 0 ||
+	    rec_get_num(in, o, "noise", &d->noise) < 0 ||
+	    rec_get_num(in, o, "epsilon", &d->epsilon) < 0 ||
+	    rec_get_num(in, o, "delta", &d->delta) < 0 ||
+	    rec_get_num(in, o, "sample_rate", &d->sample_rate) < 0 ||
+	    rec_get_str(in, o, "mode", &mode) < 0)
+		return -1;
+	if (strcmp(mode, "central") == 0)
+		d->distributed = 0;
+	else if (strcmp(mode, "distributed") == 0)
+		d->distributed = 1;
+	else
+		return rec_err(in, "field \"privacy.mode\": \"%.40s\" is "
+		    "neither central nor distributed", mode);
+	if (!(d->clip > 0 && isfinite(d->clip)))
+		return rec_err(in, "field \"privacy.clip\" must be a positive "
+		    "number");
+	if (!(d->noise > 0 && isfinite(d->noise)))
+		return rec_err(in, "field \"privacy.noise\" must be a positive "
+		    "number");
+	if (!(d->epsilon > 0 && isfinite(d->epsilon)))
+		return rec_err(in, "field \"privacy.epsilon\" must be a "
+		    "positive number");
+	if (!(d->delta > 0 && d->delta < 1))
+		return rec_err(in, "field \"privacy.delta\" must be in (0, 1)");
+	if (!(d->sample_rate > 0 && d->sample_rate <= 1))
+		return rec_err(in, "field \"privacy.sample_rate\" must be in "
+		    "(0, 1]");
+	d->on = 1;
+	return 0;
+}
+
 int
 job_from_record(const rec_in *in, json_t *r, dml_job *j)
 {
@@ -336,6 +378,16 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 	if (j->task == TASK_PREDICT &&
 	    enc_model(in, json_object_get(r, "algorithm"), j) < 0)
 		goto fail;
+	if ((o = json_object_get(r, "privacy"))) {
+		if (job_dp_parse(in, o, &j->dp) < 0)
+			goto fail;
+		if (j->task != TASK_TRAIN ||
+		    (j->enc.on && !j->dp.distributed)) {
+			rec_err(in, "field \"privacy\" applies to train jobs, "
+			    "and to encrypted ones in distributed mode only");
+			goto fail;
+		}
+	}
 	if ((o = json_object_get(r, "limits")) &&
 	    rec_opt_num(in, o, "max_delta", &j->max_delta) < 0)
 		goto fail;

@@ -35,6 +35,17 @@ typedef struct job_enc {
 	int score_frac;			/* fractional bits of its scores */
 } job_enc;
 
+/* A job's "privacy" (see dp, dml-privacy(1)): each device's update is
+ * clipped to L2 norm `clip` and the released sum carries Gaussian noise of
+ * sd noise * clip, added by the node (central) or in shares by the
+ * devices (distributed); the accountant stops at `epsilon` for `delta`,
+ * devices being sampled at `sample_rate` per round. */
+typedef struct job_dp {
+	int on;
+	int distributed;		/* noise shares on the devices */
+	double clip, noise, epsilon, delta, sample_rate;
+} job_dp;
+
 typedef struct dml_job {
 	json_t *rec;			/* the whole record (owned) */
 	char id[CID_MAXSTR];		/* content id */
@@ -53,6 +64,7 @@ typedef struct dml_job {
 					   or NULL (crowd fine-tuning) */
 	double min_accuracy;		/* "control.min_accuracy", 0 if absent */
 	double momentum, weight_decay;	/* "train": local SGD, 0 if absent */
+	job_dp dp;			/* "privacy": differential privacy */
 } dml_job;
 
 const char *task_name(enum job_task t);
@@ -74,5 +86,7 @@ int job_criteria_match(const dml_job *j, const json_t *attrs,
 int job_criteria_check(const json_t *criteria);
 /* Parse an "encryption" object into e (used by dml-job before signing). */
 int job_enc_parse(const rec_in *in, const json_t *o, job_enc *e);
+/* Parse a "privacy" object into d (used by dml-job before signing). */
+int job_dp_parse(const rec_in *in, const json_t *o, job_dp *d);
 
 #endif

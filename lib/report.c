@@ -300,6 +300,54 @@ report_trainers(const dml_job *j, const char *path)
 }
 
 json_t *
+report_privacy(const dml_job *j, const char *path)
+{
+	static const char *const keep[] = {"epsilon", "delta", "rounds",
+	    "round", "mode", "noise", "clip", "sample_rate", "accountant",
+	    "conversion", "budget"};
+	rec_in *in = rec_open(path);
+	json_t *r, *last = NULL, *out;
+	const char *job;
+	double e;
+	int rc;
+
+	if (!in)
+		return NULL;
+	rec_set_copy(in, 1);
+	while ((rc = rec_next(in, &r)) > 0) {
+		if (rec_check(in, r, "dml.privacy") < 0 ||
+		    rec_get_str(in, r, "job", &job) < 0 ||
+		    rec_get_num(in, r, "epsilon", &e) < 0 ||
+		    (json_object_get(r, "sig") && rec_verify(r, in, NULL) < 0))
+			rc = -1;
+		else if (strcmp(job, j->id) != 0)
+			rc = rec_err(in, "a dml.privacy record of job %.60s, not "
+			    "%s", job, j->id);
+		if (rc < 0) {
+			json_decref(r);
+			break;
+		}
+		json_decref(last);
+		last = r;
+	}
+	if (rc == 0 && !last)
+		rc = dml_error("%s: empty input: no dml.privacy record",
+		    rec_name(in));
+	rec_close(in);
+	if (rc < 0) {
+		json_decref(last);
+		return NULL;
+	}
+	out = json_object();
+	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
+		if (json_object_get(last, keep[i]))
+			json_object_set(out, keep[i], json_object_get(last,
+			    keep[i]));
+	json_decref(last);
+	return out;
+}
+
+json_t *
 report_withheld(const dml_job *j, const json_t *agg)
 {
 	json_t *r = rec_new("dml.withheld");
@@ -389,6 +437,16 @@ report_markdown(const json_t *r)
 	    json_integer_value(json_object_get(r, "devices")));
 	sb_printf(&b, "- Samples counted: %lld\n",
 	    json_integer_value(json_object_get(r, "samples")));
+	if (json_is_object(json_object_get(r, "privacy"))) {
+		json_t *p = json_object_get(r, "privacy");
+		sb_printf(&b, "- Differential privacy: (%.4g, %g)-DP after %lld "
+		    "rounds (%s noise, multiplier %g)\n",
+		    json_number_value(json_object_get(p, "epsilon")),
+		    json_number_value(json_object_get(p, "delta")),
+		    json_integer_value(json_object_get(p, "rounds")),
+		    json_string_value(json_object_get(p, "mode")),
+		    json_number_value(json_object_get(p, "noise")));
+	}
 	sb_printf(&b, "- Report node: `%s`\n\n",
 	    json_string_value(json_object_get(r, json_object_get(r,
 	    "report_node") ? "report_node" : "from")));

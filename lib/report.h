@@ -38,6 +38,11 @@ json_t *report_contributions(const dml_job *j, const json_t *agg,
  * NULL with dml_error on a bad record, a bad signature, another job or a
  * trainer named twice. */
 json_t *report_trainers(const dml_job *j, const char *path);
+/* The report's "privacy" from a file of dml.privacy records (dml-privacy
+ * account): the last record's epsilon, delta, rounds, mode, noise, clip,
+ * sample rate and accountant. Every record must be of the job and, if
+ * signed, verify. NULL with dml_error "file:line: what". */
+json_t *report_privacy(const dml_job *j, const char *path);
 /* Markdown and SVG renderings of a report (malloc'd strings). */
 char *report_markdown(const json_t *report);
 char *report_svg(const json_t *report);
