@@ -323,4 +323,14 @@ print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 	test_empty out
 '
 
+test_expect_success 'examples/experiments/privacy.sh runs and writes epsilon against accuracy' '
+	OUT=exp DEVICES=20 LIMIT=400 Q=0.5 ROUNDS=2 ZS="1 2" JOBS=1 \
+		sh "$SRC_DIR/examples/experiments/privacy.sh" >exp.out &&
+	test $(wc -l <exp/privacy/privacy.tsv) = 4 &&
+	test_grep "^0	inf	2	0\." exp/privacy/privacy.tsv &&
+	test_grep "^2	[0-9.]*	2	0\." exp/privacy/privacy.tsv &&
+	test_grep "<svg" exp/privacy/privacy.svg &&
+	test $(wc -l <exp/privacy/z-1/spent.ndjson) = 2
+'
+
 test_done
