@@ -267,7 +267,7 @@ dp_option(json_t *dp, int k, const char *arg)
 
 /* Every field present and valid (job_dp_parse says what is wrong). */
 static void
-dp_check(const json_t *dp, enum job_task t)
+dp_check(const json_t *dp, enum job_task t, int encrypted)
 {
 	job_dp d;
 
@@ -279,6 +279,9 @@ dp_check(const json_t *dp, enum job_task t)
 		    "--dp-noise and --dp-epsilon");
 	if (job_dp_parse(NULL, dp, &d) < 0)
 		dml_usage_error("%s", dml_errmsg());
+	if (encrypted && !d.distributed)
+		dml_usage_error("an encrypted job takes --dp-mode distributed: "
+		    "the node cannot noise a sum it cannot read");
 }
 
 static int
@@ -494,7 +497,7 @@ main(int argc, char **argv)
 		if (!amount_ok(fees[i]))
 			dml_usage_error("bad node fee '%s'", fees[i]);
 	if (dp)
-		dp_check(dp, t);
+		dp_check(dp, t, pkeyf != NULL);
 	if (encopt && !pkeyf)
 		dml_usage_error("--frac-bits, --int-bits and --max-summands "
 		    "need --paillier-key");

@@ -420,6 +420,10 @@ do_account(const struct opts *op, const dml_job *j, const dml_key *k,
 		rc = -3;
 		goto out;
 	}
+	if (!(next <= d->epsilon))
+		dml_warn("note: round %lld is the last the budget allows (one "
+		    "more would bring epsilon to %.4g, past %g)", round, next,
+		    d->epsilon);
 	pr = rec_new("dml.privacy");
 	orders = json_array();
 	for (int i = 0; i < DP_NORDERS; i++)

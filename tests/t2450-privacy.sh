@@ -92,6 +92,15 @@ test_expect_success 'dml-job refuses bad --dp-* options (exit 2)' '
 	test_grep "apply to train jobs" err
 '
 
+test_expect_success 'dml-job: an encrypted job takes distributed DP only' '
+	dml-keygen --paillier --seed t2450 -n cust -o cust.pkey >cust.ppub &&
+	test_expect_code 2 dml-job $J --nonce p $DP --paillier-key cust.ppub 2>err &&
+	test_grep "an encrypted job takes --dp-mode distributed" err &&
+	dml-job $J --nonce p $DP --dp-mode distributed --paillier-key cust.ppub \
+		-o pdist.json &&
+	test "$($PY -c "import json; j = json.load(open(\"pdist.json\")); print(j[\"privacy\"][\"mode\"], j[\"encryption\"][\"scheme\"])")" = "distributed paillier"
+'
+
 test_expect_success 'clip: the update is clipped to the norm and re-signed by the device' '
 	runall central.json 0 raw &&
 	$PY -c "import sys; assert float(sys.argv[1]) > 10" "$($PY norm.py dev-0001.raw)" &&
@@ -135,8 +144,9 @@ test_expect_success 'noise: central noise of sd noise*clip, deterministic with -
 '
 
 test_expect_success 'account: epsilon of the Gaussian mechanism at q = 1 (closed form)' '
-	dml-privacy account -j central.json -k node.key --spent spent n1.agg >rec &&
+	dml-privacy account -j central.json -k node.key --spent spent n1.agg >rec 2>err &&
 	test_cmp rec spent &&
+	test_grep "note: round 0 is the last the budget allows (one more would bring epsilon to 3.189, past 3)" err &&
 	test "$(field rec rounds)" = 1 && test "$(field rec round)" = 0 &&
 	test "$(field rec accountant)" = "\"rdp-sgm\"" &&
 	test "$(field rec orders | tr -d " " | cut -c1-21)" = "[1.1,1.2,1.3,1.4,1.5," &&
@@ -218,6 +228,31 @@ test_expect_success 'distributed: each device adds its share, the sum carries th
 	test_must_fail dml-privacy account -j dist.json d1.agg >out 2>err &&
 	test_grep "d1.agg:1: 1 devices: their noise shares sum to less" err &&
 	test_empty out
+'
+
+test_expect_success 'distributed DP composes with Paillier encryption (noise before encryption)' '
+	: >pclear && : >penc &&
+	for d in devs/dev-*; do
+		dml-run -j pdist.json -k $d/key -D $d -m model.json --seed 1 |
+			dml-privacy clip -j pdist.json -k $d/key --seed 5 >pc &&
+		cat pc >>pclear &&
+		dml-encrypt --scheme paillier -j pdist.json -k $d/key pc >>penc ||
+			return 1
+	done &&
+	dml-aggregate -j pdist.json -k node.key penc >penc.agg &&
+	dml-privacy account -j pdist.json penc.agg >prec &&
+	test "$(field prec devices)" = 4 &&
+	dml-encrypt -d -k cust.key --paillier-key cust.pkey -j pdist.json \
+		penc.agg >pdec.agg &&
+	$PY -c "
+import base64, json
+import numpy as np
+r = json.loads(open(\"pdec.agg\").readline())
+a = np.frombuffer(base64.b64decode(r[\"sum\"][\"delta\"][\"data\"]), \"<f8\")
+b = sum(np.frombuffer(base64.b64decode(json.loads(l)[\"values\"][\"delta\"][\"data\"]), \"<f4\").astype(np.float64) for l in open(\"pclear\"))
+# 4 values each rounded to 2^-14: the sums agree within 4 * 2^-15
+assert np.abs(a - b).max() <= 4 * 2.0 ** -15, np.abs(a - b).max()
+"
 '
 
 test_expect_success 'dml-report --privacy: the privacy spent goes into the report' '

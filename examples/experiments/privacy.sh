@@ -17,7 +17,7 @@
 set -eu
 : "${OUT:=out}" "${DEVICES:=1000}" "${LIMIT:=30000}" "${Q:=0.1}"
 : "${ROUNDS:=30}" "${EPOCHS:=1}" "${BATCH:=10}" "${LR:=0.1}" "${ETA:=1}"
-: "${CLIP:=10}" "${ZS:=0.5 0.8 1 1.5 2 3}" "${DELTA:=1e-5}"
+: "${CLIP:=10}" "${ZS:=0.5 1 2 4 8 16}" "${DELTA:=1e-5}"
 : "${BUDGET:=1000}" "${SEED:=1}" "${JOBS:=2}"
 export OPENBLAS_NUM_THREADS=1
 W=$OUT/privacy
