@@ -109,7 +109,8 @@ test_rdp(void)
 		exact &= dp_rdp_sgm(1, 1.3, a) == a / (2 * 1.3 * 1.3);
 	}
 	ok(exact, "q = 1 gives alpha / (2 z^2) at every default order");
-	/* TF Privacy rdp_accountant_test.py test_compute_rdp_no_sampling:
+	/* TF Privacy (tensorflow/privacy commit 09270af)
+	 * rdp_accountant_test.py test_compute_rdp_no_sampling:
 	 * compute_rdp(1, 10, 1, 20) == 0.1; test_compute_rdp_no_data */
 	ok(dp_rdp_sgm(1, 10, 20) == 0.1, "q = 1, z = 10, alpha 20: 0.1");
 	ok(dp_rdp_sgm(0, 10, 20) == 0, "q = 0: no privacy spent");
@@ -136,13 +137,16 @@ test_rdp(void)
 	ok(rel_near(dp_rdp_sgm(0.05, 1.1, 4.0000001), dp_rdp_sgm(0.05, 1.1, 4),
 	    1e-6), "fractional order 4.0000001 agrees with integer order 4");
 
-	/* Opacus 1.x opacus/tests/accountants_test.py test_rdp_accountant:
+	/* Opacus (pytorch/opacus commit 2f4b546, whose analysis/rdp.py
+	 * has the Balle et al. conversion used here)
+	 * opacus/tests/accountants_test.py test_rdp_accountant:
 	 * RDPAccountant, z 1.5, q 0.04, int(90 / 0.04) = 2250 steps,
 	 * delta 1e-5: assertAlmostEqual(epsilon, 7.32911117143) (7 places) */
 	e = dp_spent(0.04, 1.5, 2250, 1e-5, &o);
 	ok(fabs(e - 7.32911117143) < 0.5e-7, "Opacus RDPAccountant: epsilon "
 	    "%.11f (7.32911117143)", e);
-	/* TF Privacy compute_dp_sgd_privacy_test.py (dp_accounting RDP, same
+	/* TF Privacy (tensorflow/privacy commit 2cd46db)
+	 * compute_dp_sgd_privacy_test.py (dp_accounting RDP, same
 	 * conversion), its orders, steps ceil(epochs n / batch):
 	 * Test0 60000, 150, z 1.3, 15 epochs, 1e-5: 0.7242234026109595, 19
 	 * Test1 100000, 100, z 1.0, 30 epochs, 1e-7: 1.4154988495444842, 13
