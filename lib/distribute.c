@@ -98,6 +98,7 @@ struct reg_in {
 	unsigned char hash[HASHLEN];
 	long long devices, seen;
 	json_t *cur;
+	char *needle;		/* parse only the lines holding it */
 };
 
 reg_in *
@@ -154,7 +155,9 @@ reg_next(reg_in *g, json_t **r, dev_info *d)
 
 	json_decref(g->cur);
 	g->cur = NULL;
-	rc = rec_next(g->in, &g->cur);
+again:
+	rc = g->needle ? rec_next_if(g->in, g->needle, &g->cur) :
+	    rec_next(g->in, &g->cur);
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
@@ -173,6 +176,8 @@ reg_next(reg_in *g, json_t **r, dev_info *d)
 	crypto_generichash_update(&g->st, (const unsigned char *)raw, n);
 	crypto_generichash_update(&g->st, (const unsigned char *)"\n", 1);
 	g->seen++;
+	if (rc == 2)
+		goto again;
 	if (dev_parse(g->in, g->cur, d) < 0)
 		return -1;
 	*r = g->cur;
@@ -186,12 +191,29 @@ reg_rec(reg_in *g)
 }
 
 void
+reg_only(reg_in *g, const char *s)
+{
+	json_t *j = json_string(s);
+
+	free(g->needle);
+	g->needle = canon_dump(j, NULL, NULL, NULL);
+	json_decref(j);
+}
+
+long long
+reg_lines(const reg_in *g)
+{
+	return g->seen;
+}
+
+void
 reg_close(reg_in *g)
 {
 	if (!g)
 		return;
 	json_decref(g->cur);
 	rec_close(g->in);
+	free(g->needle);
 	free(g);
 }
 
@@ -474,10 +496,10 @@ select_devices(const dist_opts *o, const char *registry, data_rng *rng,
 
 	if (!g)
 		return -1;
+	reg_only(g, o->job->data);
 	while ((rc = reg_next(g, &r, &d)) == 1) {
 		struct cand x, *slot;
 		const char *raw;
-		res->read++;
 		if (d.capacity < 1 || !dev_consents(&d, o->job->data) ||
 		    job_criteria_match(o->job, d.attrs, &why) != 1)
 			continue;
@@ -508,6 +530,7 @@ select_devices(const dist_opts *o, const char *registry, data_rng *rng,
 		x.region = d.region ? xstrdup(d.region) : NULL;
 		*slot = x;
 	}
+	res->read = reg_lines(g);
 	reg_close(g);
 	*out = c;
 	*nout = n;
@@ -524,9 +547,11 @@ check_devices(const char *registry, struct cand *c, size_t n)
 		json_t *r = json_loadb(c[i].text, c[i].len, 0, &je);
 		int rc = r ? rec_verify(r, NULL, pk) : -1;
 		json_decref(r);
+		if (rc < 0 && !r)
+			return dml_error("%s:%ld: malformed JSON", registry,
+			    c[i].line);
 		if (rc < 0)
-			return dml_error("%s:%ld: %s", registry, c[i].line,
-			    r ? dml_errmsg() : "malformed JSON");
+			return dml_error_prefix("%s:%ld", registry, c[i].line);
 		if (i && memcmp(c[i - 1].pk, c[i].pk, 32) == 0)
 			return dml_error("%s:%ld: the device is listed twice",
 			    registry, c[i].line);

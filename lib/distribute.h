@@ -61,6 +61,13 @@ reg_in *reg_open(const char *path, const unsigned char registrar[32]);
  * "file:line: what". */
 int reg_next(reg_in *g, json_t **r, dev_info *d);
 rec_in *reg_rec(reg_in *g);
+/* Parse only the device lines whose text holds the string s in its JSON
+ * form (e.g. a data type, as in a consent list): the others are hashed
+ * and counted, not parsed (admit has checked every line, and the hash
+ * proves the lines are the admitted ones). */
+void reg_only(reg_in *g, const char *s);
+/* Device lines read so far, parsed or not. */
+long long reg_lines(const reg_in *g);
 void reg_close(reg_in *g);
 
 /* Admit device records: the registry `old` (NULL: none) and the records
