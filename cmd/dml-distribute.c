@@ -375,9 +375,9 @@ main(int argc, char **argv)
 		argc--;
 	} else
 		sub = "";
-	parse(argc, argv, &a);
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
+	parse(argc, argv, &a);
 	if (strcmp(sub, "register") == 0)
 		rc = cmd_register(&a, argc, argv);
 	else if (strcmp(sub, "admit") == 0)

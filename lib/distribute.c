@@ -435,24 +435,34 @@ cand_free(struct cand *c)
 	free(c->region);
 }
 
+/* The seed's 8 bytes, little-endian on every platform. */
+static void
+seed_bytes(uint64_t v, unsigned char b[8])
+{
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> 8 * i);
+}
+
 /* A secret of the run: random, or derived from the seed and the job. */
 static void
 run_secret(const dist_opts *o, const char *what, uint64_t i,
     unsigned char *out, size_t n)
 {
 	crypto_generichash_state st;
-	unsigned char ib[8];
+	unsigned char sb[8], ib[8];
 
 	if (!o->seeded) {
 		randombytes_buf(out, n);
 		return;
 	}
-	for (int b = 0; b < 8; b++)
-		ib[b] = (unsigned char)(i >> 8 * b);
-	crypto_generichash_init(&st, (const unsigned char *)&o->seed,
-	    sizeof o->seed, n);
+	seed_bytes(o->seed, sb);
+	seed_bytes(i, ib);
+	crypto_generichash_init(&st, NULL, 0, n);
+	crypto_generichash_update(&st, (const unsigned char *)"dml-distribute",
+	    14);
+	crypto_generichash_update(&st, sb, 8);
 	crypto_generichash_update(&st, (const unsigned char *)o->job->id,
-	    strlen(o->job->id));
+	    strlen(o->job->id) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)what,
 	    strlen(what) + 1);
 	crypto_generichash_update(&st, ib, 8);
@@ -464,16 +474,17 @@ run_secret(const dist_opts *o, const char *what, uint64_t i,
 static uint64_t
 spread_seed(const dist_opts *o)
 {
-	unsigned char h[8];
+	unsigned char h[8], sb[8];
 	crypto_generichash_state st;
 	uint64_t s = 0;
 
 	crypto_generichash_init(&st, NULL, 0, 8);
 	crypto_generichash_update(&st, (const unsigned char *)o->job->id,
 	    strlen(o->job->id));
-	if (o->seeded)
-		crypto_generichash_update(&st, (const unsigned char *)&o->seed,
-		    sizeof o->seed);
+	if (o->seeded) {
+		seed_bytes(o->seed, sb);
+		crypto_generichash_update(&st, sb, 8);
+	}
 	crypto_generichash_final(&st, h, 8);
 	for (int i = 0; i < 8; i++)
 		s = s << 8 | h[i];
@@ -722,7 +733,8 @@ dist_run(const dist_opts *o, const char *registry, dist_out *res)
 	if (select_devices(o, registry, &rng, &c, &n, res) < 0)
 		goto done;
 	qsort(c, n, sizeof *c, cand_pk_cmp);
-	if (check_devices(registry ? registry : "-", c, n) < 0)
+	if (check_devices(registry && strcmp(registry, "-") != 0 ?
+	    registry : "<stdin>", c, n) < 0)
 		goto done;
 	qsort(c, n, sizeof *c, cand_line_cmp);	/* registry order */
 	if (o->model) {

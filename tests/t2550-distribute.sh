@@ -81,7 +81,11 @@ test_expect_success 'select: the devices that consent and meet the criteria, eac
 	expected >want && test -s want &&
 	devices_of all.ndjson >got && test_cmp want got &&
 	test $(wc -l <want) -lt 8 &&
-	test_grep "\"job\":\"$(dml-job --id job.json)\"" all.ndjson
+	test_grep "\"job\":\"$(dml-job --id job.json)\"" all.ndjson &&
+	dml-distribute -j job.json -k dist.key --node fed1.pub --node fed2.pub \
+		-m model.json -A alg.sealed -v <reg >stdin.ndjson 2>counts &&
+	devices_of stdin.ndjson >got2 && test_cmp want got2 &&
+	test_grep "8 devices read, $(wc -l <want) eligible, $(wc -l <want) assigned" counts
 '
 test_expect_success 'revoking consent: a newer record without the data type excludes the device' '
 	R=$(head -1 want) && D=$(grep -l "$R" devs/*/pub | xargs dirname) &&
