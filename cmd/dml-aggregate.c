@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "distribute.h"
 #include "job.h"
 #include "record.h"
 #include "sign.h"
@@ -25,6 +26,10 @@ static const char usage[] =
 "                        (default: the round of the first authentic input)\n"
 "  -d, --devices FILE    accept results only from these devices (hex keys,\n"
 "                        dml.pubkey or dml.assignment records, one a line)\n"
+"      --assignments FILE  accept results only from the devices of these\n"
+"                        dml.assignment records, each verified and for\n"
+"                        this job (with -d: from devices in either)\n"
+"      --distributor PUB the assignments' signer (default: any)\n"
 "      --nodes FILE      accept aggregates only from these nodes\n"
 "      --scale FILE      weighted sum: each listed device's values times\n"
 "                        its factor (lines \"KEY FACTOR\", FACTOR an integer;\n"
@@ -43,6 +48,22 @@ static const char usage[] =
 "  -o, --output FILE     write to FILE (whole or not at all), not stdout\n"
 "  -h, --help            this help\n"
 "      --version         print the version\n";
+
+/* --assignments: the devices the distributing node assigned to the job. */
+static agg_keys *
+assigned_devices(agg_keys *s, const char *path, const char *distf,
+    const dml_job *job)
+{
+	unsigned char dist[32];
+
+	if (distf && pubkey_load(distf, dist) < 0)
+		dml_usage_error("--distributor: %s", dml_errmsg());
+	if (!s)
+		s = agg_keys_new();
+	if (assign_keys_load(s, path, job, distf ? dist : NULL) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	return s;
+}
 
 struct ctx {
 	rec_out *out;
@@ -73,6 +94,8 @@ main(int argc, char **argv)
 		{"round", required_argument, 0, 'r'},
 		{"devices", required_argument, 0, 'd'},
 		{"nodes", required_argument, 0, 'N'},
+		{"assignments", required_argument, 0, 0x4100},
+		{"distributor", required_argument, 0, 0x4101},
 		{"scale", required_argument, 0, 'S'},
 		{"rule", required_argument, 0, 'R'},
 		{"reference", required_argument, 0, 'F'},
@@ -84,6 +107,7 @@ main(int argc, char **argv)
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = NULL, *devf = NULL, *nodef = NULL,
 		   *out = NULL, *scalef = NULL, *reff = NULL;
+	const char *assignf = NULL, *distf = NULL;	/* --assignments */
 	double *ref = NULL;
 	agg_opts o = {.round = -1};
 	agg_keys *devices = NULL, *nodes = NULL;
@@ -110,6 +134,8 @@ main(int argc, char **argv)
 			break;
 		case 'd': devf = optarg; break;
 		case 'N': nodef = optarg; break;
+		case 0x4100: assignf = optarg; break;
+		case 0x4101: distf = optarg; break;
 		case 'S': scalef = optarg; break;
 		case 'R':
 			if (robust_parse(optarg, &rule) < 0)
@@ -148,6 +174,9 @@ main(int argc, char **argv)
 			dml_fail(DML_EXIT_USAGE);
 		o.devices = devices;
 	}
+	if (assignf)
+		devices = assigned_devices(devices, assignf, distf, &job);
+	o.devices = devices;
 	if (nodef) {
 		nodes = agg_keys_new();
 		if (agg_keys_load(nodes, nodef) < 0)

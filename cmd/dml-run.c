@@ -1,11 +1,14 @@
 /* dml-run: one device runs a job on its own data and returns a signed
  * dml.result holding sums, counts and deltas only, never a row of data. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cid.h"
 #include "data.h"
+#include "distribute.h"
 #include "envelope.h"
 #include "job.h"
 #include "model.h"
@@ -31,6 +34,10 @@ static const char usage[] =
 "  -D, --device DIR    the device folder (profile.json and its data)\n"
 "  -m, --model FILE    the model to run: the job's own model, or for\n"
 "                      training rounds after the first the refined model\n"
+"  -a, --assignment FILE  the distributing node's dml.assignment: it must\n"
+"                      be for this job and this device; -m then names the\n"
+"                      sealed algorithm dml-distribute wrote (opened with\n"
+"                      KEY) or, in later training rounds, a plain model\n"
 "      --round R       training round (default 0)\n"
 "      --seed S        seed of the local shuffling (default random)\n"
 "      --bins B        histogram bins per feature for stats (default 10)\n"
@@ -210,6 +217,42 @@ sim_control(const struct sim *s, const dml_data *c, long k, int classes,
 	return ans;
 }
 
+/* The opened algorithm of an assignment, in a private temporary file for
+ * the rest of the run (removed at exit). */
+static char *assigned_tmp;
+
+static void
+assigned_cleanup(void)
+{
+	if (assigned_tmp)
+		unlink(assigned_tmp);
+}
+
+/* -a: check the assignment; a sealed algorithm becomes the model file. */
+static const char *
+assigned_model(const char *assignf, const dml_job *j, const dml_key *k,
+    const char *modelf)
+{
+	const char *tmp = getenv("TMPDIR");
+	unsigned char *m;
+	size_t n;
+	int fd;
+
+	if (assign_open(assignf, j, k, modelf, &m, &n) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (!m)
+		return modelf;
+	assigned_tmp = xasprintf("%s/dml-run.XXXXXX", tmp && *tmp ? tmp :
+	    "/tmp");
+	if ((fd = mkstemp(assigned_tmp)) < 0)
+		dml_die(DML_EXIT_USAGE, "%s: %s", assigned_tmp, strerror(errno));
+	atexit(assigned_cleanup);
+	if (dml_write_all(fd, m, n) < 0 || close(fd) < 0)
+		dml_die(DML_EXIT_USAGE, "%s: %s", assigned_tmp, strerror(errno));
+	sodium_free(m);
+	return assigned_tmp;
+}
+
 static json_t *
 run(const dml_job *j, const dml_model *m, const dml_data *d, long round,
     uint64_t seed, int bins, const char *mcid, const data_attack *atk)
@@ -318,6 +361,7 @@ main(int argc, char **argv)
 		{"key", required_argument, 0, 'k'},
 		{"device", required_argument, 0, 'D'},
 		{"model", required_argument, 0, 'm'},
+		{"assignment", required_argument, 0, 'a'},
 		{"round", required_argument, 0, O_ROUND},
 		{"seed", required_argument, 0, O_SEED},
 		{"bins", required_argument, 0, O_BINS},
@@ -328,7 +372,8 @@ main(int argc, char **argv)
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *dev = NULL,
-		   *modelf = NULL, *out = NULL, *why, *ctlf = NULL;
+		   *modelf = NULL, *out = NULL, *why, *ctlf = NULL,
+		   *assignf = NULL;
 	long round = 0, bins = 10, seedv = -1, citems = 20;
 	struct sim sim;
 	char mcid[CID_MAXSTR] = "";
@@ -342,12 +387,13 @@ main(int argc, char **argv)
 	int c, status = 0;
 
 	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "j:k:D:m:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:k:D:m:a:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': jobf = optarg; break;
 		case 'k': keyf = optarg; break;
 		case 'D': dev = optarg; break;
 		case 'm': modelf = optarg; break;
+		case 'a': assignf = optarg; break;
 		case O_ROUND:
 			if (dml_parse_long(optarg, 0, 1000000, &round) < 0)
 				dml_usage_error("--round: %s", dml_errmsg());
@@ -387,6 +433,8 @@ main(int argc, char **argv)
 		    round, job.rounds);
 	if (key_load(keyf, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (assignf)
+		modelf = assigned_model(assignf, &job, &k, modelf);
 	if (ctlf && job.task != TASK_TRAIN)
 		dml_usage_error("--control applies to train jobs");
 	if (!(profile = data_profile_read(dev)))

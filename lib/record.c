@@ -194,13 +194,11 @@ make_skeleton(rec_in *in)
 	return (int)(o - in->skel);
 }
 
-int
-rec_next(rec_in *in, json_t **out)
+/* The next non-blank line into in->buf: 1, 0 at the end, -1. */
+static int
+read_line(rec_in *in)
 {
 	ssize_t n;
-	json_error_t je;
-	json_t *j;
-	int sk;
 
 	for (;;) {
 		errno = 0;
@@ -222,8 +220,18 @@ rec_next(rec_in *in, json_t **out)
 			in->buf[--n] = 0;
 		in->len = (size_t)n;
 		if (strspn(in->buf, " \t") != (size_t)n)
-			break;
+			return 1;
 	}
+}
+
+/* The record of the line in in->buf. */
+static int
+parse_line(rec_in *in, json_t **out)
+{
+	json_error_t je;
+	json_t *j;
+	int sk;
+
 	if (memchr(in->buf, 0, in->len))
 		return rec_err(in, "NUL byte in input");
 	sk = make_skeleton(in);
@@ -241,6 +249,28 @@ rec_next(rec_in *in, json_t **out)
 	in->count++;
 	*out = j;
 	return 1;
+}
+
+int
+rec_next(rec_in *in, json_t **out)
+{
+	int rc = read_line(in);
+
+	return rc <= 0 ? rc : parse_line(in, out);
+}
+
+int
+rec_next_if(rec_in *in, const char *needle, json_t **out)
+{
+	int rc = read_line(in);
+
+	if (rc <= 0)
+		return rc;
+	if (!memmem(in->buf, in->len, needle, strlen(needle))) {
+		*out = NULL;
+		return 2;
+	}
+	return parse_line(in, out);
 }
 
 int

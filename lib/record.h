@@ -35,6 +35,9 @@ rec_in *rec_open(const char *path);
  * 0: end of input, -1: dml_error "name:line: what". Blank lines are skipped;
  * a last line without its newline is an error (truncated input). */
 int rec_next(rec_in *in, json_t **out);
+/* rec_next for a reader that wants only the lines holding `needle`: a
+ * line without it is not parsed (2, *out NULL, its bytes in rec_raw). */
+int rec_next_if(rec_in *in, const char *needle, json_t **out);
 const char *rec_name(const rec_in *in);
 long rec_line(const rec_in *in);
 /* Number of records returned so far. */
