@@ -205,6 +205,7 @@ weight_score(const weight_key *k, const json_t *control, weight_trainer *t)
 
 	t->answered = t->correct = 0;
 	t->reason[0] = 0;
+	t->adaptive = t->outcome = 0;
 	if (!json_is_object(control) || json_object_size(control) == 0) {
 		snprintf(t->reason, sizeof t->reason, "no control answers");
 		return;
@@ -287,6 +288,7 @@ weight_decide(weight_trainer *t, size_t n, const weight_opts *o)
 	free(acc);
 	for (size_t i = 0; i < n; i++) {
 		weight_trainer *x = &t[i];
+		double alpha;
 		x->kept = 0;
 		x->weight = 0;
 		x->factor = 0;
@@ -297,20 +299,25 @@ weight_decide(weight_trainer *t, size_t n, const weight_opts *o)
 			continue;
 		}
 		x->pvalue = weight_binom_sf(x->correct, x->answered, p0);
+		alpha = x->adaptive ? x->level : o->alpha;
 		if (mad > 0) {	/* the spread, and this trainer's own noise */
 			double na = (double)x->answered,
 			       q = (med * na + 1) / (na + 2);
 			x->zscore = (x->score - med) / sqrt(mad * mad +
 			    q * (1 - q) / na);
 		}
-		if (x->score < o->min_accuracy)
+		if (x->adaptive && x->outcome < 0)
+			snprintf(x->reason, sizeof x->reason, "the adaptive "
+			    "control test excluded it: %lld of %lld right",
+			    x->correct, x->answered);
+		else if (x->score < o->min_accuracy)
 			snprintf(x->reason, sizeof x->reason, "control accuracy "
 			    "%.4f below the job's minimum %.4f", x->score,
 			    o->min_accuracy);
-		else if (x->pvalue > o->alpha)
+		else if (x->pvalue > alpha)
 			snprintf(x->reason, sizeof x->reason, "not better than "
 			    "chance: binomial p-value %.3g > %g", x->pvalue,
-			    o->alpha);
+			    alpha);
 		else if (mad > 0 && x->zscore < -o->z)
 			snprintf(x->reason, sizeof x->reason, "outlier: robust "
 			    "z-score %.2f < -%g", x->zscore, o->z);
@@ -348,6 +355,10 @@ weight_record(const weight_trainer *t, const char *job, long long round,
 		json_object_set_new(r, "answered", json_integer(t->answered));
 		json_object_set_new(r, "correct", json_integer(t->correct));
 		json_object_set_new(r, "pvalue", json_real(t->pvalue));
+		if (t->adaptive)
+			json_object_set_new(r, "test", json_string(t->outcome >
+			    0 ? "keep" : t->outcome < 0 ? "exclude" :
+			    "undecided"));
 	}
 	if (t->reason[0])
 		json_object_set_new(r, "reason", json_string(t->reason));
@@ -517,7 +528,11 @@ weight_score_adaptive(const weight_key *k, const weight_rule *r,
 			}
 		}
 	}
-	if (stop != m)
+	if (stop == m) {
+		t->adaptive = 1;
+		t->outcome = weight_rule_look(r, m, right);
+		t->level = r->level;
+	} else
 		snprintf(t->reason, sizeof t->reason, stop < 0 ? "answered "
 		    "%lld control items; the adaptive test asks more" :
 		    "answered %lld control items; the adaptive test stops at "

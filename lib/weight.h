@@ -7,10 +7,13 @@
  *
  *   - it gave no control answers, or answered an item not in the key
  *     (the answers cannot be trusted: excluded, score 0);
+ *   - (adaptive test, below) the test stopped to exclude it;
  *   - its accuracy is below the job's minimum standard (min_accuracy);
  *   - a one-sided binomial test cannot tell it from guessing: with m
  *     answers, k right and chance p0 = 1/classes, the p-value
- *     P(X >= k | X ~ Bin(m, p0)) exceeds alpha;
+ *     P(X >= k | X ~ Bin(m, p0)) exceeds alpha (under the adaptive test,
+ *     its level per look: a trainer it stopped to keep passes, since its
+ *     standard is at least chance, so the two never disagree);
  *   - it is a low outlier among the trainers: robust z-score
  *     (acc - median) / sqrt((1.4826 MAD)^2 + q (1 - q) / m) below -z,
  *     q = (median m + 1) / (m + 2): the spread among trainers together
@@ -77,6 +80,11 @@ typedef struct weight_trainer {
 	long factor;		/* aggregation factor, 0 when excluded */
 	int kept;
 	char reason[160];	/* why excluded, or "" */
+	/* the adaptive control test, replayed (weight_score_adaptive) */
+	int adaptive;		/* 1 when it applies */
+	int outcome;		/* where it stopped: 1 keep, -1 exclude,
+				   0 undecided at its cap */
+	double level;		/* its level per look */
 } weight_trainer;
 
 /* Score one trainer's "control" object (may be NULL) against the key. */

@@ -99,7 +99,8 @@ test_expect_success 'dml-weight replays the test: careful and noisy kept, advers
 	dml-weight -j job.json -k node.key -w w -a devs/control/key.ndjson all.res >kept 2>err &&
 	for d in devs/dev-*; do
 		case $(grep -o "\"kind\":\"[a-z]*\"" $d/profile.json) in
-		*adversarial*) test "$(wf w $d kept)" = false ;;
+		*adversarial*) test "$(wf w $d kept)" = false &&
+			test "$(wf w $d test)" = "\"exclude\"" ;;
 		*) test "$(wf w $d kept)" = true ;;
 		esac || return 1
 	done &&
@@ -181,6 +182,21 @@ for k in c: c[k] = key[k]" $c >perfect.res &&
 	cat rest.res perfect.res | dml-weight -j job.json -k node.key -w wp \
 		-a devs/control/key.ndjson >/dev/null 2>err &&
 	wf wp $c reason | test_grep "answered $n control items; the adaptive test stops at 10" -
+'
+
+test_expect_success 'the adaptive test decides, not a fixed level: 5 of 10 kept at standard chance' '
+	dml-job -k c.key -t train -d fashion-mnist -m m0.json --min-devices 1 \
+		--budget 0 --control-set $(cat cs) --nonce chance -o job0.json &&
+	c=$(ls devs/dev-*/profile.json | xargs grep -l "\"careful\"" | head -1 | xargs dirname) &&
+	dml-run -j job0.json -k $c/key -D $c -m m0.json --seed 3 \
+		--control devs/control >c0.res &&
+	test $(asked c0.res) = 10 &&
+	resign c0.res "
+for k in sorted(c)[:5]: c[k] = (c[k] + 1) % 10" $c >half.res &&
+	dml-weight -j job0.json -k node.key -w wh -a devs/control/key.ndjson \
+		half.res >/dev/null &&
+	test "$(wf wh $c kept)" = true && test "$(wf wh $c test)" = "\"keep\"" &&
+	test "$(wf w devs/dev-0001 test)" != null
 '
 
 test_expect_success 'a trainer with no control answers is excluded' '
