@@ -37,7 +37,10 @@ static const char usage[] =
 "      --features F --classes C       value shapes of a stats job\n"
 "      --max-delta X       bound on a device's mean delta per parameter\n"
 "      --control-set CID   crowd fine-tuning: the CID of the control set's\n"
-"                          answer key (dml.control) trainers are scored on\n"
+"                          items file (dml-split --control) trainers answer\n"
+"      --control-block B, --control-max M, --control-alpha A  the adaptive\n"
+"                          control test: blocks of B items, at most M, level\n"
+"                          A (default 10, 50, 0.05; see dml-run(1))\n"
 "      --min-accuracy P    trainers below control accuracy P (0..1) are\n"
 "                          excluded by dml-weight (default 0)\n"
 "      --paillier-key FILE results are Paillier-encrypted to this key (a\n"
@@ -302,7 +305,8 @@ main(int argc, char **argv)
 	enum { O_MIND = 256, O_MINS, O_ROUNDS, O_DEADLINE, O_EPOCHS, O_BATCH,
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
 		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL,
-		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD };
+		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD,
+		O_CBLOCK, O_CMAX, O_CALPHA };
 	enum { O_DPCLIP = 512, O_DPNOISE, O_DPMODE, O_DPEPS, O_DPDELTA, O_DPQ };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
@@ -331,6 +335,9 @@ main(int argc, char **argv)
 		{"int-bits", required_argument, 0, O_IBITS},
 		{"max-summands", required_argument, 0, O_SUMMANDS},
 		{"control-set", required_argument, 0, O_CSET},
+		{"control-block", required_argument, 0, O_CBLOCK},
+		{"control-max", required_argument, 0, O_CMAX},
+		{"control-alpha", required_argument, 0, O_CALPHA},
 		{"momentum", required_argument, 0, O_MOM},
 		{"weight-decay", required_argument, 0, O_WD},
 		{"min-accuracy", required_argument, 0, O_MINACC},
@@ -352,7 +359,8 @@ main(int argc, char **argv)
 		   *budget = "0", *perdev = "0", *devfee = "0",
 		   *developer = NULL, *tpool = NULL, *pkeyf = NULL,
 		   *cset = NULL;
-	double minacc = -1, mom = 0, wd = 0;
+	double minacc = -1, mom = 0, wd = 0, calpha = -1;
+	long cblock = -1, cmax = -1;
 	const char *fees[4] = {"0", "0", "0", "0"};
 	static const char *roles[4] = {"distributing", "federated", "report",
 	    "refining"};
@@ -374,6 +382,19 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'k': keyf = optarg; break;
 		case O_CSET: cset = optarg; break;
+		case O_CBLOCK: case O_CMAX: {
+			long v;
+			if (dml_parse_long(optarg, 1, 1000000, &v) < 0)
+				dml_usage_error("--control-%s: %s", ch == O_CBLOCK ?
+				    "block" : "max", dml_errmsg());
+			*(ch == O_CBLOCK ? &cblock : &cmax) = v;
+			break;
+		}
+		case O_CALPHA:
+			if (dml_parse_double(optarg, &calpha) < 0 ||
+			    !(calpha > 0 && calpha < 1))
+				dml_usage_error("--control-alpha: want (0, 1)");
+			break;
 		case O_MOM:
 			if (dml_parse_double(optarg, &mom) < 0 ||
 			    !(mom >= 0 && mom < 1))
@@ -580,6 +601,9 @@ main(int argc, char **argv)
 	json_object_set_new(r, "rounds", json_integer(rounds));
 	if (minacc >= 0 && !cset)
 		dml_usage_error("--min-accuracy needs --control-set");
+	if ((cblock > 0 || cmax > 0 || calpha > 0) && !cset)
+		dml_usage_error("--control-block, --control-max and "
+		    "--control-alpha need --control-set");
 	if (cset) {
 		cid cc;
 		json_t *ctl;
@@ -589,6 +613,12 @@ main(int argc, char **argv)
 		if (minacc >= 0)
 			json_object_set_new(ctl, "min_accuracy",
 			    json_real(minacc));
+		if (cblock > 0)
+			json_object_set_new(ctl, "block", json_integer(cblock));
+		if (cmax > 0)
+			json_object_set_new(ctl, "max", json_integer(cmax));
+		if (calpha > 0)
+			json_object_set_new(ctl, "alpha", json_real(calpha));
 		json_object_set_new(r, "control", ctl);
 	}
 	if (json_array_size(criteria))

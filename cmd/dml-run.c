@@ -17,6 +17,7 @@
 #include "task.h"
 #include "tensor.h"
 #include "util.h"
+#include "weight.h"
 
 static const char usage[] =
 "usage: dml-run -j JOB -k KEY -D DEVICE [-m MODEL] [--round R] [--seed S]\n"
@@ -41,9 +42,11 @@ static const char usage[] =
 "      --round R       training round (default 0)\n"
 "      --seed S        seed of the local shuffling (default random)\n"
 "      --bins B        histogram bins per feature for stats (default 10)\n"
-"      --control DIR   crowd fine-tuning (a train job): answer control\n"
-"                      items of the common set in the data folder DIR\n"
-"      --control-items K  how many, chosen at random each round (20)\n"
+"      --control DIR   crowd fine-tuning (a train job naming a control\n"
+"                      set): the job's control set folder (dml-split\n"
+"                      --control); its items are asked adaptively, in\n"
+"                      blocks shuffled among the device's own items, and\n"
+"                      the answers ride in the result (see dml-run(1))\n"
 "Simulation: a device folder's profile.json may name a \"label_profile\"\n"
 "(careful, noisy, adversarial: applied to its labels and its control\n"
 "answers) and a \"malicious\" attack (labelflip, signflip, scale, noise:\n"
@@ -178,42 +181,78 @@ sim_read(const json_t *profile, struct sim *s)
 	return 0;
 }
 
-/* The labels the device's labeller gives its own items (fixed for the
- * device: its items were labelled once), flipped by a labelflip attacker. */
-static void
-sim_labels(const struct sim *s, dml_data *d, int classes, uint64_t seed)
-{
-	data_rng r;
+/* The job's control test, in simulation: the control set folder (its
+ * labels play the asking node's answer key), the order its items are
+ * asked in and the adaptive rule (weight.h). */
+struct ctl {
+	dml_data cd;
+	size_t *order;
+	weight_rule rule;
+};
 
-	data_rng_seed(&r, seed ^ LABEL_SALT);
-	for (size_t i = 0; i < d->n; i++) {
-		d->y[i] = data_labeller_apply(&s->lab, d->y[i], classes, &r);
-		if (s->atk.kind == ATTACK_LABELFLIP)
-			d->y[i] = classes - 1 - d->y[i];
-	}
-}
-
-/* K control items of the common set at random, answered by the device's
- * labeller: {"c000123": class, ...}, item ids being indexes in DIR. */
+/*
+ * The device's labelling pass over its training sequence: its own items
+ * cut into as many segments as the test has looks, block j of control
+ * items shuffled among segment j at seeded positions; the labeller labels
+ * every item in sequence order from one stream, so it treats control and
+ * own items alike. After each segment the node looks at the answers so
+ * far and asks the next block only while the test is undecided. Own
+ * labels land in d->y (flipped by a labelflip attacker); control labels
+ * never train. Returns the answers {"c000123": class, ...}, or NULL
+ * without a control test.
+ */
 static json_t *
-sim_control(const struct sim *s, const dml_data *c, long k, int classes,
-    uint64_t seed)
+sim_sequence(const struct sim *s, dml_data *d, int classes, uint64_t seed,
+    const struct ctl *c)
 {
-	size_t *idx = xmalloc(c->n * sizeof *idx);
-	json_t *ans = json_object();
-	data_rng r;
+	long long looks = c ? (c->rule.cap + c->rule.block - 1) /
+	    c->rule.block : 1, asked = 0, right = 0;
+	size_t n = d->n, *e;
+	json_t *ans = c ? json_object() : NULL;
+	int asking = c && c->rule.cap > 0;
+	data_rng lr, pr;
 	char id[32];
 
-	data_rng_seed(&r, seed ^ CONTROL_SALT);
-	for (size_t i = 0; i < c->n; i++)
-		idx[i] = i;
-	data_shuffle(&r, idx, c->n);
-	for (size_t i = 0; i < c->n && i < (size_t)k; i++) {
-		snprintf(id, sizeof id, "c%06zu", idx[i]);
-		json_object_set_new(ans, id, json_integer(data_labeller_apply(
-		    &s->lab, c->y[idx[i]], classes, &r)));
+	if (looks < 1)
+		looks = 1;
+	e = xmalloc((n + (size_t)(c ? c->rule.block : 0) + 1) * sizeof *e);
+	data_rng_seed(&lr, seed ^ LABEL_SALT);
+	data_rng_seed(&pr, seed ^ CONTROL_SALT);
+	for (long long j = 0; j < looks; j++) {
+		size_t lo = (size_t)j * n / (size_t)looks,
+		       hi = (size_t)(j + 1) * n / (size_t)looks, k = 0;
+		long long b0 = asked, b1 = 0;
+		for (size_t i = lo; i < hi; i++)
+			e[k++] = i;
+		if (asking) {
+			b1 = b0 + c->rule.block < c->rule.cap ? b0 +
+			    c->rule.block : c->rule.cap;
+			for (long long p = b0; p < b1; p++)
+				e[k++] = n + (size_t)p;
+			data_shuffle(&pr, e, k);
+		}
+		for (size_t q = 0; q < k; q++) {
+			if (e[q] < n) {
+				int32_t *y = &d->y[e[q]];
+				*y = data_labeller_apply(&s->lab, *y, classes,
+				    &lr);
+				if (s->atk.kind == ATTACK_LABELFLIP)
+					*y = classes - 1 - *y;
+				continue;
+			}
+			size_t item = c->order[e[q] - n];
+			int32_t a = data_labeller_apply(&s->lab,
+			    c->cd.y[item], classes, &lr);
+			snprintf(id, sizeof id, "c%06zu", item);
+			json_object_set_new(ans, id, json_integer(a));
+			right += a == c->cd.y[item];
+			asked++;
+		}
+		if (asking && (weight_rule_look(&c->rule, asked, right) != 0 ||
+		    asked >= c->rule.cap))
+			asking = 0;
 	}
-	free(idx);
+	free(e);
 	return ans;
 }
 
@@ -251,6 +290,33 @@ assigned_model(const char *assignf, const dml_job *j, const dml_key *k,
 		dml_die(DML_EXIT_USAGE, "%s: %s", assigned_tmp, strerror(errno));
 	sodium_free(m);
 	return assigned_tmp;
+}
+
+/* Load the control set folder, check it is the job's, order its items. */
+static int
+ctl_open(struct ctl *c, const char *dir, const dml_job *j, long round,
+    const unsigned char pk[32])
+{
+	char cs[CID_MAXSTR];
+
+	if (!j->control_set)
+		return dml_error("%s: the job names no control set "
+		    "(dml-job --control-set)", dir);
+	if (weight_control_set_cid(dir, cs) < 0)
+		return -1;
+	if (strcmp(cs, j->control_set) != 0)
+		return dml_error("%s: the control set is %s, the job's control "
+		    "set is %s", dir, cs, j->control_set);
+	if (data_load_dir(&c->cd, dir) < 0)
+		return -1;
+	if (c->cd.n > 999999) {
+		data_free(&c->cd);
+		return dml_error("%s: more than 999999 control items", dir);
+	}
+	c->order = xmalloc((c->cd.n ? c->cd.n : 1) * sizeof *c->order);
+	weight_control_order(j->id, round, pk, c->cd.n, c->order);
+	weight_rule_init(&c->rule, j, c->cd.n);
+	return 0;
 }
 
 static json_t *
@@ -355,7 +421,7 @@ fail:
 int
 main(int argc, char **argv)
 {
-	enum { O_ROUND = 256, O_SEED, O_BINS, O_VERSION, O_CONTROL, O_CITEMS };
+	enum { O_ROUND = 256, O_SEED, O_BINS, O_VERSION, O_CONTROL };
 	static const struct option opts[] = {
 		{"job", required_argument, 0, 'j'},
 		{"key", required_argument, 0, 'k'},
@@ -366,7 +432,6 @@ main(int argc, char **argv)
 		{"seed", required_argument, 0, O_SEED},
 		{"bins", required_argument, 0, O_BINS},
 		{"control", required_argument, 0, O_CONTROL},
-		{"control-items", required_argument, 0, O_CITEMS},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, O_VERSION},
@@ -374,8 +439,10 @@ main(int argc, char **argv)
 	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *dev = NULL,
 		   *modelf = NULL, *out = NULL, *why, *ctlf = NULL,
 		   *assignf = NULL;
-	long round = 0, bins = 10, seedv = -1, citems = 20;
+	long round = 0, bins = 10, seedv = -1;
 	struct sim sim;
+	struct ctl ctl;
+	json_t *answers = NULL;
 	char mcid[CID_MAXSTR] = "";
 	dml_job job;
 	dml_key k;
@@ -407,11 +474,6 @@ main(int argc, char **argv)
 				dml_usage_error("--bins: %s", dml_errmsg());
 			break;
 		case O_CONTROL: ctlf = optarg; break;
-		case O_CITEMS:
-			if (dml_parse_long(optarg, 1, 1000000, &citems) < 0)
-				dml_usage_error("--control-items: %s",
-				    dml_errmsg());
-			break;
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case O_VERSION: dml_version();
@@ -483,21 +545,25 @@ main(int argc, char **argv)
 			randombytes_buf(&seed, sizeof seed);
 		else
 			seed = derive_seed((uint64_t)seedv, k.pk, round);
-		if (modelf && (sim.lab.kind != LABEL_CAREFUL ||
+		if (ctlf) {
+			if (ctl_open(&ctl, ctlf, &job, round, k.pk) < 0)
+				dml_fail(DML_EXIT_REJECT);
+			if (ctl.cd.features != d.features)
+				dml_die(DML_EXIT_REJECT, "%s: %zu features, the "
+				    "device's data %zu", ctlf, ctl.cd.features,
+				    d.features);
+		}
+		if (modelf && (ctlf || sim.lab.kind != LABEL_CAREFUL ||
 		    sim.atk.kind == ATTACK_LABELFLIP))
-			sim_labels(&sim, &d, m.sizes[m.nlayers],
-			    derive_seed(seedv < 0 ? 0 : (uint64_t)seedv, k.pk,
-			    -1));
+			answers = sim_sequence(&sim, &d, m.sizes[m.nlayers],
+			    seed, ctlf ? &ctl : NULL);
 		r = run(&job, &m, &d, round, seed, (int)bins, mcid, &sim.atk);
 		if (!r)
 			dml_die(DML_EXIT_REJECT, "%s: %s", dev, dml_errmsg());
 		if (ctlf) {
-			dml_data cd;
-			if (data_load_dir(&cd, ctlf) < 0)
-				dml_fail(DML_EXIT_REJECT);
-			json_object_set_new(r, "control", sim_control(&sim, &cd,
-			    citems, m.sizes[m.nlayers], seed));
-			data_free(&cd);
+			json_object_set_new(r, "control", answers);
+			data_free(&ctl.cd);
+			free(ctl.order);
 		}
 		if (modelf)
 			model_free(&m);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cid.h"
 #include "data.h"
 #include "record.h"
 #include "util.h"
@@ -21,6 +22,7 @@ static const char usage[] =
 "                 [--partition iid|dirichlet|classes] [--alpha A] [--classes C]\n"
 "                 [--seed S] [--type NAME] [--consent-rate P] [--limit K]\n"
 "                 [--labelling SPEC] [--malicious F --attack KIND]\n"
+"                 [--control K]\n"
 "Cut a labelled dataset into N device folders DIR/dev-0001 ... holding the\n"
 "data and a profile.json; print a dml.split record.\n"
 "  -n, --devices N        number of devices (1 to the number of samples)\n"
@@ -44,6 +46,10 @@ static const char usage[] =
 "      --malicious F      mark a fraction F of the devices malicious ...\n"
 "      --attack KIND      ... sending labelflip, signflip, scale:LAMBDA or\n"
 "                         noise:SIGMA updates (dml-run applies them)\n"
+"      --control K        hold K samples out of every device: the crowd\n"
+"                         control set DIR/control (items, and its answer\n"
+"                         key key.ndjson); the record's control.set is\n"
+"                         the CID dml-job --control-set takes\n"
 "  -h, --help             this help\n"
 "      --version          print the version\n";
 
@@ -71,6 +77,7 @@ struct opts {
 	long devices, cpd, limit;
 	unsigned long long seed;
 	json_t **extra;		/* per device: label_profile, malicious */
+	size_t *held, nheld;	/* the control set's samples (--control) */
 };
 
 /* Seed of the profile and attacker choice: independent of the others. */
@@ -218,7 +225,7 @@ profile_new(const char *id, const struct opts *o, const dml_data *d,
 	    json_integer((json_int_t)d->features));
 	json_object_set_new(data, "classes", json_integer(d->classes));
 	json_object_set_new(r, "data", data);
-	if (o->extra)
+	if (o->extra && j >= 0)
 		json_object_update(r, o->extra[j]);
 	return r;
 }
@@ -279,6 +286,114 @@ write_device(const char *tmp, const char *id, const struct opts *o,
 	json_decref(prof);
 out:
 	free(dir);
+	return rc;
+}
+
+/* Seed of the control set's choice: independent of the others. */
+#define CONTROL_SALT 0x636f6e74726f6c31ULL	/* "control1" */
+
+/* The control set folder DIR/control: a data folder of the held-out
+ * samples, and key.ndjson, its answer key (one dml.control record naming
+ * the set's CID). Returns {items, set} for the summary. */
+static json_t *
+write_control(const char *tmp, const struct opts *o, const dml_data *d)
+{
+	char *dir = xasprintf("%s/control", tmp), *path, id[32],
+	     cs[CID_MAXSTR];
+	unsigned char *img = NULL, *lab = NULL;
+	size_t imglen, lablen;
+	json_t *prof, *key = NULL, *ans;
+	data_rng ar;
+	int rc = -1;
+
+	if (mkdir(dir, 0777) < 0) {
+		dml_error("%s: %s", dir, strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	if (data_encode_subset(d, o->held, o->nheld, &img, &imglen, &lab,
+	    &lablen) < 0 || cid_of_bytes(img, imglen, cs) < 0)
+		goto out;
+	path = xasprintf("%s/%s", dir, d->format == DATA_IDX ?
+	    "images-idx3-ubyte" : "data.csv");
+	rc = dml_write_file(path, img, imglen, 0644);
+	free(path);
+	if (rc == 0 && lab) {
+		path = xasprintf("%s/labels-idx1-ubyte", dir);
+		rc = dml_write_file(path, lab, lablen, 0644);
+		free(path);
+	}
+	if (rc < 0)
+		goto out;
+	data_rng_seed(&ar, o->seed ^ CONTROL_SALT);
+	prof = profile_new("control", o, d, o->nheld, &ar, -1);
+	path = xasprintf("%s/profile.json", dir);
+	rc = write_json(path, prof);
+	free(path);
+	json_decref(prof);
+	if (rc < 0)
+		goto out;
+	ans = json_object();
+	for (size_t i = 0; i < o->nheld; i++) {
+		snprintf(id, sizeof id, "c%06zu", i);
+		json_object_set_new(ans, id, json_integer(d->y[o->held[i]]));
+	}
+	key = rec_new("dml.control");
+	json_object_set_new(key, "set", json_string(cs));
+	json_object_set_new(key, "answers", ans);
+	path = xasprintf("%s/key.ndjson", dir);
+	rc = write_json(path, key);
+	free(path);
+	json_decref(key);
+out:
+	free(img);
+	free(lab);
+	free(dir);
+	return rc < 0 ? NULL : json_pack("{s:I,s:s}", "items",
+	    (json_int_t)o->nheld, "set", cs);
+}
+
+/* Hold K samples out (a seeded choice, kept in input order) and
+ * partition the rest among the devices: dev[i] is -1 for a held sample. */
+static int
+partition_held(struct opts *o, const dml_data *d, long k, int *dev)
+{
+	size_t n = d->n, *perm = xmalloc(n * sizeof *perm), j = 0;
+	char *held = xcalloc(n, 1);
+	dml_data rest = *d;
+	int *rdev;
+	data_rng r;
+	int rc;
+
+	if ((size_t)k + (size_t)o->devices > n) {
+		free(perm);
+		free(held);
+		return dml_error("--control %ld: %zu samples leave fewer than "
+		    "one per device", k, n);
+	}
+	data_rng_seed(&r, o->seed ^ CONTROL_SALT);
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	data_shuffle(&r, perm, n);
+	for (long i = 0; i < k; i++)
+		held[perm[i]] = 1;
+	o->held = xmalloc((size_t)k * sizeof *o->held);
+	rest.y = xmalloc((n - (size_t)k) * sizeof *rest.y);
+	for (size_t i = 0; i < n; i++)
+		if (held[i])
+			o->held[o->nheld++] = i;
+		else
+			rest.y[j++] = d->y[i];
+	rest.n = j;
+	rdev = xmalloc((j ? j : 1) * sizeof *rdev);
+	rc = data_partition(&rest, (int)o->devices, o->how, o->alpha,
+	    (int)o->cpd, o->seed, rdev);
+	for (size_t i = 0, q = 0; rc == 0 && i < n; i++)
+		dev[i] = held[i] ? -1 : rdev[q++];
+	free(rdev);
+	free(rest.y);
+	free(perm);
+	free(held);
 	return rc;
 }
 
@@ -366,6 +481,12 @@ split(const struct opts *o, const dml_data *d, const int *dev)
 		dml_progress("devices written", j + 1, o->devices);
 	}
 	sum = summary(o, d, used, consents);
+	if (o->nheld) {
+		json_t *cs = write_control(tmp, o, d);
+		if (!cs)
+			goto fail;
+		json_object_set_new(sum, "control", cs);
+	}
 	json_object_set(sum, "per_device", per);
 	path = xasprintf("%s/split.json", tmp);
 	rc = write_json(path, sum);
@@ -438,6 +559,7 @@ main(int argc, char **argv)
 		{"labelling", required_argument, 0, 'B'},
 		{"malicious", required_argument, 0, 'M'},
 		{"attack", required_argument, 0, 'A'},
+		{"control", required_argument, 0, 'X'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
@@ -448,6 +570,7 @@ main(int argc, char **argv)
 	int c, *dev, rc, have_atk = 0;
 	const char *lspec = NULL;
 	double mal = 0;
+	long nctl = 0;
 	data_attack atk = {ATTACK_NONE, 0};
 	char *endp, *outdir;
 
@@ -506,6 +629,7 @@ main(int argc, char **argv)
 				dml_usage_error("--attack: %s", dml_errmsg());
 			have_atk = 1;
 			break;
+		case 'X': nctl = num_opt("--control", optarg, 1, 999999); break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case 'V': dml_version();
 		default: dml_usage_error("unknown option");
@@ -547,7 +671,8 @@ main(int argc, char **argv)
 	if (o.limit > 0)
 		data_truncate(&d, (size_t)o.limit);
 	dev = xmalloc(d.n * sizeof *dev);
-	if (data_partition(&d, (int)o.devices, o.how, o.alpha, (int)o.cpd,
+	if (nctl ? partition_held(&o, &d, nctl, dev) < 0 :
+	    data_partition(&d, (int)o.devices, o.how, o.alpha, (int)o.cpd,
 	    o.seed, dev) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (!(sum = split(&o, &d, dev)))
@@ -560,6 +685,7 @@ main(int argc, char **argv)
 	for (long j = 0; o.extra && j < o.devices; j++)
 		json_decref(o.extra[j]);
 	free(o.extra);
+	free(o.held);
 	data_free(&d);
 	dml_close_stdout();
 	return 0;

@@ -26,7 +26,10 @@ static const char usage[] =
 "  -k, --key FILE          this node's secret key, to sign dml.weight\n"
 "  -w, --weights FILE      where the dml.weight records go\n"
 "  -a, --answers FILE      control mode: the control answer key\n"
-"                          (dml.control records)\n"
+"                          (dml.control records) or the control set\n"
+"                          folder; when the job names a control set, it\n"
+"                          must be that set, and the adaptive test of\n"
+"                          dml-run(1) is replayed for every trainer\n"
 "      --reference FILE    FLTrust mode: a dml.result or dml.aggregate\n"
 "                          computed on the common data; weight = ReLU of\n"
 "                          the cosine of a trainer's mean update with it\n"
@@ -236,7 +239,7 @@ main(int argc, char **argv)
 		wo.min_accuracy = job.min_accuracy;
 	if (!wo.classes)
 		wo.classes = job.classes > 1 ? job.classes : 10;
-	if (ansf && !(ak = weight_key_load(ansf, job.id)))
+	if (ansf && !(ak = weight_key_load_set(ansf, job.id, job.control_set)))
 		dml_fail(DML_EXIT_REJECT);
 	R.job = &job;
 	nfiles = argc - optind;
@@ -262,9 +265,13 @@ main(int argc, char **argv)
 	if (rc == 0 && !R.n)
 		rc = dml_error("no results");
 	if (rc == 0 && ak) {
-		for (size_t i = 0; i < R.n; i++)
-			weight_score(ak, json_object_get(R.t[i].r, "control"),
-			    &R.t[i].w);
+		weight_rule rule;
+		weight_rule_init(&rule, &job, weight_key_count(ak));
+		for (size_t i = 0; i < R.n; i++)	/* replay the test when the
+							   job names the set */
+			weight_score_adaptive(ak, job.control_set ? &rule : NULL,
+			    job.id, R.round, json_object_get(R.t[i].r,
+			    "control"), &R.t[i].w);
 		{
 			weight_trainer *w = xmalloc(R.n * sizeof *w);
 			for (size_t i = 0; i < R.n; i++)

@@ -240,8 +240,29 @@ enc_model(const rec_in *in, const json_t *alg, dml_job *j)
 	return 0;
 }
 
+/* "control.block", "control.max", "control.alpha": the adaptive control
+ * test (dml-run asks by it, dml-weight replays it; see weight.h). */
+static int
+job_control_test(const rec_in *in, const json_t *o, dml_job *j)
+{
+	j->control_block = 10;
+	j->control_max = 50;
+	j->control_alpha = 0.05;
+	if (rec_opt_int(in, o, "block", 1, 1000000, &j->control_block) < 0 ||
+	    rec_opt_int(in, o, "max", 1, 1000000, &j->control_max) < 0 ||
+	    rec_opt_num(in, o, "alpha", &j->control_alpha) < 0)
+		return -1;
+	if (!(j->control_alpha > 0 && j->control_alpha < 1))
+		return rec_err(in, "field \"control.alpha\" must be in (0, 1)");
+	if (j->control_max < j->control_block)
+		return rec_err(in, "field \"control.max\" is below "
+		    "\"control.block\"");
+	return 0;
+}
+
 /* "control": the common control set crowd trainers answer (dml-weight):
- * {"set": CID of its dml.control answer key, "min_accuracy": 0..1}. */
+ * {"set": CID of its items file, "min_accuracy": 0..1, the adaptive
+ * test's "block", "max", "alpha"}. */
 static int
 job_control(const rec_in *in, const json_t *o, dml_job *j)
 {
@@ -258,7 +279,7 @@ job_control(const rec_in *in, const json_t *o, dml_job *j)
 	if (!(j->min_accuracy >= 0 && j->min_accuracy <= 1))
 		return rec_err(in, "field \"control.min_accuracy\" must be in "
 		    "[0, 1]");
-	return 0;
+	return job_control_test(in, o, j);
 }
 
 /* "privacy": {"clip": C, "noise": Z, "mode": "central"|"distributed",

@@ -60,9 +60,15 @@ typedef struct dml_job {
 	int has_developer;		/* algorithm.developer given */
 	unsigned char developer[32];	/* who is paid developer_fee */
 	job_enc enc;			/* Paillier encryption, if on */
-	const char *control_set;	/* "control.set": the answer key's CID,
-					   or NULL (crowd fine-tuning) */
+	const char *control_set;	/* "control.set": the CID of the control
+					   set's items file (dml-split
+					   --control), or NULL */
 	double min_accuracy;		/* "control.min_accuracy", 0 if absent */
+	long long control_block;	/* "control.block": items per block of
+					   the adaptive test (10) */
+	long long control_max;		/* "control.max": most items asked (50) */
+	double control_alpha;		/* "control.alpha": the adaptive test's
+					   overall level (0.05) */
 	double momentum, weight_decay;	/* "train": local SGD, 0 if absent */
 	job_dp dp;			/* "privacy": differential privacy */
 } dml_job;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cid.h"
 #include "data.h"
 #include "record.h"
 #include "tensor.h"
@@ -56,8 +57,36 @@ key_of_dir(const char *dir)
 	return k;
 }
 
+int
+weight_control_set_cid(const char *dir, char out[CID_MAXSTR])
+{
+	json_t *p = data_profile_read(dir), *f;
+	char *path;
+	int rc;
+
+	if (!p)
+		return -1;
+	f = json_array_get(json_object_get(json_object_get(p, "data"),
+	    "files"), 0);
+	if (!json_is_string(f)) {
+		json_decref(p);
+		return dml_error("%s/profile.json: no data files", dir);
+	}
+	path = xasprintf("%s/%s", dir, json_string_value(f));
+	json_decref(p);
+	rc = cid_of_file(path, out);
+	free(path);
+	return rc;
+}
+
 weight_key *
 weight_key_load(const char *path, const char *job)
+{
+	return weight_key_load_set(path, job, NULL);
+}
+
+weight_key *
+weight_key_load_set(const char *path, const char *job, const char *set)
 {
 	weight_key *k;
 	rec_in *in;
@@ -66,22 +95,38 @@ weight_key_load(const char *path, const char *job)
 	int rc;
 	struct stat st;
 
-	if (path && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+	if (path && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char c[CID_MAXSTR];
+		if (set && weight_control_set_cid(path, c) < 0)
+			return NULL;
+		if (set && strcmp(c, set) != 0) {
+			dml_error("%s: the control set is %s, the job's control "
+			    "set is %s", path, c, set);
+			return NULL;
+		}
 		return key_of_dir(path);
+	}
 	k = xcalloc(1, sizeof *k);
 	if (!(in = rec_open(path))) {
 		free(k);
 		return NULL;
 	}
 	while ((rc = rec_next(in, &r)) > 0) {
-		const char *id, *j = NULL;
+		const char *id, *j = NULL, *ks = NULL;
 		json_t *ans, *v;
 		if (rec_check(in, r, "dml.control") < 0 ||
 		    rec_opt_str(in, r, "job", &j) < 0 ||
+		    rec_opt_str(in, r, "set", &ks) < 0 ||
 		    !(ans = rec_get_obj(in, r, "answers")))
 			goto fail;
 		if (job && j && strcmp(j, job) != 0) {
 			rec_err(in, "dml.control for another job");
+			goto fail;
+		}
+		if (set && (!ks || strcmp(ks, set) != 0)) {
+			rec_err(in, "the answer key is for control set %s, the "
+			    "job's control set is %s", ks ? ks : "(none named)",
+			    set);
 			goto fail;
 		}
 		json_object_foreach(ans, id, v) {
@@ -160,6 +205,7 @@ weight_score(const weight_key *k, const json_t *control, weight_trainer *t)
 
 	t->answered = t->correct = 0;
 	t->reason[0] = 0;
+	t->adaptive = t->outcome = 0;
 	if (!json_is_object(control) || json_object_size(control) == 0) {
 		snprintf(t->reason, sizeof t->reason, "no control answers");
 		return;
@@ -201,6 +247,8 @@ weight_binom_sf(long long k, long long m, double p)
 		return 1;
 	if (k > m)
 		return 0;
+	if (p <= 0 || p >= 1)
+		return p >= 1;
 	for (long long i = k; i <= m; i++)
 		s += exp(lchoose(m, i) + (double)i * log(p) +
 		    (double)(m - i) * log1p(-p));
@@ -240,6 +288,7 @@ weight_decide(weight_trainer *t, size_t n, const weight_opts *o)
 	free(acc);
 	for (size_t i = 0; i < n; i++) {
 		weight_trainer *x = &t[i];
+		double alpha;
 		x->kept = 0;
 		x->weight = 0;
 		x->factor = 0;
@@ -250,16 +299,25 @@ weight_decide(weight_trainer *t, size_t n, const weight_opts *o)
 			continue;
 		}
 		x->pvalue = weight_binom_sf(x->correct, x->answered, p0);
-		if (mad > 0)
-			x->zscore = (x->score - med) / mad;
-		if (x->score < o->min_accuracy)
+		alpha = x->adaptive ? x->level : o->alpha;
+		if (mad > 0) {	/* the spread, and this trainer's own noise */
+			double na = (double)x->answered,
+			       q = (med * na + 1) / (na + 2);
+			x->zscore = (x->score - med) / sqrt(mad * mad +
+			    q * (1 - q) / na);
+		}
+		if (x->adaptive && x->outcome < 0)
+			snprintf(x->reason, sizeof x->reason, "the adaptive "
+			    "control test excluded it: %lld of %lld right",
+			    x->correct, x->answered);
+		else if (x->score < o->min_accuracy)
 			snprintf(x->reason, sizeof x->reason, "control accuracy "
 			    "%.4f below the job's minimum %.4f", x->score,
 			    o->min_accuracy);
-		else if (x->pvalue > o->alpha)
+		else if (x->pvalue > alpha)
 			snprintf(x->reason, sizeof x->reason, "not better than "
 			    "chance: binomial p-value %.3g > %g", x->pvalue,
-			    o->alpha);
+			    alpha);
 		else if (mad > 0 && x->zscore < -o->z)
 			snprintf(x->reason, sizeof x->reason, "outlier: robust "
 			    "z-score %.2f < -%g", x->zscore, o->z);
@@ -297,6 +355,10 @@ weight_record(const weight_trainer *t, const char *job, long long round,
 		json_object_set_new(r, "answered", json_integer(t->answered));
 		json_object_set_new(r, "correct", json_integer(t->correct));
 		json_object_set_new(r, "pvalue", json_real(t->pvalue));
+		if (t->adaptive)
+			json_object_set_new(r, "test", json_string(t->outcome >
+			    0 ? "keep" : t->outcome < 0 ? "exclude" :
+			    "undecided"));
 	}
 	if (t->reason[0])
 		json_object_set_new(r, "reason", json_string(t->reason));
@@ -348,4 +410,136 @@ weight_update_load(const char *path, size_t *len)
 	json_decref(r);
 	rec_close(in);
 	return u;
+}
+
+double
+weight_binom_cdf(long long k, long long m, double p)
+{
+	double s = 0;
+
+	if (k < 0)
+		return 0;
+	if (k >= m)
+		return 1;
+	if (p <= 0 || p >= 1)
+		return p <= 0;
+	for (long long i = 0; i <= k; i++)
+		s += exp(lchoose(m, i) + (double)i * log(p) +
+		    (double)(m - i) * log1p(-p));
+	return s > 1 ? 1 : s;
+}
+
+void
+weight_rule_init(weight_rule *r, const dml_job *j, size_t K)
+{
+	long long looks;
+	double chance = 1.0 / (double)(j->classes > 1 ? j->classes : 2);
+
+	r->block = j->control_block > 0 ? j->control_block : 10;
+	r->cap = j->control_max > 0 ? j->control_max : 50;
+	if ((size_t)r->cap > K)
+		r->cap = (long long)K;
+	looks = r->cap ? (r->cap + r->block - 1) / r->block : 1;
+	r->level = (j->control_alpha > 0 ? j->control_alpha : 0.05) /
+	    (double)looks;
+	r->standard = j->min_accuracy > chance ? j->min_accuracy : chance;
+}
+
+int
+weight_rule_look(const weight_rule *r, long long m, long long k)
+{
+	double acc;
+
+	if (m <= 0)
+		return 0;
+	acc = (double)k / (double)m;
+	if (acc > r->standard &&
+	    weight_binom_sf(k, m, r->standard) <= r->level)
+		return 1;
+	if (acc < r->standard &&
+	    weight_binom_cdf(k, m, r->standard) <= r->level)
+		return -1;
+	return 0;
+}
+
+void
+weight_control_order(const char *job, long long round,
+    const unsigned char pk[32], size_t K, size_t *perm)
+{
+	crypto_generichash_state st;
+	unsigned char out[8], rb[8];
+	uint64_t seed = 0;
+	data_rng r;
+
+	for (int i = 0; i < 8; i++)
+		rb[i] = (unsigned char)((unsigned long long)round >> (8 * i));
+	crypto_generichash_init(&st, NULL, 0, sizeof out);
+	crypto_generichash_update(&st, (const unsigned char *)job,
+	    strlen(job) + 1);
+	crypto_generichash_update(&st, rb, sizeof rb);
+	crypto_generichash_update(&st, pk, 32);
+	crypto_generichash_final(&st, out, sizeof out);
+	for (int i = 0; i < 8; i++)
+		seed |= (uint64_t)out[i] << (8 * i);
+	data_rng_seed(&r, seed);
+	for (size_t i = 0; i < K; i++)
+		perm[i] = i;
+	data_shuffle(&r, perm, K);
+}
+
+void
+weight_score_adaptive(const weight_key *k, const weight_rule *r,
+    const char *job, long long round, const json_t *control,
+    weight_trainer *t)
+{
+	size_t *perm, *pos;
+	long long m, right = 0, stop = -1;
+	const char *id;
+	json_t *v;
+
+	weight_score(k, control, t);
+	if (!r || t->reason[0])
+		return;
+	m = t->answered;
+	perm = xmalloc(k->n * sizeof *perm);
+	pos = xmalloc(k->n * sizeof *pos);
+	weight_control_order(job, round, t->key, k->n, perm);
+	for (size_t p = 0; p < k->n; p++)
+		pos[perm[p]] = p;
+	json_object_foreach((json_t *)control, id, v) {
+		struct item q = {(char *)id, 0}, *it;
+		it = bsearch(&q, k->v, k->n, sizeof *k->v, item_cmp);
+		if ((long long)pos[it - k->v] >= m) {
+			snprintf(t->reason, sizeof t->reason, "answered control "
+			    "item \"%.40s\", not among the %lld of its sequence",
+			    id, m);
+			goto out;
+		}
+	}
+	for (long long p = 0; p < m; p++) {
+		const struct item *it = &k->v[perm[p]];
+		right += json_integer_value(json_object_get(control, it->id)) ==
+		    it->label;
+		if ((p + 1) % r->block == 0 || p + 1 >= r->cap) {
+			if (weight_rule_look(r, p + 1, right) != 0 ||
+			    p + 1 >= r->cap) {
+				stop = p + 1;
+				break;
+			}
+		}
+	}
+	if (stop == m) {
+		t->adaptive = 1;
+		t->outcome = weight_rule_look(r, m, right);
+		t->level = r->level;
+	} else
+		snprintf(t->reason, sizeof t->reason, stop < 0 ? "answered "
+		    "%lld control items; the adaptive test asks more" :
+		    "answered %lld control items; the adaptive test stops at "
+		    "%lld", m, stop);
+out:
+	if (t->reason[0])
+		t->answered = t->correct = 0;
+	free(perm);
+	free(pos);
 }

@@ -7,12 +7,22 @@
  *
  *   - it gave no control answers, or answered an item not in the key
  *     (the answers cannot be trusted: excluded, score 0);
+ *   - (adaptive test, below) the test stopped to exclude it;
  *   - its accuracy is below the job's minimum standard (min_accuracy);
  *   - a one-sided binomial test cannot tell it from guessing: with m
  *     answers, k right and chance p0 = 1/classes, the p-value
- *     P(X >= k | X ~ Bin(m, p0)) exceeds alpha;
+ *     P(X >= k | X ~ Bin(m, p0)) exceeds alpha (under the adaptive test,
+ *     its level per look: a trainer it stopped to keep passes, since its
+ *     standard is at least chance, so the two never disagree);
  *   - it is a low outlier among the trainers: robust z-score
- *     (acc - median) / (1.4826 MAD) below -z (skipped when MAD is 0).
+ *     (acc - median) / sqrt((1.4826 MAD)^2 + q (1 - q) / m) below -z,
+ *     q = (median m + 1) / (m + 2): the spread among trainers together
+ *     with the binomial error of the trainer's own m answers, so a
+ *     trainer the adaptive test asked few items is not called an outlier
+ *     for the noise of a short test;
+ *   - (when the job names a control set) its answers are not what the
+ *     adaptive test asks, below: an item outside the first m of its
+ *     sequence, or a count m the test would not have stopped at.
  *
  * A kept trainer's weight is its chance-corrected accuracy
  * (acc - p0) / (1 - p0), in (0, 1]; the aggregation factor is that weight
@@ -27,6 +37,8 @@
 
 #include <jansson.h>
 
+#include "cid.h"
+#include "job.h"
 #include "record.h"
 
 typedef struct weight_key weight_key;
@@ -37,6 +49,15 @@ typedef struct weight_key weight_key;
  * folder's item of that index, as dml-run --control names them).
  * NULL + dml_error "file:line: what". */
 weight_key *weight_key_load(const char *path, const char *job);
+/* The same, checking the key is the job's control set (when `set` is not
+ * NULL): every dml.control record's "set", or a folder's items file CID,
+ * must be `set`. */
+weight_key *weight_key_load_set(const char *path, const char *job,
+    const char *set);
+/* The CID of a control set folder's items file: the first file its
+ * profile.json lists (IDX: the images, labels withheld; CSV: data.csv,
+ * whose label column travels with it). 0, or -1 + dml_error. */
+int weight_control_set_cid(const char *dir, char out[CID_MAXSTR]);
 void weight_key_free(weight_key *k);
 /* The class of a control item, -1 when the key does not hold it. */
 long weight_key_label(const weight_key *k, const char *id);
@@ -59,15 +80,56 @@ typedef struct weight_trainer {
 	long factor;		/* aggregation factor, 0 when excluded */
 	int kept;
 	char reason[160];	/* why excluded, or "" */
+	/* the adaptive control test, replayed (weight_score_adaptive) */
+	int adaptive;		/* 1 when it applies */
+	int outcome;		/* where it stopped: 1 keep, -1 exclude,
+				   0 undecided at its cap */
+	double level;		/* its level per look */
 } weight_trainer;
 
 /* Score one trainer's "control" object (may be NULL) against the key. */
 void weight_score(const weight_key *k, const json_t *control,
     weight_trainer *t);
+
+/*
+ * The adaptive control test. A trainer is asked control items in blocks
+ * of B (the job's control.block), interleaved among its own items. After
+ * each block the asker looks at the m answers so far, k of them right,
+ * against the standard s = max(control.min_accuracy, 1/classes):
+ *   keep     when k/m > s and P(X >= k) <= a,
+ *   exclude  when k/m < s and P(X <= k) <= a,     X ~ Bin(m, s),
+ *   else it asks another block, up to cap = min(control.max, K) items,
+ * with a = control.alpha / ceil(cap / B): Bonferroni over the looks, so
+ * the test's overall error is at most control.alpha. The items come in a
+ * fixed order, a permutation of the K items (sorted by id) seeded by
+ * BLAKE2b(job id, round, device key): which items and how many a trainer
+ * was asked follow from the job, the round, its key and its answers, so
+ * dml-weight replays the test.
+ */
+typedef struct weight_rule {
+	long long block, cap;	/* items per block; most items asked */
+	double level;		/* a: the level of each look */
+	double standard;	/* s */
+} weight_rule;
+
+void weight_rule_init(weight_rule *r, const dml_job *j, size_t K);
+/* After m answers with k right: 1 keep, -1 exclude, 0 undecided. The
+ * asker stops at a decision or when m reaches r->cap. */
+int weight_rule_look(const weight_rule *r, long long m, long long k);
+/* The order items are asked in: perm[0..K) a permutation of 0..K-1. */
+void weight_control_order(const char *job, long long round,
+    const unsigned char pk[32], size_t K, size_t *perm);
+/* weight_score, then the adaptive test replayed: the trainer's answers
+ * must be the first m items of its order, m where the test stops. */
+void weight_score_adaptive(const weight_key *k, const weight_rule *r,
+    const char *job, long long round, const json_t *control,
+    weight_trainer *t);
 /* Apply the exclusion tests to all trainers, then set weights. */
 void weight_decide(weight_trainer *t, size_t n, const weight_opts *o);
 /* P(X >= k) for X ~ Bin(m, p). */
 double weight_binom_sf(long long k, long long m, double p);
+/* P(X <= k) for X ~ Bin(m, p). */
+double weight_binom_cdf(long long k, long long m, double p);
 /* The unsigned dml.weight record of a trainer. */
 json_t *weight_record(const weight_trainer *t, const char *job,
     long long round, const char *mode);

@@ -153,10 +153,16 @@ test_expect_success 'labelflip and adversarial labellers change the update; bad 
 	test_grep "unknown attack" err
 '
 test_expect_success 'fine-tuning: control answers ride in the signed result' '
-	dml-run -j train.json -k $D/key -D $D -m model.json --seed 5 --control devs/dev-0002 --control-items 7 >ft.json &&
+	dml-split -n 2 --limit 300 --control 40 --consent-rate 1 --seed 3 -o cset >cset.json &&
+	cs=$(sed "s/.*\"set\":\"\([^\"]*\)\".*/\1/" cset.json) &&
+	dml-job $J -t train -m model.json --rounds 2 --batch 16 --lr 0.1 \
+		--control-set "$cs" --control-block 7 --nonce ft -o ftjob.json &&
+	dml-run -j ftjob.json -k $D/key -D $D -m model.json --seed 5 --control cset/control >ft.json &&
 	/usr/bin/python3 -c "import json; r=json.load(open(\"ft.json\")); c=r[\"control\"]; assert len(c)==7 and all(k.startswith(\"c\") and 0<=v<10 for k,v in c.items())" &&
-	test_expect_code 2 dml-run -j predict.json -k $D/key -D $D -m model.json --control devs/dev-0002 2>err &&
-	test_grep "train jobs" err
+	test_expect_code 2 dml-run -j predict.json -k $D/key -D $D -m model.json --control cset/control 2>err &&
+	test_grep "train jobs" err &&
+	test_expect_code 1 dml-run -j train.json -k $D/key -D $D -m model.json --control cset/control 2>err &&
+	test_grep "the job names no control set" err
 '
 test_expect_success 'momentum and weight decay: in the job, change the update' '
 	dml-job $J -t train -m model.json --rounds 2 --epochs 1 --batch 16 --lr 0.1 \

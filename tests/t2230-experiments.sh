@@ -32,6 +32,24 @@ test_expect_success 'fine-tuning: dml-weight excludes the adversaries, weighted 
 	gt "$(acc finetune-weighted)" "$(acc finetune-plain)"
 '
 
+test_expect_success 'fine-tuning: the adaptive control test, per trainer, in control.tsv' '
+	t=exp/out/finetune-weighted/control.tsv &&
+	test $(awk -F "\t" "NR > 1" $t | wc -l) = 30 &&
+	awk -F "\t" "NR > 1 && \$3 != \"noisy\" && \$4 != 10 { exit 1 }" $t &&
+	awk -F "\t" "NR > 1 && \$3 == \"adversarial\" && \$6 != \"false\" { exit 1 }" $t &&
+	awk -F "\t" "NR > 1 && \$3 == \"noisy\" { s += \$4; n++ } END { exit !(s / n > 10) }" $t &&
+	test_grep "\"control\":{\"block\":10,\"max\":50,\"min_accuracy\":0.5,\"set\":\"baf" \
+		exp/out/finetune-weighted/job.json
+'
+
+test_expect_success 'MODEL reaches the fine-tuning and robust experiments (mlp, cnn)' '
+	make -s -C exp $SMALL ROUNDS=1 MODEL=mlp OUT=out-mlp finetune-weighted >out &&
+	test_grep "\"layers\":\[784,100,10\]" exp/out-mlp/finetune-weighted/model-1.json &&
+	make -s -C exp DEVICES=5 LIMIT=1000 ROUNDS=1 MODEL=cnn OUT=out-cnn \
+		robust-median-scale_10 >out &&
+	test_grep "\"arch\":\"cnn\"" exp/out-cnn/robust-median-scale_10/model-1.json
+'
+
 test_expect_success 'scaling attack: the mean collapses, median and trimmed mean hold' '
 	make -s -C exp $SMALL robust-mean-scale_10 robust-median-scale_10 \
 		robust-trimmed_0.2-scale_10 >out &&

@@ -6,6 +6,8 @@
 #                    kept and excluded)
 #   accuracy.tsv     round, accuracy, loss, kept, excluded
 #   accuracy.svg     accuracy by round
+#   control.tsv      (FINETUNE=1, WEIGHTED=1) per round and trainer: its
+#                    labelling profile, control items asked, right, kept
 # Devices are dealt round-robin to $NODES federated nodes; each node
 # (optionally) weighs its trainers with dml-weight and aggregates with
 # $RULE; the refining node aggregates the nodes' aggregates and refines.
@@ -13,10 +15,12 @@ set -eu
 NAME=$1
 : "${OUT:=out}" "${DEVICES:=10}" "${PARTITION:=iid}" "${ALPHA:=0.5}"
 : "${CPD:=2}" "${LIMIT:=12000}" "${ROUNDS:=10}" "${EPOCHS:=1}"
-: "${BATCH:=32}" "${LR:=0.1}" "${MODEL:=784,10}" "${RULE:=mean}"
+: "${BATCH:=32}" "${LR:=0.1}" "${MODEL:=softmax}" "${RULE:=mean}"
+: "${HIDDEN:=100}" "${ARCH:=}"
 : "${MOMENTUM:=0}" "${WD:=0}"
 : "${ATTACK:=}" "${MALICIOUS:=0}" "${LABELLING:=}" "${WEIGHTED:=0}"
-: "${FINETUNE:=0}" "${CONTROL_POOL:=500}" "${CONTROL_ITEMS:=30}"
+: "${FINETUNE:=0}" "${CONTROL_POOL:=500}" "${CONTROL_BLOCK:=10}"
+: "${CONTROL_MAX:=50}"
 : "${MIN_ACCURACY:=0}" "${NODES:=3}" "${SEED:=1}" "${JOBS:=2}"
 : "${DATA:=/usr/share/datasets/fashion-mnist}"
 export OPENBLAS_NUM_THREADS=1
@@ -25,14 +29,28 @@ W=$OUT/$NAME
 rm -rf "$W"
 mkdir -p "$W"
 
+# MODEL: softmax, mlp (one hidden layer of HIDDEN), cnn, or layer widths
+case $MODEL in
+softmax) layers=784,10 ;;
+mlp) layers=784,$HIDDEN,10 ;;
+cnn) layers=784,10 ARCH=cnn ;;
+*) layers=$MODEL ;;
+esac
+
 mal=
 if [ "$MALICIOUS" != 0 ]; then mal="--malicious $MALICIOUS --attack $ATTACK"; fi
+# fine-tuning: the control set is held out of the training data (no
+# device receives it), CONTROL_POOL samples on top of LIMIT
+limit=$LIMIT ctl=
+if [ "$FINETUNE" = 1 ]; then
+	limit=$((LIMIT + CONTROL_POOL)) ctl="--control $CONTROL_POOL"
+fi
 dml-split -n "$DEVICES" -o "$W/devices" --partition "$PARTITION" \
-	--alpha "$ALPHA" --classes "$CPD" --limit "$LIMIT" --seed "$SEED" \
-	--consent-rate 1 ${LABELLING:+--labelling "$LABELLING"} $mal \
+	--alpha "$ALPHA" --classes "$CPD" --limit "$limit" --seed "$SEED" \
+	--consent-rate 1 ${LABELLING:+--labelling "$LABELLING"} $mal $ctl \
 	>"$W/split.json"
 for d in "$W"/devices/dev-*; do
-	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >/dev/null
+	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >"$d/pub"
 done
 for who in customer refine $(seq -f fed%g "$NODES"); do
 	dml-keygen --seed "$SEED" -n "$who" -o "$W/$who.key" >/dev/null
@@ -42,22 +60,31 @@ for d in "$W"/devices/dev-*; do
 	echo "$d" >>"$W/node$((i % NODES + 1))"
 	i=$((i + 1))
 done
-ctl=
+ctl= jctl=
 if [ "$FINETUNE" = 1 ]; then
-	# the job's common control set: test images the trainers label
-	dml-split -n 1 -o "$W/control" --idx "$DATA/t10k-images-idx3-ubyte.gz" \
-		"$DATA/t10k-labels-idx1-ubyte.gz" --limit "$CONTROL_POOL" \
-		--consent-rate 1 --seed "$SEED" >/dev/null
-	ctl="--control $W/control/dev-0001 --control-items $CONTROL_ITEMS"
+	# the job names the control set by the CID dml-split computed
+	cs=$(sed 's/.*"control":{[^}]*"set":"\([^"]*\)".*/\1/' "$W/split.json")
+	jctl="--control-set $cs --min-accuracy $MIN_ACCURACY
+		--control-block $CONTROL_BLOCK --control-max $CONTROL_MAX"
+	ctl="--control $W/devices/control"
 fi
 
-dml-refine --init "$MODEL" ${ARCH:+--arch "$ARCH"} --seed "$SEED" -o "$W/model-0.json"
+dml-refine --init "$layers" ${ARCH:+--arch "$ARCH"} --seed "$SEED" -o "$W/model-0.json"
 # max-delta is wide so that attacks reach the rule, not validation
+# shellcheck disable=SC2086
 dml-job -k "$W/customer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
 	--rounds "$ROUNDS" --epochs "$EPOCHS" --batch "$BATCH" --lr "$LR" \
-	--momentum "$MOMENTUM" --weight-decay "$WD" \
+	--momentum "$MOMENTUM" --weight-decay "$WD" $jctl \
 	--min-devices 1 --max-delta 1e4 --budget 0 \
 	--created 2026-01-01T00:00:00Z --nonce "$NAME-$SEED" -o "$W/job.json"
+# device key -> labelling profile, for control.tsv
+for d in "$W"/devices/dev-*; do
+	k=$(sed 's/.*"key":"\([0-9a-f]*\)".*/\1/' "$d/pub")
+	p=$(grep -o '"label_profile":{"kind":"[a-z]*"' "$d/profile.json" |
+		sed 's/.*"kind":"//; s/"//')
+	printf '%s\t%s\t%s\n' "$k" "$(basename "$d")" "${p:-careful}"
+done >"$W/profiles.tsv"
+[ "$WEIGHTED" = 1 ] && printf 'round\tdevice\tprofile\tasked\tright\tkept\n' >"$W/control.tsv"
 
 printf 'round\taccuracy\tloss\tkept\texcluded\n' >"$W/accuracy.tsv"
 : >"$W/metrics.ndjson"
@@ -77,9 +104,15 @@ while [ "$r" -lt "$ROUNDS" ]; do
 		scale=
 		if [ "$WEIGHTED" = 1 ]; then
 			dml-weight -j "$W/job.json" -k "$W/fed$n.key" \
-				-a "$W/control/dev-0001" -w "$R/node$n.weights" \
-				--min-accuracy "$MIN_ACCURACY" "$R/node$n.res" \
+				-a "$W/devices/control/key.ndjson" \
+				-w "$R/node$n.weights" "$R/node$n.res" \
 				>"$R/node$n.kept" 2>"$R/node$n.log"
+			sed 's/.*"answered":\([0-9]*\),"correct":\([0-9]*\),"device":"\([0-9a-f]*\)".*"kept":\([a-z]*\).*/\3 \1 \2 \4/' \
+				"$R/node$n.weights" | while read -r key a c kp; do
+				grep "^$key" "$W/profiles.tsv" | cut -f 2,3 |
+					{ read -r dn pr; printf '%s\t%s\t%s\t%s\t%s\t%s\n' \
+					"$r" "$dn" "$pr" "$a" "$c" "$kp"; }
+			done >>"$W/control.tsv"
 			scale="--scale $R/node$n.weights"
 			k=$(grep -c '"kept":true' "$R/node$n.weights" || true)
 			e=$(grep -c '"kept":false' "$R/node$n.weights" || true)

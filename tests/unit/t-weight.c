@@ -56,5 +56,70 @@ main(void)
 	    "from chance at 1e-3");
 	ok(!t[1].kept && strstr(t[1].reason, "binomial"), "chance-level "
 	    "trainer excluded by the binomial test");
+
+	/* the lower tail */
+	ok(fabs(weight_binom_cdf(0, 10, 0.5) - pow(0.5, 10)) < 1e-15,
+	    "P(X <= 0 | 10, 0.5) = 2^-10");
+	ok(fabs(weight_binom_cdf(2, 3, 0.5) - 0.875) < 1e-12,
+	    "P(X <= 2 | 3, 0.5) = 7/8");
+	ok(weight_binom_cdf(10, 10, 0.3) == 1 && weight_binom_cdf(-1, 10,
+	    0.3) == 0, "P(X <= m) = 1, P(X < 0) = 0");
+	ok(weight_binom_cdf(4, 5, 1) == 0 && weight_binom_sf(5, 5, 1) == 1,
+	    "p = 1: all right for sure");
+
+	/* the adaptive test: standard 0.5, blocks of 10, cap 40, level
+	 * 0.05 / 4 per look */
+	{
+		dml_job j;
+		weight_rule r;
+		size_t a[50], b[50], c[50], seen[50] = {0};
+		unsigned char pk[32] = {1};
+		int perm = 1;
+
+		memset(&j, 0, sizeof j);
+		j.classes = 10;
+		j.min_accuracy = 0.5;
+		j.control_block = 10;
+		j.control_max = 40;
+		j.control_alpha = 0.05;
+		weight_rule_init(&r, &j, 200);
+		ok(r.cap == 40 && fabs(r.level - 0.0125) < 1e-15 &&
+		    r.standard == 0.5, "rule: cap 40, level 0.0125, standard 0.5");
+		ok(weight_rule_look(&r, 10, 10) == 1, "10 of 10: keep");
+		ok(weight_rule_look(&r, 10, 0) == -1, "0 of 10: exclude");
+		ok(weight_rule_look(&r, 10, 7) == 0, "7 of 10: undecided");
+		ok(weight_rule_look(&r, 40, 28) == 1, "28 of 40: keep "
+		    "(P = 0.0083)");
+		ok(weight_rule_look(&r, 20, 13) == 0, "13 of 20: undecided");
+		weight_rule_init(&r, &j, 25);
+		ok(r.cap == 25 && fabs(r.level - 0.05 / 3) < 1e-15,
+		    "a small set caps the items and the looks");
+		j.min_accuracy = 0;
+		weight_rule_init(&r, &j, 200);
+		ok(r.standard == 0.1, "no minimum: the standard is chance");
+
+		weight_control_order("bafyjob", 3, pk, 50, a);
+		weight_control_order("bafyjob", 3, pk, 50, b);
+		weight_control_order("bafyjob", 4, pk, 50, c);
+		for (int i = 0; i < 50; i++)
+			if (a[i] >= 50 || seen[a[i]]++)
+				perm = 0;
+		ok(perm, "the order is a permutation");
+		ok(!memcmp(a, b, sizeof a), "the same job, round and key: the "
+		    "same order");
+		ok(memcmp(a, c, sizeof a) != 0, "another round: another order");
+	}
+
+	/* a short test's noise is not an outlier: 9 of 10 among trainers
+	 * near 1 (MAD > 0) is kept, 24 of 40 is not */
+	o.min_accuracy = 0;
+	for (int i = 0; i < 6; i++)
+		t[i] = tr(40, 40 - i % 2);
+	t[6] = tr(10, 9);
+	t[7] = tr(40, 24);
+	weight_decide(t, 8, &o);
+	ok(t[6].kept, "9 of 10: kept (the binomial error of 10 answers)");
+	ok(!t[7].kept && strstr(t[7].reason, "z-score"), "24 of 40: a low "
+	    "outlier");
 	return done_testing();
 }
