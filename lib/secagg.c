@@ -2019,6 +2019,11 @@ masked_feed(secagg_node *s, json_t *r, const rec_in *in)
 	if (sum != len)
 		return rec_err(in, "\"length\" %lld is not the layout's %lld "
 		    "values and the count", len, sum);
+	if (s->job->task == TASK_TRAIN && (json_array_size(layout) != 1 ||
+	    strcmp(json_string_value(json_object_get(json_array_get(layout,
+	    0), "name")), "delta") != 0 || len != s->job->params + 1))
+		return rec_err(in, "a train input holds \"delta\" with the "
+		    "job's %lld parameters", s->job->params);
 	if (!s->layout) {
 		s->layout = json_deep_copy(layout);
 		s->task = xstrdup(task);
