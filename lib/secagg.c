@@ -448,11 +448,39 @@ check_threshold(uint32_t t, uint32_t m)
 	return 0;
 }
 
-/* Parse a roster; verify_devices: check every device's signature on its
- * keys (a device does; the node wrote its own). */
+static uint32_t holders(const struct roster *ro, uint32_t i, uint32_t *out);
+
+/* Device j's signature on its keys, as the roster carries it. */
+static int
+roster_check_sig(const struct roster *ro, const rec_in *in, json_t *devs,
+    uint32_t j)
+{
+	json_t *kr = keys_record(ro->job, ro->round, &ro->d[j - 1]);
+	const char *sig;
+	char hex[65];
+	unsigned char who[32];
+	int rc;
+
+	if (rec_get_str(in, json_array_get(devs, j - 1), "sig", &sig) < 0) {
+		json_decref(kr);
+		return -1;
+	}
+	key_hex(ro->d[j - 1].pk, 32, hex);
+	json_object_set_new(kr, "from", json_string(hex));
+	json_object_set_new(kr, "sig", json_string(sig));
+	rc = rec_verify(kr, NULL, who);
+	json_decref(kr);
+	if (rc < 0)
+		return rec_err(in, "device %u's keys carry a bad signature", j);
+	return 0;
+}
+
+/* Parse a roster. me: a device's key, to check the signatures of the
+ * keys it will use (its neighbours' and its own); NULL for the node,
+ * which reads the roster it wrote from its state. */
 static int
 roster_parse(struct roster *ro, const rec_in *in, const json_t *r,
-    int verify_devices)
+    const unsigned char *me)
 {
 	json_t *devs, *e;
 	const char *job;
@@ -495,27 +523,6 @@ roster_parse(struct roster *ro, const rec_in *in, const json_t *r,
 			    "without repeats (at %zu)", i);
 			goto bad;
 		}
-		if (verify_devices) {
-			json_t *kr = keys_record(job, rd, d);
-			const char *sig;
-			char hex[65];
-			unsigned char who[32];
-			int rc;
-			if (rec_get_str(in, e, "sig", &sig) < 0) {
-				json_decref(kr);
-				goto bad;
-			}
-			key_hex(d->pk, 32, hex);
-			json_object_set_new(kr, "from", json_string(hex));
-			json_object_set_new(kr, "sig", json_string(sig));
-			rc = rec_verify(kr, NULL, who);
-			json_decref(kr);
-			if (rc < 0) {
-				rec_err(in, "device %zu's keys carry a bad "
-				    "signature", i + 1);
-				goto bad;
-			}
-		}
 	}
 	if (roster_session(r, s) < 0 || memcmp(s, ro->session, 32) != 0) {
 		rec_err(in, "the roster's session is not the hash of its "
@@ -532,6 +539,19 @@ roster_parse(struct roster *ro, const rec_in *in, const json_t *r,
 	if (check_threshold(ro->t, ro->k + 1) < 0) {
 		rec_err(in, "%s", dml_errmsg());
 		goto bad;
+	}
+	if (me) {
+		uint32_t mi = roster_index(ro, me), *h, m;
+		if (!mi)
+			return 0;	/* the caller says so */
+		h = xmalloc((ro->k + 1) * sizeof *h);
+		m = holders(ro, mi, h);
+		for (uint32_t j = 0; j < m; j++)
+			if (roster_check_sig(ro, in, devs, h[j]) < 0) {
+				free(h);
+				goto bad;
+			}
+		free(h);
 	}
 	return 0;
 bad:
@@ -1021,7 +1041,8 @@ share_feed(secagg_dev *d, json_t *r, const rec_in *in)
 	if (d->got_main)
 		return rec_err(in, "a second roster");
 	if (rec_check(in, r, "dml.secagg.roster") < 0 ||
-	    node_signed(d, in, r) < 0 || roster_parse(&ro, in, r, 1) < 0)
+	    node_signed(d, in, r) < 0 ||
+	    roster_parse(&ro, in, r, d->key->pk) < 0)
 		return -1;
 	if (strcmp(ro.job, d->job) != 0 || ro.round != d->round) {
 		rec_err(in, "the roster is for another job or round than this "
@@ -1590,7 +1611,7 @@ node_load(secagg_node *s)
 		    "after \"%s\"", s->path, step, nstep_name[s->step],
 		    want[s->step - 1]);
 	if (!(ro = json_object_get(s->st, "roster")) ||
-	    roster_parse(&s->ro, NULL, ro, 0) < 0)
+	    roster_parse(&s->ro, NULL, ro, NULL) < 0)
 		return dml_error_prefix("state %s", s->path);
 	s->have_ro = 1;
 	if (strcmp(s->ro.job, s->job->id) != 0)
