@@ -45,6 +45,16 @@ main(void)
 	crypto_stream_chacha20((unsigned char *)ks, sizeof a, nonce, k1);
 	ok(!memcmp(a, ks, sizeof a), "a mask is the keystream read as "
 	    "little-endian uint32 (10000 values, two chunks)");
+	/* odd lengths and offsets: the tail is made apart from the rest */
+	okall = 1;
+	for (size_t len = 1; len < 9000; len = len * 3 + 7) {
+		memcpy(b, ks, sizeof b);
+		signs[0] = -1;
+		secagg_masks(b, len, k1, signs, 1);
+		for (size_t i = 0; i < 10000; i++)
+			okall &= b[i] == (i < len ? 0 : ks[i]);
+	}
+	ok(okall, "subtracting it takes it off exactly, at any length");
 	free(ks);
 
 	/* three devices' pair masks cancel in the sum */
