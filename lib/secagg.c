@@ -2154,20 +2154,21 @@ masked_feed(secagg_node *s, json_t *r, const rec_in *in)
 	    0), "name")), "delta") != 0 || len != s->job->params + 1))
 		return rec_err(in, "a train input holds \"delta\" with the "
 		    "job's %lld parameters", s->job->params);
-	if (!s->layout) {
+	if (s->layout && (!json_equal(layout, s->layout) || (s->model &&
+	    model && strcmp(model, s->model))))
+		return rec_err(in, "device %u's values or base model differ "
+		    "from the first masked input's", i);
+	y = xmalloc((size_t)len * 4);
+	if (get_b64(in, r, "y", y, (size_t)len * 4) < 0) {
+		free(y);
+		return -1;
+	}
+	if (!s->layout) {	/* the first good input sets the layout */
 		s->layout = json_deep_copy(layout);
 		s->task = xstrdup(task);
 		s->model = model ? xstrdup(model) : NULL;
 		s->len = (size_t)len;
 		s->ysum = xcalloc(s->len, 4);
-	} else if (!json_equal(layout, s->layout) || (s->model && model &&
-	    strcmp(model, s->model)))
-		return rec_err(in, "device %u's values or base model differ "
-		    "from the first masked input's", i);
-	y = xmalloc(s->len * 4);
-	if (get_b64(in, r, "y", y, s->len * 4) < 0) {
-		free(y);
-		return -1;
 	}
 	for (size_t k = 0; k < s->len; k++)
 		s->ysum[k] += y[k];
