@@ -168,6 +168,19 @@ test_expect_success 'a device dropping before sharing, another after masking' '
 	$PY cmp.py r/agg r/plain >out &&
 	test_grep "^ok 5 0 " out
 '
+test_expect_success 'a device that dropped before sharing cannot send a masked input' '
+	$PY -c "
+import json
+m = json.load(open(\"r/masked.1\")); del m[\"sig\"], m[\"from\"]
+print(json.dumps(m))" >m2 && ./rec-sign d2/key m2 >m2.sig &&
+	rm -f node.st && cat r/keys.* | node collect-keys --threshold 4 >/dev/null &&
+	for i in 1 3 4 5 6; do rm -f d$i/st; dev $i advertise --seed s d$i/res >/dev/null &&
+		dev $i share -r node.pub r/roster >/dev/null || return 1; done &&
+	cat r/shares.* | node route-shares >/dev/null &&
+	test_must_fail node collect-masked r/masked.1 m2.sig >out 2>err &&
+	test_grep "m2.sig:1: device $(idx 2) did not share its keys" err &&
+	test_empty out && rm -f d*/st
+'
 test_expect_success 'two drop (n - t with the default t = 5 of 6 is 1): below the threshold' '
 	rm -f r/agg &&
 	test_must_fail round "" "1 4" "" 2>err &&
