@@ -18,7 +18,9 @@
 # (SecAgg+: mask with this many neighbours, default all), THRESHOLD,
 # CLIP (default 4096). Files of the round are left in OUTDIR: the node's
 # records and state, each device's records and (until it answers) state.
-# With the same SEED and inputs the aggregate is byte-identical.
+# With the same SEED and inputs the aggregate is byte-identical: for that
+# the demo derives each device's round secrets from SEED (dml-encrypt
+# --seed); a real device leaves --seed out and draws them from libsodium.
 set -eu
 [ $# -eq 8 ] || { echo "usage: secagg-round.sh JOB MODEL ROUND NODEKEY DEVLIST OUTDIR DROPRATE SEED" >&2; exit 2; }
 job=$1 model=$2 r=$3 nodekey=$4 devlist=$5 out=$6 rate=$7 seed=$8
