@@ -10,12 +10,15 @@
 #include "distribute.h"
 #include "job.h"
 #include "record.h"
+#include "secagg.h"
 #include "sign.h"
 #include "util.h"
 #include "weight.h"
 
 static const char usage[] =
 "usage: dml-aggregate -j JOBFILE -k KEY [options] [FILE...]\n"
+"       dml-aggregate --scheme secagg --step STEP --state FILE -j JOBFILE\n"
+"                     -k KEY [secagg options] [FILE...]\n"
 "Sum the signed dml.result (or dml.aggregate) records of FILEs (default\n"
 "stdin) for the job: verify, deduplicate, validate, then write a signed\n"
 "dml.rerun for each result failing validation and one signed\n"
@@ -46,6 +49,22 @@ static const char usage[] =
 "      --no-verify       do not check signatures (inputs already verified\n"
 "                        on a trusted path only)\n"
 "  -o, --output FILE     write to FILE (whole or not at all), not stdout\n"
+"  secure aggregation (the node's steps; devices: dml-encrypt(1)):\n"
+"      --scheme secagg   sum masked inputs without seeing any of them\n"
+"      --step STEP       collect-keys (dml.secagg.keys -> roster),\n"
+"                        route-shares (shares -> one inbox per device),\n"
+"                        collect-masked (masked inputs -> unmask request),\n"
+"                        unmask (unmask answers -> dml.aggregate)\n"
+"      --state FILE      the round's state between steps (collect-keys\n"
+"                        makes it)\n"
+"      --threshold T     collect-keys: shares needed to recover a secret\n"
+"                        (default 2m/3 + 1 of m = k + 1 holders; > m/2)\n"
+"      --neighbours K    collect-keys: mask with K neighbours (SecAgg+;\n"
+"                        even, default all devices)\n"
+"      --clip C          collect-keys: clamp values to [-C, C] before\n"
+"                        quantizing (default 4096)\n"
+"      --frac-bits F     collect-keys: fixed-point fraction bits\n"
+"                        (default: the most that cannot overflow)\n"
 "  -h, --help            this help\n"
 "      --version         print the version\n";
 
@@ -71,6 +90,62 @@ struct ctx {
 };
 
 /* Rejections reach here only with --keep-going; reruns always. */
+/* The node's step of secure aggregation; -d, -r and -K apply. */
+static int
+secagg_run(const char *step, const char *state, const dml_job *job,
+    const dml_key *key, secagg_params *p, const char *out, int nfiles,
+    char **files)
+{
+	int s = secagg_nstep_parse(step), rc = 0;
+	secagg_node *n;
+	rec_out *o;
+	json_t *r;
+
+	if (s < 0)
+		dml_usage_error("--step: unknown step '%s' (collect-keys, "
+		    "route-shares, collect-masked, unmask)", step);
+	if (!(n = secagg_node_new(s, state, job, key, p)))
+		return DML_EXIT_REJECT;
+	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? files[i] : NULL);
+		int got;
+		if (!in) {
+			rc = -1;
+			break;
+		}
+		while ((got = rec_next(in, &r)) > 0) {
+			int bad = secagg_node_feed(n, r, in) < 0;
+			json_decref(r);
+			if (bad && p->keep_going)
+				dml_warn("%s (skipped)", dml_errmsg());
+			else if (bad) {
+				rc = -1;
+				break;
+			}
+		}
+		if (got < 0)
+			rc = -1;
+		rec_close(in);
+	}
+	if (rc == 0 && !(o = rec_out_open(out)))
+		dml_fail(DML_EXIT_USAGE);
+	if (rc == 0 && secagg_node_finish(n, o) < 0) {
+		rec_out_abort(o);
+		rc = -1;
+	}
+	if (rc < 0) {
+		secagg_node_free(n);
+		return DML_EXIT_REJECT;
+	}
+	if (secagg_node_save(n) < 0 || rec_out_commit(o) < 0) {
+		rec_out_abort(o);
+		secagg_node_free(n);
+		dml_fail(DML_EXIT_USAGE);
+	}
+	secagg_node_free(n);
+	return 0;
+}
+
 static int
 event(void *arg, enum agg_reject why, const char *msg, json_t *rerun)
 {
@@ -102,11 +177,21 @@ main(int argc, char **argv)
 		{"keep-going", no_argument, 0, 'K'},
 		{"no-verify", no_argument, 0, 'n'},
 		{"output", required_argument, 0, 'o'},
+		{"scheme", required_argument, 0, 's'},
+		{"step", required_argument, 0, 256},
+		{"state", required_argument, 0, 257},
+		{"threshold", required_argument, 0, 258},
+		{"neighbours", required_argument, 0, 259},
+		{"clip", required_argument, 0, 260},
+		{"frac-bits", required_argument, 0, 261},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0}};
 	const char *jobf = NULL, *keyf = NULL, *devf = NULL, *nodef = NULL,
-		   *out = NULL, *scalef = NULL, *reff = NULL;
+		   *out = NULL, *scalef = NULL, *reff = NULL, *scheme = NULL,
+		   *step = NULL, *state = NULL;
+	secagg_params sp = {.clip = 4096, .frac_bits = -1};
+	long v;
 	const char *assignf = NULL, *distf = NULL;	/* --assignments */
 	double *ref = NULL;
 	agg_opts o = {.round = -1};
@@ -122,7 +207,7 @@ main(int argc, char **argv)
 	int ch, nfiles, rc = 0, status = DML_EXIT_REJECT;
 
 	dml_setprog(argv[0]);
-	while ((ch = getopt_long(argc, argv, "j:k:r:d:R:Ko:h", opts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "j:k:r:d:R:Ko:s:h", opts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'j': jobf = optarg; break;
@@ -146,6 +231,26 @@ main(int argc, char **argv)
 		case 'K': o.keep_going = 1; break;
 		case 'n': o.no_verify = 1; break;
 		case 'o': out = optarg; break;
+		case 's': scheme = optarg; break;
+		case 256: step = optarg; break;
+		case 257: state = optarg; break;
+		case 258: case 259: case 261:
+			if (dml_parse_long(optarg, ch == 261 ? 0 : 1,
+			    ch == 261 ? 24 : 0xffffff, &v) < 0)
+				dml_usage_error("--%s: %s", opts[ch - 256 + 12].name,
+				    dml_errmsg());
+			if (ch == 258)
+				sp.threshold = v;
+			else if (ch == 259)
+				sp.neighbours = v;
+			else
+				sp.frac_bits = (int)v;
+			break;
+		case 260:
+			if (dml_parse_double(optarg, &sp.clip) < 0 ||
+			    !(sp.clip > 0) || sp.clip > 1e15)
+				dml_usage_error("--clip: a positive number");
+			break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case 'V': dml_version();
 		default: dml_usage_error("unknown option");
@@ -155,10 +260,41 @@ main(int argc, char **argv)
 		dml_usage_error("-j JOBFILE is required");
 	if (!keyf)
 		dml_usage_error("-k KEY is required");
+	if (scheme && strcmp(scheme, "secagg") != 0)
+		dml_usage_error("unknown scheme '%s' (known: secagg)", scheme);
+	if (!scheme && (step || state))
+		dml_usage_error("--step and --state go with --scheme secagg");
+	if (scheme && (!step || !state))
+		dml_usage_error("--scheme secagg needs --step and --state");
+	if (scheme && (nodef || scalef || o.rule || reff || o.no_verify))
+		dml_usage_error("--scheme secagg takes -j, -k, -r, -d, -K, -o "
+		    "and the secagg options");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
 	if (job_load(jobf, &job) < 0)
 		dml_fail(DML_EXIT_REJECT);
+	if (scheme) {
+		int rc2;
+		if (key_load(keyf, &key) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		if (devf) {
+			devices = agg_keys_new();
+			if (agg_keys_load(devices, devf) < 0)
+				dml_fail(DML_EXIT_USAGE);
+		}
+		sp.devices = devices;
+		sp.round = o.round;
+		sp.keep_going = o.keep_going;
+		rc2 = secagg_run(step, state, &job, &key, &sp, out,
+		    argc - optind, argv + optind);
+		agg_keys_free(devices);
+		key_free(&key);
+		job_free(&job);
+		if (rc2)
+			dml_fail(rc2);
+		dml_close_stdout();
+		return 0;
+	}
 	if ((o.rule && o.rule->kind == ROBUST_FLTRUST) != !!reff)
 		dml_usage_error("--rule fltrust and --reference go together");
 	if (reff && !(ref = weight_update_load(reff, &rule.ref_len)))

@@ -11,6 +11,7 @@
 #include "paillier.h"
 #include "record.h"
 #include "report.h"
+#include "secagg.h"
 #include "sign.h"
 #include "util.h"
 
@@ -20,6 +21,8 @@ static const char usage[] =
 "       dml-encrypt --scheme paillier -r PAILLIER-PUB -k KEY [layout] MODEL\n"
 "       dml-encrypt -d -k KEY [--paillier-key FILE -j JOB] [--no-verify]\n"
 "                   [FILE...]\n"
+"       dml-encrypt --scheme secagg --step STEP --state FILE -k KEY\n"
+"                   [-r NODE] [--seed TEXT] [FILE...]\n"
 "Encrypt each record for RECIPIENT (a public key in hex, a dml.pubkey file\n"
 "or a key file) and write it as a dml.sealed envelope signed with KEY.\n"
 "With --scheme paillier, encrypt the values of the device's own signed\n"
@@ -35,7 +38,8 @@ static const char usage[] =
 "                       public key a model is encrypted to\n"
 "  -k, --key FILE       your secret key (signs, or opens with -d)\n"
 "  -s, --scheme NAME    box: libsodium sealed box (X25519, XSalsa20-\n"
-"                       Poly1305); paillier: Paillier ciphertext tensors\n"
+"                       Poly1305); paillier: Paillier ciphertext tensors;\n"
+"                       secagg: a device's step of secure aggregation\n"
 "  -j, --job FILE       the job (its Paillier key and fixed-point layout)\n"
 "  -d, --decrypt        open envelopes (and Paillier reports)\n"
 "      --paillier-key FILE  with -d, the customer's Paillier secret key\n"
@@ -44,6 +48,15 @@ static const char usage[] =
 "      --frac-bits F --int-bits I --max-summands S\n"
 "      --weight-frac-bits W   fractional bits of the weights (default 12)\n"
 "      --feature-frac-bits X  of the devices' feature sums (default 4)\n"
+"  secure aggregation (see dml-aggregate(1) for the node's steps):\n"
+"      --step STEP      advertise (reads the device's dml.result), share\n"
+"                       (the node's roster), mask (the device's inbox and\n"
+"                       its dml.result), unmask (the node's request)\n"
+"      --state FILE     the device's secrets between steps (mode 0600;\n"
+"                       made by advertise, deleted after unmask)\n"
+"      --seed TEXT      advertise: derive the secrets from TEXT (tests)\n"
+"      -r NODE          share, mask, unmask: the node that signs the\n"
+"                       roster, the inbox and the request (required)\n"
 "  -o, --output FILE    write to FILE (whole or not at all)\n"
 "  -h, --help, --version\n";
 
@@ -189,6 +202,70 @@ done(struct ctx *c)
 	paillier_pk_clear(&c->mpk);
 }
 
+/* A device's step of secure aggregation: every input record is fed,
+ * then the step's one signed record is written and the state saved. */
+static int
+secagg_run(const char *step, const char *state, const dml_key *k,
+    const char *node, const char *seed, const char *out, int nfiles,
+    char **files)
+{
+	unsigned char npk[32];
+	secagg_dev *d;
+	rec_out *o;
+	json_t *r;
+	int s = secagg_dstep_parse(step), rc = 0;
+
+	if (s < 0)
+		dml_usage_error("--step: unknown step '%s' (advertise, share, "
+		    "mask, unmask)", step);
+	if (s != SA_ADVERTISE && !node)
+		dml_usage_error("--step %s: -r NODE (the node's public key) is "
+		    "required", step);
+	if (s != SA_ADVERTISE && seed)
+		dml_usage_error("--seed goes with --step advertise");
+	if (node && pubkey_load(node, npk) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (!(d = secagg_dev_new(s, state, k, node ? npk : NULL, seed)))
+		return DML_EXIT_REJECT;
+	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? files[i] : NULL);
+		int got;
+		if (!in) {
+			rc = -1;
+			break;
+		}
+		while ((got = rec_next(in, &r)) > 0) {
+			rc = secagg_dev_feed(d, r, in);
+			json_decref(r);
+			if (rc < 0)
+				break;
+		}
+		if (got < 0)
+			rc = -1;
+		rec_close(in);
+	}
+	if (rc == 0 && (r = secagg_dev_finish(d))) {
+		if (secagg_dev_clipped(d))
+			dml_warn("%zu values clipped to the round's range",
+			    secagg_dev_clipped(d));
+		if (!(o = rec_out_open(out)) || rec_out_write(o, r, NULL) < 0) {
+			json_decref(r);
+			secagg_dev_free(d);
+			dml_fail(DML_EXIT_USAGE);
+		}
+		json_decref(r);
+		if (secagg_dev_save(d) < 0 || rec_out_commit(o) < 0) {
+			rec_out_abort(o);
+			secagg_dev_free(d);
+			dml_fail(DML_EXIT_USAGE);
+		}
+		secagg_dev_free(d);
+		return 0;
+	}
+	secagg_dev_free(d);
+	return DML_EXIT_REJECT;
+}
+
 static long
 num_opt(const char *name, const char *s, long lo, long hi)
 {
@@ -203,7 +280,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_NOVERIFY = 256, O_VERSION, O_PKEY, O_FRAC, O_IBITS, O_SUMM,
-		O_WFRAC, O_XFRAC };
+		O_WFRAC, O_XFRAC, O_STEP, O_STATE, O_SEED };
 	static const struct option opts[] = {
 		{"recipient", required_argument, 0, 'r'},
 		{"key", required_argument, 0, 'k'},
@@ -217,12 +294,16 @@ main(int argc, char **argv)
 		{"max-summands", required_argument, 0, O_SUMM},
 		{"weight-frac-bits", required_argument, 0, O_WFRAC},
 		{"feature-frac-bits", required_argument, 0, O_XFRAC},
+		{"step", required_argument, 0, O_STEP},
+		{"state", required_argument, 0, O_STATE},
+		{"seed", required_argument, 0, O_SEED},
 		{"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, O_VERSION},
 		{0, 0, 0, 0}};
 	const char *recip = NULL, *keyf = getenv("DML_KEY"), *sname = NULL,
-		   *out = NULL, *jobf = NULL, *pkeyf = NULL;
+		   *out = NULL, *jobf = NULL, *pkeyf = NULL, *step = NULL,
+		   *state = NULL, *seed = NULL;
 	long frac = 14, ibits = 14, summ = 256;
 	int decrypt = 0, c, i, nfiles, layout = 0;
 	struct ctx x;
@@ -252,6 +333,9 @@ main(int argc, char **argv)
 			    optarg, 0, 52); layout = 1; break;
 		case O_XFRAC: x.xfrac = (int)num_opt("feature-frac-bits",
 			    optarg, 0, 30); layout = 1; break;
+		case O_STEP: step = optarg; break;
+		case O_STATE: state = optarg; break;
+		case O_SEED: seed = optarg; break;
 		case 'o': out = optarg; break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case O_VERSION: dml_version();
@@ -260,9 +344,30 @@ main(int argc, char **argv)
 	}
 	if (!keyf)
 		dml_usage_error("-k KEY is required");
+	if (sname && !strcmp(sname, "secagg")) {
+		int rc;
+		if (!step || !state)
+			dml_usage_error("--scheme secagg needs --step STEP and "
+			    "--state FILE");
+		if (decrypt || jobf || pkeyf || layout)
+			dml_usage_error("--scheme secagg takes -k, -r, --step, "
+			    "--state, --seed and -o");
+		if (dml_crypto_init() < 0 || key_load(keyf, &x.k) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		rc = secagg_run(step, state, &x.k, recip, seed, out,
+		    argc - optind, argv + optind);
+		key_free(&x.k);
+		if (rc)
+			dml_fail(rc);
+		dml_close_stdout();
+		return 0;
+	}
+	if (step || state || seed)
+		dml_usage_error("--step, --state and --seed go with --scheme "
+		    "secagg");
 	if (sname && strcmp(sname, "box") && strcmp(sname, "paillier"))
-		dml_usage_error("unknown scheme '%s' (known: box, paillier)",
-		    sname);
+		dml_usage_error("unknown scheme '%s' (known: box, paillier, "
+		    "secagg)", sname);
 	x.mode = decrypt ? OPEN : sname && !strcmp(sname, "paillier") ?
 	    PAILLIER : SEAL;
 	if (decrypt && sname && strcmp(sname, "box") != 0)
