@@ -18,6 +18,14 @@ test_expect_success 'training improves test accuracy from round 1 to 2' '
 	echo "$a1 -> $a2" &&
 	awk "BEGIN { exit !($a2 > $a1 && $a1 > 0.3) }"
 '
+test_expect_success 'the training rounds ran with secure aggregation and dropouts' '
+	for a in q1/train/round-*/fed?.agg; do
+		test_grep "\"secagg\":{" $a || return 1
+	done &&
+	drops=$(cat q1/train/round-*/fed?/dropouts | wc -l) &&
+	test "$drops" -ge 4 &&
+	! grep -l "\"type\":\"dml.result\"" q1/train/round-0/fed1/request q1/train/round-0/fed1/aggregate
+'
 test_expect_success 'the report counts the devices that ran and no more' '
 	ran=$(ls q1/predict/fed?/*.sealed | wc -l) &&
 	test_grep "\"devices\":$ran," q1/report.json &&

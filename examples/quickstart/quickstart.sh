@@ -5,9 +5,12 @@
 #     skew); each device gets an identity.
 #  2. A developer's MLP (784-200-200-10) is trained by ROUNDS FedAvg
 #     rounds: every consenting device runs the training job on its own
-#     data and seals its delta to one of two federated nodes; each node
-#     aggregates its half; the refining node combines the two aggregates
-#     and forms the next model. Test accuracy is printed each round.
+#     data; each of two federated nodes sums its half of the deltas by
+#     secure aggregation (secagg-round.sh: pairwise masks, Shamir shares),
+#     learning only the sum, while a seeded DROPOUT share (10%) of its
+#     devices drops out mid-round; the refining node combines the two
+#     aggregates and forms the next model. Test accuracy is printed each
+#     round.
 #  3. A customer posts a predict job for the trained model; the devices
 #     that consent and qualify run it and encrypt their sums under the
 #     customer's Paillier key; the two federated nodes add the ciphertexts;
@@ -24,7 +27,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 PATH="$here/../../bin:$PATH"
 SEED=${SEED:-42} DEVICES=${DEVICES:-100} ROUNDS=${ROUNDS:-5} WORK=${WORK:-work}
-MIN_DEVICES=${MIN_DEVICES:-20} LIMIT=${LIMIT:-}
+MIN_DEVICES=${MIN_DEVICES:-20} LIMIT=${LIMIT:-} DROPOUT=${DROPOUT:-0.1}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 export PATH SEED OPENBLAS_NUM_THREADS=1
 W=$WORK
@@ -72,7 +75,15 @@ say "   training job $(dml-job --id "$W/train-job.json")"
 r=0
 while [ "$r" -lt "$ROUNDS" ]; do
 	dir="$W/train/round-$r"
-	round "$W/train-job.json" "$W/model-$r.json" "$r" "$dir"
+	mkdir -p "$dir"
+	# secure aggregation: each federated node learns only the sum of its
+	# devices' updates; a seeded DROPOUT share of them drops mid-round
+	for n in 1 2; do
+		sh "$here/secagg-round.sh" "$W/train-job.json" "$W/model-$r.json" \
+			"$r" "$W/fed$n.key" "$W/half$n" "$dir/fed$n" "$DROPOUT" \
+			"$SEED" >"$dir/fed$n.agg"
+	done
+	say "   round $((r + 1)): $(cat "$dir"/fed?/present | wc -l) devices trained, $(cat "$dir"/fed?/dropouts | wc -l) dropped out mid-round, $(sed 's/^{"devices":\([0-9]*\).*/\1/' "$dir"/fed?.agg | awk '{ s += $1 } END { print s }') in the secure sums"
 	cat "$dir/fed1.agg" "$dir/fed2.agg" |
 		dml-aggregate -j "$W/train-job.json" -k "$W/refine.key" --round "$r" |
 		dml-refine -m "$W/model-$r.json" -o "$W/model-$((r + 1)).json"
