@@ -3,7 +3,8 @@
  * them to the ledger as one settle entry; or, with --rpc, commit them to
  * the JobEscrow contract on an Ethereum node as one Merkle root that each
  * payee claims against (and the few chain operations around it: deploy,
- * deposit, transfer, claim, balance, status, refund). */
+ * deposit, transfer, claim, balance, status, refund, sweep, and the
+ * token's emit and bounty; they are lib/chain). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,13 @@ static const char usage[] =
 "                  [--proof-only]\n"
 "       dml-settle --rpc URL deploy --eth-key K --contracts DIR\n"
 "                  [--supply N] [--growth-pool N] [--bounty-pool N]\n"
-"                  [--settler ADDR]\n"
-"       dml-settle --rpc URL deposit|status|refund --escrow ADDR --job J\n"
-"                  [--eth-key K] [--amount N]\n"
+"                  [--settler ADDR] [--claim-period S]\n"
+"       dml-settle --rpc URL deposit|status|refund|sweep --escrow ADDR\n"
+"                  --job J [--eth-key K] [--amount N]\n"
+"       dml-settle --rpc URL emit --escrow ADDR --eth-key K --epoch K\n"
+"                  --owners FILE --payees BOOK\n"
+"       dml-settle --rpc URL bounty --escrow ADDR --eth-key K --to ADDR\n"
+"                  --amount N [--reason TEXT]\n"
 "       dml-settle --rpc URL transfer --escrow ADDR --eth-key K --to ADDR\n"
 "                  --amount N\n"
 "       dml-settle --rpc URL balance --escrow ADDR ADDRESS...\n"
@@ -61,7 +66,11 @@ static const char usage[] =
 "      --payouts FILE       claim: dml-settle's dml.eth.payouts output\n"
 "      --index N, --address ADDR, --role R   claim: which leaf\n"
 "      --proof-only         claim: print the proof, send nothing\n"
-"      --force              claim: skip the local checks (tests)\n";
+"      --force              claim: skip the local checks (tests)\n"
+"      --claim-period S     deploy: seconds claims stay open after a\n"
+"                           settlement (default 7776000: 90 days)\n"
+"      --epoch K, --owners FILE   emit: the epoch, the owners' keys\n"
+"      --reason TEXT        bounty: what it rewards\n";
 
 static int
 exit_of(int rc)
@@ -75,7 +84,7 @@ exit_of(int rc)
 enum { O_TIME = 256, O_VERSION, O_CHAIN, O_NONCE, O_TIMEOUT,
 	O_PAYOUTS, O_INDEX, O_ADDRESS, O_ROLE, O_PROOF, O_FORCE,
 	O_CONTRACTS, O_SUPPLY, O_GROWTH, O_BOUNTY, O_SETTLER, O_TO,
-	O_AMOUNT };
+	O_AMOUNT, O_CLAIM_PERIOD, O_EPOCH, O_OWNERS, O_REASON };
 static const struct option opts[] = {
 	{"ledger", required_argument, 0, 'L'},
 	{"key", required_argument, 0, 'k'},
@@ -106,6 +115,10 @@ static const struct option opts[] = {
 	{"settler", required_argument, 0, O_SETTLER},
 	{"to", required_argument, 0, O_TO},
 	{"amount", required_argument, 0, O_AMOUNT},
+	{"claim-period", required_argument, 0, O_CLAIM_PERIOD},
+	{"epoch", required_argument, 0, O_EPOCH},
+	{"owners", required_argument, 0, O_OWNERS},
+	{"reason", required_argument, 0, O_REASON},
 	{0, 0, 0, 0}};
 
 static int chain_main(int argc, char **argv, const char *jobf,
@@ -141,7 +154,8 @@ main(int argc, char **argv)
 		case O_NONCE: case O_TIMEOUT: case O_PAYOUTS: case O_INDEX:
 		case O_ADDRESS: case O_ROLE: case O_PROOF: case O_FORCE:
 		case O_CONTRACTS: case O_SUPPLY: case O_GROWTH: case O_BOUNTY:
-		case O_SETTLER: case O_TO: case O_AMOUNT:
+		case O_SETTLER: case O_TO: case O_AMOUNT: case O_CLAIM_PERIOD:
+		case O_EPOCH: case O_OWNERS: case O_REASON:
 			chain_opts = 1;
 			if (ch == 'r')
 				rpc = optarg, rpc_env = 0;
@@ -261,9 +275,10 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 	const char *rpc = getenv("DML_ETH_RPC"), *escrow = getenv(
 	    "DML_ETH_ESCROW"), *keyf = NULL, *bookf = NULL, *payf = NULL,
 		   *who = NULL, *role = NULL, *dir = NULL, *settler = NULL,
-		   *to = NULL, *amount = NULL, *cmd;
+		   *to = NULL, *amount = NULL, *ownersf = NULL, *reason = NULL,
+		   *cmd;
 	unsigned char st[20], ta[20];
-	long idx = -1, v;
+	long idx = -1, v, epoch = -1, period = 7776000;
 	int ch, proof_only = 0, force = 0, rc;
 	char already[CID_MAXSTR];
 	mpz_t supply, growth, bounty, amt;
@@ -316,6 +331,26 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 		case O_SETTLER: settler = optarg; break;
 		case O_TO: to = optarg; break;
 		case O_AMOUNT: amount = optarg; break;
+		case O_CLAIM_PERIOD:
+			if (dml_parse_long(optarg, 0, 0x7fffffffL, &period) < 0)
+				dml_usage_error("--claim-period: %s", dml_errmsg());
+			break;
+		case O_EPOCH:
+			if (dml_parse_long(optarg, 0, LEDGER_MAX_EPOCH, &epoch) < 0)
+				dml_usage_error("--epoch: %s", dml_errmsg());
+			break;
+		case O_OWNERS: ownersf = optarg; break;
+		case O_REASON:
+			if (strlen(optarg) > 1000)
+				dml_usage_error("--reason: at most 1000 bytes");
+			{
+				json_t *t = json_string(optarg);
+				if (!t)
+					dml_usage_error("--reason is not UTF-8");
+				json_decref(t);
+			}
+			reason = optarg;
+			break;
 		default: break;		/* checked by main */
 		}
 	}
@@ -368,27 +403,35 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 		if (settler && eth_address_parse(settler, st) < 0)
 			dml_usage_error("--settler: %s", dml_errmsg());
 		rc = chain_deploy(&c, dir, supply, growth, bounty,
-		    settler ? st : NULL);
+		    settler ? st : NULL, (uint64_t)period);
 	} else if (strcmp(cmd, "deposit") == 0 || strcmp(cmd, "status") == 0 ||
-	    strcmp(cmd, "refund") == 0) {
+	    strcmp(cmd, "refund") == 0 || strcmp(cmd, "sweep") == 0) {
 		if (!jobf)
 			dml_usage_error("%s needs --job FILE", cmd);
-		if (cmd[0] != 's' && !keyf)
+		if (strcmp(cmd, "status") != 0 && !keyf)
 			dml_usage_error("%s needs --eth-key FILE", cmd);
 		rc = cmd[0] == 'd' ? chain_deposit(&c, jobf, amount) :
-		    cmd[0] == 's' ? chain_status(&c, jobf) :
-		    chain_refund(&c, jobf);
-	} else if (strcmp(cmd, "transfer") == 0) {
+		    strcmp(cmd, "status") == 0 ? chain_status(&c, jobf) :
+		    cmd[0] == 'r' ? chain_refund(&c, jobf) :
+		    chain_sweep(&c, jobf);
+	} else if (strcmp(cmd, "emit") == 0) {
+		if (epoch < 0 || !ownersf)
+			dml_usage_error("emit needs --epoch K and --owners FILE");
+		if (!keyf)
+			dml_usage_error("emit needs --eth-key FILE");
+		rc = chain_emit_growth(&c, epoch, ownersf, bookf);
+	} else if (strcmp(cmd, "transfer") == 0 || strcmp(cmd, "bounty") == 0) {
 		if (!to || !amount)
-			dml_usage_error("transfer needs --to ADDRESS and --amount "
-			    "N");
+			dml_usage_error("%s needs --to ADDRESS and --amount N",
+			    cmd);
 		if (eth_address_parse(to, ta) < 0)
 			dml_usage_error("--to: %s", dml_errmsg());
 		if (mpz_set_str(amt, amount, 10) < 0 || mpz_sgn(amt) < 0)
 			dml_usage_error("--amount: not a token amount");
 		if (!keyf)
-			dml_usage_error("transfer needs --eth-key FILE");
-		rc = chain_transfer(&c, ta, amt);
+			dml_usage_error("%s needs --eth-key FILE", cmd);
+		rc = cmd[0] == 't' ? chain_transfer(&c, ta, amt) :
+		    chain_bounty(&c, ta, amt, reason);
 	} else if (strcmp(cmd, "balance") == 0)
 		rc = chain_balance(&c, argv + optind, argc - optind);
 	else

@@ -17,15 +17,18 @@
  * signature, so that a revert names its reason. */
 static const char *const chain_errors[] = {
 	"NotAuthority()", "InsufficientBalance(uint256,uint256)",
-	"InsufficientAllowance(uint256,uint256)", "AlreadyEmitted(uint256)",
+	"InsufficientAllowance(uint256,uint256)",
+	"EpochNotAfter(uint256,uint256)", "NothingEmitted(uint256)",
+	"NothingPaid(uint256,uint256)", "OwnersNotSorted(uint256)",
 	"PoolExhausted(uint256,uint256)", "NoOwners()", "JobExists(bytes32)",
 	"NoSuchJob(bytes32)", "NotOpen(bytes32,uint8)", "NotSettler()",
 	"OverBudget(uint256,uint256)", "DeadlineNotPassed(uint64)",
 	"BadProof()", "AlreadyClaimed(uint256)", "TransferFailed()",
-	"ZeroAmount()", NULL};
+	"ZeroAmount()", "DeadlineTooFar(uint64)", "ClaimPeriodOver(uint64)",
+	"ClaimPeriodNotOver(uint64)", NULL};
 
 static const char *const state_names[CHAIN_NSTATES] = {"none", "open",
-	"settled", "refunded"};
+	"settled", "refunded", "swept"};
 
 const char *
 chain_state_name(int state)
@@ -185,17 +188,19 @@ chain_job_get(chain *c, const unsigned char id[32], chain_job *j)
 	if ((rc = view(c, c->escrow, &a, &r, &n, "jobs")) < 0)
 		return rc;
 	mpz_init(z);
+	/* customer, deadline, state, claimUntil, amount, unclaimed, root */
 	if (eth_ret_address(r, n, 0, j->customer) < 0 ||
 	    eth_ret_mpz(r, n, 1, z) < 0 || (j->deadline = mpz_get_ui(z),
 	    eth_ret_mpz(r, n, 2, z)) < 0 || (j->state = (int)mpz_get_ui(z),
-	    eth_ret_mpz(r, n, 3, j->amount)) < 0 ||
-	    eth_ret_mpz(r, n, 4, j->unclaimed) < 0 || n < 192) {
+	    eth_ret_mpz(r, n, 3, z)) < 0 || (j->claim_until = mpz_get_ui(z),
+	    eth_ret_mpz(r, n, 4, j->amount)) < 0 ||
+	    eth_ret_mpz(r, n, 5, j->unclaimed) < 0 || n < 224) {
 		char *m = xstrdup(dml_errmsg());
 		dml_error("jobs(): %s (is %s a JobEscrow?)", m, "--escrow");
 		free(m);
 		rc = CHAIN_REJECT;
 	} else {
-		memcpy(j->root, r + 160, 32);
+		memcpy(j->root, r + 192, 32);
 		if (j->state < 0 || j->state >= CHAIN_NSTATES)
 			j->state = CHAIN_NONE;
 	}
@@ -757,7 +762,8 @@ create(chain *c, const char *dir, const char *name, eth_abi *args,
 
 int
 chain_deploy(chain *c, const char *dir, const mpz_t supply,
-    const mpz_t growth, const mpz_t bounty, const unsigned char *settler)
+    const mpz_t growth, const mpz_t bounty, const unsigned char *settler,
+    uint64_t claim_period)
 {
 	unsigned char token[20], escrow[20], st[20];
 	json_t *r1 = NULL, *r2 = NULL, *r;
@@ -775,9 +781,10 @@ chain_deploy(chain *c, const char *dir, const mpz_t supply,
 	eth_abi_mpz(&a, bounty);
 	if ((rc = create(c, dir, "DMLToken", &a, token, &r1)) < 0)
 		return rc;
-	eth_abi_init(&a, NULL, 2);
+	eth_abi_init(&a, NULL, 3);
 	eth_abi_address(&a, token);
 	eth_abi_address(&a, st);
+	eth_abi_u64(&a, claim_period);
 	if ((rc = create(c, dir, "JobEscrow", &a, escrow, &r2)) < 0)
 		goto out;
 	r = rec_new("dml.eth.deployment");
@@ -787,6 +794,8 @@ chain_deploy(chain *c, const char *dir, const mpz_t supply,
 	json_object_set_new(r, "escrow", addrstr(escrow));
 	json_object_set_new(r, "settler", addrstr(st));
 	json_object_set_new(r, "authority", addrstr(c->key.addr));
+	json_object_set_new(r, "claim_period", json_integer((json_int_t)
+	    claim_period));
 	json_object_set_new(r, "gas_used", json_integer((json_int_t)
 	    (gas_used(r1) + gas_used(r2))));
 	rc = emit(c, r);
@@ -939,6 +948,9 @@ chain_status(chain *c, const char *jobf)
 		json_object_set_new(r, "customer", addrstr(cj.customer));
 		json_object_set_new(r, "deadline", json_integer((json_int_t)
 		    cj.deadline));
+		if (cj.state >= CHAIN_SETTLED && cj.state != CHAIN_REFUNDED)
+			json_object_set_new(r, "claim_until", json_integer(
+			    (json_int_t)cj.claim_until));
 		st = emit(c, r);
 	}
 	chain_job_clear(&cj);
@@ -969,4 +981,289 @@ chain_refund(chain *c, const char *jobf)
 	}
 	job_free(&j);
 	return st;
+}
+
+int
+chain_sweep(chain *c, const char *jobf)
+{
+	unsigned char id[32];
+	json_t *rc, *r, *logs;
+	const char *d;
+	dml_job j;
+	eth_abi a;
+	mpz_t amt;
+	int st;
+
+	if (job_load(jobf, &j) < 0)
+		return CHAIN_REJECT;
+	chain_job_id(j.id, id);
+	eth_abi_init(&a, "sweep(bytes32)", 1);
+	eth_abi_word(&a, id);
+	if ((st = send_tx(c, c->escrow, &a, "sweep", &rc)) < 0)
+		goto out;
+	logs = eth_receipt_logs(rc, "Swept(bytes32,address,uint256)");
+	d = json_string_value(json_object_get(json_array_get(logs, 0),
+	    "data"));
+	mpz_init(amt);
+	if (json_array_size(logs) != 1 || !d || strlen(d) != 66 ||
+	    mpz_set_str(amt, d + 2, 16) < 0) {
+		dml_error("sweep: no Swept event in the receipt");
+		st = CHAIN_REJECT;
+	} else {
+		r = rec_new("dml.eth.swept");
+		json_object_set_new(r, "job", json_string(j.id));
+		json_object_set_new(r, "amount", mpzstr(amt));
+		set_tx(r, rc, 1);
+		st = emit(c, r);
+	}
+	mpz_clear(amt);
+	json_decref(logs);
+	json_decref(rc);
+out:
+	job_free(&j);
+	return st;
+}
+
+/* ---- the token's pools -------------------------------------------------- */
+
+/* An owner of an emission: its key and address. */
+typedef struct owner {
+	char key[65];
+	unsigned char addr[20];
+	unsigned long drawn;
+} owner;
+
+static int
+owner_cmp(const void *a, const void *b)
+{
+	return memcmp(((const owner *)a)->addr, ((const owner *)b)->addr, 20);
+}
+
+/* The owners file through the address book, sorted by address. */
+static int
+owners_of(const char *ownersf, const char *bookf, owner **out, size_t *n)
+{
+	char (*keys)[65] = NULL;
+	json_t *book = NULL;
+	owner *v = NULL;
+	int st;
+
+	if ((st = ledger_read_owners(ownersf, &keys, n)) < 0)
+		return st == LEDGER_ESYS ? CHAIN_ESYS : CHAIN_REJECT;
+	if ((st = address_book(bookf, &book)) < 0)
+		goto out;
+	v = xcalloc(*n, sizeof *v);
+	st = CHAIN_REJECT;
+	for (size_t i = 0; i < *n; i++) {
+		const char *a = json_string_value(json_object_get(book, keys[i]));
+		if (!a) {
+			dml_error("%s: owner %.16s... has no address in %s",
+			    ownersf, keys[i], bookf ? bookf : "the address book "
+			    "(--payees)");
+			goto out;
+		}
+		memcpy(v[i].key, keys[i], 65);
+		eth_address_parse(a, v[i].addr);
+	}
+	qsort(v, *n, sizeof *v, owner_cmp);
+	for (size_t i = 1; i < *n; i++)
+		if (memcmp(v[i - 1].addr, v[i].addr, 20) == 0) {
+			char s[43];
+			eth_address_str(v[i].addr, s);
+			dml_error("%s: owners %.16s... and %.16s... have the same "
+			    "address %s", ownersf, v[i - 1].key, v[i].key, s);
+			goto out;
+		}
+	*out = v;
+	v = NULL;
+	st = 0;
+out:
+	free(v);
+	free(keys);
+	json_decref(book);
+	return st;
+}
+
+/* Word i of a log's data as an integer. */
+static int
+log_word(const json_t *lg, size_t i, mpz_t out)
+{
+	const char *d = json_string_value(json_object_get(lg, "data"));
+	char w[65];
+
+	if (!d || strlen(d) < 2 + 64 * (i + 1))
+		return -1;
+	memcpy(w, d + 2 + 64 * i, 64);
+	w[64] = 0;
+	return mpz_set_str(out, w, 16);
+}
+
+/* The payouts of an emission as the contract makes them: 90% in equal
+ * floor shares, then min(n, 10) extras drawn by keccak256(abi.encode(seed,
+ * epoch, i)) mod n over the owners in address order. */
+static json_t *
+emission_payouts(owner *v, size_t n, long long epoch,
+    const unsigned char seed[32], const mpz_t amount, mpz_t total)
+{
+	size_t k = n < 10 ? n : 10;
+	unsigned char m[96], h[32];
+	settle_list l;
+	json_t *out = json_array();
+	mpz_t base, share, xshare, x, idx;
+
+	mpz_inits(base, share, xshare, x, idx, NULL);
+	settle_list_init(&l);
+	mpz_mul_ui(base, amount, 9);
+	mpz_fdiv_q_ui(base, base, 10);
+	mpz_fdiv_q_ui(share, base, n);
+	mpz_sub(xshare, amount, base);
+	mpz_fdiv_q_ui(xshare, xshare, k);
+	memset(m, 0, sizeof m);
+	memcpy(m, seed, 32);
+	for (int b = 0; b < 8; b++)
+		m[56 + b] = (unsigned char)((unsigned long long)epoch >>
+		    (56 - 8 * b));
+	for (size_t i = 0; i < n; i++)
+		v[i].drawn = 0;
+	for (size_t i = 0; i < k; i++) {
+		m[95] = (unsigned char)i;	/* i < 10 */
+		keccak256(h, m, sizeof m);
+		mpz_import(idx, 32, 1, 1, 1, 0, h);
+		v[mpz_fdiv_ui(idx, n)].drawn++;
+	}
+	for (size_t j = 0; j < n; j++) {
+		mpz_mul_ui(x, xshare, v[j].drawn);
+		settle_list_add(&l, v[j].key, settle_role("owner"), share);
+		settle_list_add(&l, v[j].key, settle_role("extra"), x);
+	}
+	settle_list_sort(&l);
+	for (size_t i = 0; i < l.n; i++) {
+		json_t *o = json_object();
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(v[j].key, l.v[i].to) == 0) {
+				json_object_set_new(o, "address", addrstr(v[j].addr));
+				break;
+			}
+		json_object_set_new(o, "to", json_string(l.v[i].to));
+		json_object_set_new(o, "role", json_string(l.v[i].role));
+		json_object_set_new(o, "amount", mpzstr(l.v[i].amount));
+		json_array_append_new(out, o);
+	}
+	mpz_set(total, l.total);
+	settle_list_clear(&l);
+	mpz_clears(base, share, xshare, x, idx, NULL);
+	return out;
+}
+
+int
+chain_emit_growth(chain *c, long long epoch, const char *ownersf,
+    const char *bookf)
+{
+	unsigned char token[20], (*addrs)[32], seed[32], ep[32];
+	json_t *rc = NULL, *logs = NULL, *lg, *r, *pay;
+	const char *t1, *d;
+	owner *v = NULL;
+	size_t n;
+	eth_abi a;
+	mpz_t amount, paid, owners, total;
+	char *want = NULL;
+	int st;
+
+	if ((st = owners_of(ownersf, bookf, &v, &n)) < 0)
+		return st;
+	mpz_inits(amount, paid, owners, total, NULL);
+	if ((st = token_of(c, token)) < 0)
+		goto out;
+	addrs = xcalloc(n + 1, 32);
+	for (size_t i = 0; i < n; i++)
+		memcpy(addrs[i] + 12, v[i].addr, 20);
+	eth_abi_init(&a, "emitGrowth(uint256,address[])", 2);
+	eth_abi_u64(&a, (uint64_t)epoch);
+	eth_abi_words(&a, (const unsigned char (*)[32])addrs, n);
+	free(addrs);
+	if ((st = send_tx(c, token, &a, "emit", &rc)) < 0)
+		goto out;
+	st = CHAIN_REJECT;
+	logs = eth_receipt_logs(rc,
+	    "Emission(uint256,uint256,uint256,uint256,bytes32)");
+	lg = json_array_get(logs, 0);
+	t1 = json_string_value(json_array_get(json_object_get(lg, "topics"),
+	    1));
+	d = json_string_value(json_object_get(lg, "data"));
+	memset(ep, 0, 32);
+	for (int b = 0; b < 8; b++)
+		ep[24 + b] = (unsigned char)((unsigned long long)epoch >>
+		    (56 - 8 * b));
+	want = eth_hex(ep, 32);
+	if (json_array_size(logs) != 1 || !t1 || strcmp(t1, want) != 0 ||
+	    log_word(lg, 0, amount) < 0 || log_word(lg, 1, paid) < 0 ||
+	    log_word(lg, 2, owners) < 0 || mpz_cmp_ui(owners, n) != 0 ||
+	    strlen(d) != 2 + 4 * 64 || eth_unhex(d + 2 + 3 * 64, seed, 32) < 0) {
+		dml_error("emit: the receipt has no Emission event of epoch "
+		    "%lld to %zu owners", epoch, n);
+		goto out;
+	}
+	pay = emission_payouts(v, n, epoch, seed, amount, total);
+	if (mpz_cmp(total, paid) != 0) {
+		char *a1 = mpz_get_str(NULL, 10, paid),
+		     *a2 = mpz_get_str(NULL, 10, total);
+		dml_error("emit: the Emission event says %s paid, the payouts "
+		    "add up to %s", a1, a2);
+		free(a1);
+		free(a2);
+		json_decref(pay);
+		goto out;
+	}
+	r = rec_new("dml.eth.emitted");
+	json_object_set_new(r, "epoch", json_integer((json_int_t)epoch));
+	json_object_set_new(r, "amount", mpzstr(amount));
+	json_object_set_new(r, "paid", mpzstr(paid));
+	json_object_set_new(r, "owners", json_integer((json_int_t)n));
+	json_object_set_new(r, "seed", hexstr(seed, 32));
+	json_object_set_new(r, "payouts", pay);
+	set_tx(r, rc, 1);
+	st = emit(c, r);
+out:
+	free(want);
+	free(v);
+	json_decref(logs);
+	json_decref(rc);
+	mpz_clears(amount, paid, owners, total, NULL);
+	return st;
+}
+
+int
+chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
+    const char *reason)
+{
+	unsigned char token[20];
+	json_t *rc, *r, *logs;
+	eth_abi a;
+	size_t n;
+	int st;
+
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	eth_abi_init(&a, "payBounty(address,uint256,string)", 3);
+	eth_abi_address(&a, to);
+	eth_abi_mpz(&a, amount);
+	eth_abi_string(&a, reason ? reason : "");
+	if ((st = send_tx(c, token, &a, "bounty", &rc)) < 0)
+		return st;
+	logs = eth_receipt_logs(rc, "Bounty(address,uint256,string)");
+	n = json_array_size(logs);
+	json_decref(logs);
+	if (n != 1) {
+		json_decref(rc);
+		dml_error("bounty: no Bounty event in the receipt");
+		return CHAIN_REJECT;
+	}
+	r = rec_new("dml.eth.bounty");
+	json_object_set_new(r, "to", addrstr(to));
+	json_object_set_new(r, "amount", mpzstr(amount));
+	if (reason)
+		json_object_set_new(r, "reason", json_string(reason));
+	set_tx(r, rc, 1);
+	json_decref(rc);
+	return emit(c, r);
 }

@@ -29,7 +29,7 @@ enum { CHAIN_REJECT = -1, CHAIN_ESYS = -2 };
 
 /* Job states of JobEscrow, as its enum State numbers them. */
 enum chain_state { CHAIN_NONE, CHAIN_OPEN, CHAIN_SETTLED, CHAIN_REFUNDED,
-	CHAIN_NSTATES };
+	CHAIN_SWEPT, CHAIN_NSTATES };
 const char *chain_state_name(int state);
 
 /* A connection and what the operations share. The caller sets key
@@ -62,18 +62,19 @@ void chain_job_id(const char *cid_s, unsigned char id[32]);
 typedef struct chain_job {
 	unsigned char customer[20], root[32];
 	int state;
-	uint64_t deadline;
+	uint64_t deadline, claim_until;
 	mpz_t amount, unclaimed;
 } chain_job;
 
 int chain_job_get(chain *c, const unsigned char id[32], chain_job *j);
 void chain_job_clear(chain_job *j);
 
-/* deploy: DMLToken(supply, growth, bounty) then JobEscrow(token, settler)
- * from DIR/NAME.bin; a dml.eth.deployment record. settler NULL: the
- * sender. */
+/* deploy: DMLToken(supply, growth, bounty) then JobEscrow(token, settler,
+ * claim_period) from DIR/NAME.bin; a dml.eth.deployment record. settler
+ * NULL: the sender. */
 int chain_deploy(chain *c, const char *dir, const mpz_t supply,
-    const mpz_t growth, const mpz_t bounty, const unsigned char *settler);
+    const mpz_t growth, const mpz_t bounty, const unsigned char *settler,
+    uint64_t claim_period);
 /* approve and deposit the job's budget (or amount, if not NULL) against
  * its id until its deadline; dml.eth.deposited. */
 int chain_deposit(chain *c, const char *jobf, const char *amount);
@@ -95,5 +96,19 @@ int chain_transfer(chain *c, const unsigned char to[20], const mpz_t amount);
 int chain_balance(chain *c, char **addrs, int n);
 int chain_status(chain *c, const char *jobf);
 int chain_refund(chain *c, const char *jobf);
+/* After the claim period: what a settled job's payees did not claim back
+ * to its customer; dml.eth.swept. */
+int chain_sweep(chain *c, const char *jobf);
+
+/* The growth pool's emission of `epoch` to the owners of an owners file
+ * (hex keys, as dml-ledger emit reads), each mapped to its address by the
+ * address book (an owner without one is an error): dml.eth.emitted with
+ * the payouts, recomputed from the Emission event's seed and checked
+ * against what it says was paid. The sender must be the authority. */
+int chain_emit_growth(chain *c, long long epoch, const char *ownersf,
+    const char *bookf);
+/* A bounty from the bounty pool (authority only); dml.eth.bounty. */
+int chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
+    const char *reason);
 
 #endif
