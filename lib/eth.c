@@ -814,19 +814,29 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* After a mined revert: replay the call at that block for the reason. */
+/* After a mined revert: replay the call at that block for the reason
+ * (the state after the block: what made it fail is there). */
 static void
 revert_reason(eth_rpc *r, const eth_key *k, const unsigned char *to,
-    const unsigned char *data, size_t n, const char *block)
+    const unsigned char *data, size_t n, const char *block,
+    const char *hhex)
 {
 	json_t *res = eth_rpc_call(r, "eth_call", json_pack("[o,s]",
 	    call_object(k->addr, to, data, n), block), NULL);
+	mpz_t b;
 
+	mpz_init(b);
+	if (!block || mpz_set_str(b, block + (block[0] == '0' &&
+	    block[1] == 'x' ? 2 : 0), 16) < 0)
+		mpz_set_ui(b, 0);
 	if (res) {
 		json_decref(res);
-		dml_error("transaction reverted");
+		dml_error("transaction %s was mined in block %lu and reverted "
+		    "(status 0)", hhex, mpz_get_ui(b));
 	} else
-		dml_error_prefix("transaction reverted");
+		dml_error_prefix("transaction %s was mined in block %lu and "
+		    "reverted (status 0)", hhex, mpz_get_ui(b));
+	mpz_clear(b);
 }
 
 json_t *
@@ -901,8 +911,13 @@ eth_send(eth_rpc *r, const eth_key *k, const unsigned char *to,
 	for (t0 = now(); ; sleep_ms(50)) {
 		rc = eth_rpc_call(r, "eth_getTransactionReceipt",
 		    json_pack("[s]", hhex), NULL);
-		if (!rc && !strstr(dml_errmsg(), "eth_getTransactionReceipt"))
-			goto out;	/* the node went away */
+		if (!rc && !strstr(dml_errmsg(), "eth_getTransactionReceipt")) {
+			/* the node went away: the transaction may or may not
+			 * be mined; the caller's rerun must find out */
+			dml_error_prefix("transaction %s was sent, its receipt "
+			    "is unknown", hhex);
+			goto out;
+		}
 		if (rc && !json_is_null(rc))
 			break;
 		json_decref(rc);
@@ -917,8 +932,7 @@ eth_send(eth_rpc *r, const eth_key *k, const unsigned char *to,
 	    json_string_value(json_object_get(rc, "status")) : "", "0x1") != 0) {
 		const char *blk = json_string_value(json_object_get(rc,
 		    "blockNumber"));
-		revert_reason(r, k, to, data, n, blk ? blk : "latest");
-		dml_error_prefix("%s", hhex);
+		revert_reason(r, k, to, data, n, blk ? blk : "latest", hhex);
 		json_decref(rc);
 		rc = NULL;
 	}

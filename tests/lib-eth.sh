@@ -35,23 +35,23 @@ free_port() {
 PORT=$(free_port)
 DML_ETH_RPC=http://127.0.0.1:$PORT
 export DML_ETH_RPC
-node_pid=
+# the node's PID lives in its pidfile: tests run in subshells
+NODE_PIDFILE=$TRASH/chain/ganache.pid
 stop_node() {
-	[ -z "$node_pid" ] || "$ETH/stop" "$node_pid"
-	node_pid=
+	"$ETH/stop" "$NODE_PIDFILE"
 }
 kill_node() {
-	[ -z "$node_pid" ] || kill -9 "$node_pid"
-	while [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; do sleep 0.1; done
-	node_pid=
+	[ -f "$NODE_PIDFILE" ] || return 1
+	node_pid=$(cat "$NODE_PIDFILE")
+	kill -9 "$node_pid" && rm -f "$NODE_PIDFILE" || return 1
+	while kill -0 "$node_pid" 2>/dev/null; do sleep 0.1; done
 }
 start_node() {
-	node_pid=$(ETH_PERSIST=1 "$ETH/start" "$TRASH/chain" "$PORT" 2>>"$TRASH/start.err")
+	ETH_PERSIST=1 "$ETH/start" "$TRASH/chain" "$PORT" >/dev/null 2>>"$TRASH/start.err"
 }
 trap 'stop_node' EXIT
 trap 'stop_node; exit 1' HUP INT TERM
 if ! "$ETH/compile" "$TRASH/build" 2>compile.err || ! start_node; then
-	node_pid=
 	echo "not ok 1 - compile the contracts and start ganache"
 	sed 's/^/#  /' compile.err start.err 2>/dev/null
 	echo "1..1"
