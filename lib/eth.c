@@ -552,7 +552,49 @@ collect(char *p, size_t size, size_t nm, void *arg)
 	return n;
 }
 
-/* The name of a custom error from revert data "0x<selector>..." */
+/* An error's static arguments after its name: "(300, 301)", uints in
+ * decimal, addresses EIP-55, the rest as 0x hex words; nothing when the
+ * data is short of them. */
+static void
+error_args(const char *sig, const char *words, char *buf, size_t cap)
+{
+	const char *t = strchr(sig, '(') + 1;
+	size_t nw = strlen(words) / 64, i = 0, len = strlen(buf);
+	mpz_t z;
+
+	if (*t == ')')
+		return;
+	mpz_init(z);
+	for (; *t && *t != ')' && len + 2 < cap; i++) {
+		size_t tl = strcspn(t, ",)");
+		char w[65], *v = NULL;
+		unsigned char a[20];
+		if (i >= nw)
+			break;
+		memcpy(w, words + 64 * i, 64);
+		w[64] = 0;
+		if (strncmp(t, "uint", 4) == 0 && mpz_set_str(z, w, 16) == 0)
+			v = mpz_get_str(NULL, 10, z);
+		else if (tl == 7 && strncmp(t, "address", 7) == 0 &&
+		    eth_unhex(w + 24, a, 20) == 0) {
+			v = xmalloc(43);
+			eth_address_str(a, v);
+		} else
+			v = xasprintf("0x%s", w);
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+		    i ? ", " : "(", v);
+		free(v);
+		t += tl + (t[tl] == ',');
+		if (len >= cap)
+			len = cap - 1;
+	}
+	if (i > 0 && len + 1 < cap)
+		snprintf(buf + len, cap - len, ")");
+	mpz_clear(z);
+}
+
+/* The name of a custom error from revert data "0x<selector>...", with its
+ * arguments. */
 static const char *
 error_name(const eth_rpc *r, const char *data, char *buf, size_t cap)
 {
@@ -572,6 +614,7 @@ error_name(const eth_rpc *r, const char *data, char *buf, size_t cap)
 		if (memcmp(sel, want, 4) == 0) {
 			size_t k = strcspn(*s, "(");
 			snprintf(buf, cap, "%.*s", (int)k, *s);
+			error_args(*s, data + 10, buf, cap);
 			return buf;
 		}
 	}
@@ -601,7 +644,7 @@ eth_rpc_call(eth_rpc *r, const char *method, json_t *params, json_t **errdata)
 	struct curl_slist *h = NULL;
 	membuf b = {0};
 	json_t *req, *resp = NULL, *res = NULL, *e;
-	char *body, ebuf[CURL_ERROR_SIZE] = "", nbuf[128];
+	char *body, ebuf[CURL_ERROR_SIZE] = "", nbuf[256];
 	json_error_t je;
 	CURLcode cc;
 	long status = 0;

@@ -61,7 +61,7 @@ test_expect_success 'the extras are drawn from the seed in the Emission event' '
 test_expect_success 'emission faults: refused on chain as on the ledger' '
 	test_expect_code 1 dml-settle emit -K deployer.eth -P book.nd --epoch 300 \
 		--owners owners.txt 2>err &&
-	test_grep "emit: the call would fail: .*EpochNotAfter" err &&
+	test_grep "emit: the call would fail: .*EpochNotAfter(300, 301)" err &&
 	test_must_fail dml-ledger -L l.nd emit -k auth.key --epoch 300 --owners owners.txt 2>err &&
 	test_grep "not after" err &&
 	test_expect_code 1 dml-settle emit -K customer.eth -P book.nd --epoch 301 \
@@ -69,12 +69,12 @@ test_expect_success 'emission faults: refused on chain as on the ledger' '
 	test_grep "NotAuthority" err &&
 	test_expect_code 1 dml-settle emit -K deployer.eth -P book.nd --epoch 500 \
 		--owners owners.txt 2>err &&
-	test_grep "NothingPaid" err &&
+	test_grep "NothingPaid(500, 5)" err &&
 	test_must_fail dml-ledger -L l.nd emit -k auth.key --epoch 500 --owners owners.txt 2>err &&
 	test_grep "pays none of 5 owners" err &&
 	test_expect_code 1 dml-settle emit -K deployer.eth -P book.nd --epoch 700 \
 		--owners owners.txt 2>err &&
-	test_grep "NothingEmitted" err &&
+	test_grep "NothingEmitted(700)" err &&
 	test_must_fail dml-ledger -L l.nd emit -k auth.key --epoch 700 --owners owners.txt 2>err &&
 	test_grep "emits nothing" err &&
 	hex d5.pub >>owners.txt &&
@@ -96,7 +96,7 @@ test_expect_success 'a bounty comes out of the bounty pool, within it' '
 	test "$(bal $(addr d1.payee)) $(bal $TOKEN)" = "$((d1 + 100)) $((before - 100))" &&
 	dml-ledger -L l.nd bounty -k auth.key --to $(hex d1.pub) --amount 100 >/dev/null &&
 	test_expect_code 1 dml-settle bounty -K deployer.eth --to $(addr d1.payee) --amount 901 2>err &&
-	test_grep "PoolExhausted" err &&
+	test_grep "PoolExhausted(900, 901)" err &&
 	test_must_fail dml-ledger -L l.nd bounty -k auth.key --to $(hex d1.pub) --amount 901 2>err &&
 	test_expect_code 1 dml-settle bounty -K deployer.eth --to $(addr d1.payee) --amount 0 2>err &&
 	test_grep "ZeroAmount" err &&
