@@ -77,10 +77,23 @@ test_expect_success 'emission faults: refused on chain as on the ledger' '
 	test_grep "NothingEmitted(700)" err &&
 	test_must_fail dml-ledger -L l.nd emit -k auth.key --epoch 700 --owners owners.txt 2>err &&
 	test_grep "emits nothing" err &&
-	hex d5.pub >>owners.txt &&
+	cp owners.txt owners5.txt && hex d5.pub >>owners5.txt &&
 	test_expect_code 1 dml-settle emit -K deployer.eth -P book.nd --epoch 301 \
-		--owners owners.txt 2>err &&
-	test_grep "owners.txt: owner .* has no address in book.nd" err &&
+		--owners owners5.txt 2>err &&
+	test_grep "owners5.txt: owner .* has no address in book.nd" err &&
+	printf "{\"type\":\"dml.eth.payee\",\"v\":1,\"address\":\"%s\"}\n" \
+		$(addr d1.payee) | $SIGN d5.key | cat book.nd - >book5.nd &&
+	test_expect_code 1 dml-settle emit -K deployer.eth -P book5.nd --epoch 301 \
+		--owners owners5.txt 2>err &&
+	test_grep "owners5.txt: owners .* and .* have the same address $(addr d1.payee)" err &&
+	cat owners.txt owners.txt >twice.txt &&
+	test_expect_code 1 dml-settle emit -K deployer.eth -P book.nd --epoch 301 \
+		--owners twice.txt 2>err &&
+	test_grep "twice.txt: owner .* is named twice" err &&
+	: >none.txt &&
+	test_expect_code 1 dml-settle emit -K deployer.eth -P book.nd --epoch 301 \
+		--owners none.txt 2>err &&
+	test_grep "none.txt: no owners" err &&
 	test_expect_code 2 dml-settle emit -K deployer.eth -P book.nd --epoch 301 2>err &&
 	test_grep "emit needs --epoch K and --owners FILE" err &&
 	test_expect_code 2 dml-settle emit -K deployer.eth -P book.nd --epoch 301 \
