@@ -360,58 +360,12 @@ cmd_refund(int argc, char **argv)
 }
 
 static int
-hex_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, 64);
-}
-
-/* Owners: one hex key a line; blank lines and #-comments skipped. */
-static char (*read_owners(const char *path, size_t *n))[65]
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-	char (*v)[65] = NULL, *line = NULL;
-	size_t cap = 0, lcap = 0;
-	ssize_t len;
-	long ln = 0;
-
-	if (!f)
-		dml_die(DML_EXIT_USAGE, "%s: %s", path, strerror(errno));
-	*n = 0;
-	while ((len = getline(&line, &lcap, f)) > 0) {
-		ln++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == ' ' ||
-		    line[len - 1] == '\t' || line[len - 1] == '\r'))
-			line[--len] = 0;
-		if (len == 0 || line[0] == '#')
-			continue;
-		if (len != 64 || strspn(line, "0123456789abcdef") != 64)
-			dml_die(DML_EXIT_REJECT, "%s:%ld: not a public key (64 "
-			    "lowercase hex digits)", path, ln);
-		if (*n == cap)
-			v = xrealloc(v, (cap = cap ? cap * 2 : 64) * sizeof *v);
-		memcpy(v[(*n)++], line, 65);
-	}
-	if (ferror(f))
-		dml_die(DML_EXIT_USAGE, "%s: read error", path);
-	free(line);
-	if (f != stdin)
-		fclose(f);
-	if (*n == 0)
-		dml_die(DML_EXIT_REJECT, "%s: no owners", path);
-	qsort(v, *n, sizeof *v, hex_cmp);
-	for (size_t i = 1; i < *n; i++)
-		if (memcmp(v[i - 1], v[i], 64) == 0)
-			dml_die(DML_EXIT_REJECT, "%s: owner %.16s... is named "
-			    "twice", path, v[i]);
-	return v;
-}
-
-static int
 cmd_emit(int argc, char **argv)
 {
 	char (*owners)[65];
 	size_t n;
 	long ep;
+	int rc;
 	ledger *l;
 	json_t *b;
 	dml_key k;
@@ -421,7 +375,8 @@ cmd_emit(int argc, char **argv)
 		dml_usage_error("--epoch K and --owners FILE are required");
 	if (dml_parse_long(o.epoch, 0, LEDGER_MAX_EPOCH, &ep) < 0)
 		dml_usage_error("--epoch: %s", dml_errmsg());
-	owners = read_owners(o.owners, &n);
+	if ((rc = ledger_read_owners(o.owners, &owners, &n)) < 0)
+		dml_fail(rc == LEDGER_ESYS ? DML_EXIT_USAGE : DML_EXIT_REJECT);
 	load_key(&k);
 	l = open_ledger(LEDGER_WRITE, NULL, NULL);
 	if (ledger_emit_body(l, ep, owners, n, &b) < 0) {

@@ -552,7 +552,49 @@ collect(char *p, size_t size, size_t nm, void *arg)
 	return n;
 }
 
-/* The name of a custom error from revert data "0x<selector>..." */
+/* An error's static arguments after its name: "(300, 301)", uints in
+ * decimal, addresses EIP-55, the rest as 0x hex words; nothing when the
+ * data is short of them. */
+static void
+error_args(const char *sig, const char *words, char *buf, size_t cap)
+{
+	const char *t = strchr(sig, '(') + 1;
+	size_t nw = strlen(words) / 64, i = 0, len = strlen(buf);
+	mpz_t z;
+
+	if (*t == ')')
+		return;
+	mpz_init(z);
+	for (; *t && *t != ')' && len + 2 < cap; i++) {
+		size_t tl = strcspn(t, ",)");
+		char w[65], *v = NULL;
+		unsigned char a[20];
+		if (i >= nw)
+			break;
+		memcpy(w, words + 64 * i, 64);
+		w[64] = 0;
+		if (strncmp(t, "uint", 4) == 0 && mpz_set_str(z, w, 16) == 0)
+			v = mpz_get_str(NULL, 10, z);
+		else if (tl == 7 && strncmp(t, "address", 7) == 0 &&
+		    eth_unhex(w + 24, a, 20) == 0) {
+			v = xmalloc(43);
+			eth_address_str(a, v);
+		} else
+			v = xasprintf("0x%s", w);
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s",
+		    i ? ", " : "(", v);
+		free(v);
+		t += tl + (t[tl] == ',');
+		if (len >= cap)
+			len = cap - 1;
+	}
+	if (i > 0 && len + 1 < cap)
+		snprintf(buf + len, cap - len, ")");
+	mpz_clear(z);
+}
+
+/* The name of a custom error from revert data "0x<selector>...", with its
+ * arguments. */
 static const char *
 error_name(const eth_rpc *r, const char *data, char *buf, size_t cap)
 {
@@ -572,6 +614,7 @@ error_name(const eth_rpc *r, const char *data, char *buf, size_t cap)
 		if (memcmp(sel, want, 4) == 0) {
 			size_t k = strcspn(*s, "(");
 			snprintf(buf, cap, "%.*s", (int)k, *s);
+			error_args(*s, data + 10, buf, cap);
 			return buf;
 		}
 	}
@@ -601,7 +644,7 @@ eth_rpc_call(eth_rpc *r, const char *method, json_t *params, json_t **errdata)
 	struct curl_slist *h = NULL;
 	membuf b = {0};
 	json_t *req, *resp = NULL, *res = NULL, *e;
-	char *body, ebuf[CURL_ERROR_SIZE] = "", nbuf[128];
+	char *body, ebuf[CURL_ERROR_SIZE] = "", nbuf[256];
 	json_error_t je;
 	CURLcode cc;
 	long status = 0;
@@ -814,19 +857,29 @@ now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* After a mined revert: replay the call at that block for the reason. */
+/* After a mined revert: replay the call at that block for the reason
+ * (the state after the block: what made it fail is there). */
 static void
 revert_reason(eth_rpc *r, const eth_key *k, const unsigned char *to,
-    const unsigned char *data, size_t n, const char *block)
+    const unsigned char *data, size_t n, const char *block,
+    const char *hhex)
 {
 	json_t *res = eth_rpc_call(r, "eth_call", json_pack("[o,s]",
 	    call_object(k->addr, to, data, n), block), NULL);
+	mpz_t b;
 
+	mpz_init(b);
+	if (!block || mpz_set_str(b, block + (block[0] == '0' &&
+	    block[1] == 'x' ? 2 : 0), 16) < 0)
+		mpz_set_ui(b, 0);
 	if (res) {
 		json_decref(res);
-		dml_error("transaction reverted");
+		dml_error("transaction %s was mined in block %lu and reverted "
+		    "(status 0)", hhex, mpz_get_ui(b));
 	} else
-		dml_error_prefix("transaction reverted");
+		dml_error_prefix("transaction %s was mined in block %lu and "
+		    "reverted (status 0)", hhex, mpz_get_ui(b));
+	mpz_clear(b);
 }
 
 json_t *
@@ -901,8 +954,13 @@ eth_send(eth_rpc *r, const eth_key *k, const unsigned char *to,
 	for (t0 = now(); ; sleep_ms(50)) {
 		rc = eth_rpc_call(r, "eth_getTransactionReceipt",
 		    json_pack("[s]", hhex), NULL);
-		if (!rc && !strstr(dml_errmsg(), "eth_getTransactionReceipt"))
-			goto out;	/* the node went away */
+		if (!rc && !strstr(dml_errmsg(), "eth_getTransactionReceipt")) {
+			/* the node went away: the transaction may or may not
+			 * be mined; the caller's rerun must find out */
+			dml_error_prefix("transaction %s was sent, its receipt "
+			    "is unknown", hhex);
+			goto out;
+		}
 		if (rc && !json_is_null(rc))
 			break;
 		json_decref(rc);
@@ -917,8 +975,7 @@ eth_send(eth_rpc *r, const eth_key *k, const unsigned char *to,
 	    json_string_value(json_object_get(rc, "status")) : "", "0x1") != 0) {
 		const char *blk = json_string_value(json_object_get(rc,
 		    "blockNumber"));
-		revert_reason(r, k, to, data, n, blk ? blk : "latest");
-		dml_error_prefix("%s", hhex);
+		revert_reason(r, k, to, data, n, blk ? blk : "latest", hhex);
 		json_decref(rc);
 		rc = NULL;
 	}

@@ -414,6 +414,67 @@ ledger_emit_payouts(const unsigned char prev[32], long long epoch,
 	mpz_clears(base, share, xpool, xshare, x, idx, NULL);
 }
 
+static int
+hex_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 64);
+}
+
+int
+ledger_read_owners(const char *path, char (**out)[65], size_t *n)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	char (*v)[65] = NULL, *line = NULL;
+	size_t cap = 0, lcap = 0;
+	ssize_t len;
+	long ln = 0;
+	int rc = LEDGER_REJECT;
+
+	if (!f)
+		return dml_error("%s: %s", path, strerror(errno)), LEDGER_ESYS;
+	*n = 0;
+	while ((len = getline(&line, &lcap, f)) > 0) {
+		ln++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == ' ' ||
+		    line[len - 1] == '\t' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (len == 0 || line[0] == '#')
+			continue;
+		if (len != 64 || strspn(line, "0123456789abcdef") != 64) {
+			dml_error("%s:%ld: not a public key (64 lowercase hex "
+			    "digits)", path, ln);
+			goto out;
+		}
+		if (*n == cap)
+			v = xrealloc(v, (cap = cap ? cap * 2 : 64) * sizeof *v);
+		memcpy(v[(*n)++], line, 65);
+	}
+	if (ferror(f)) {
+		dml_error("%s: read error", path);
+		rc = LEDGER_ESYS;
+		goto out;
+	}
+	if (*n == 0) {
+		dml_error("%s: no owners", path);
+		goto out;
+	}
+	qsort(v, *n, sizeof *v, hex_cmp);
+	for (size_t i = 1; i < *n; i++)
+		if (memcmp(v[i - 1], v[i], 64) == 0) {
+			dml_error("%s: owner %.16s... is named twice", path, v[i]);
+			goto out;
+		}
+	*out = v;
+	v = NULL;
+	rc = 0;
+out:
+	free(v);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
 /* ---- checking an entry against the state -------------------------------- */
 
 static int

@@ -95,6 +95,12 @@ json_t *ledger_settle_body(const char *job, const char *report,
 int ledger_emit_body(const ledger *l, long long epoch, char (*owners)[65],
     size_t n, json_t **out);
 
+/* An owners file: one hex key a line, blank lines and #-comments
+ * skipped; *out (caller frees) the keys sorted, *n of them. LEDGER_REJECT
+ * for a bad line, no owners or an owner named twice; LEDGER_ESYS when the
+ * file cannot be read. */
+int ledger_read_owners(const char *path, char (**out)[65], size_t *n);
+
 /* The growth pool's emission of epoch k for a pool of p0 at genesis. */
 void ledger_emission(const mpz_t p0, long long epoch, mpz_t out);
 /* The payouts of an emission (sorted): `prev` is the entry's prev hash. */

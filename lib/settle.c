@@ -565,3 +565,105 @@ settle_record(const char *job, const char *report, const char *customer,
 	json_object_set_new(r, "totals", tot);
 	return r;
 }
+
+/* ---- the inputs of a settlement ----------------------------------------- */
+
+/* The one record of a file, detached from its reader (for positions). */
+static int
+one_record(const char *path, rec_in **inp, json_t **out)
+{
+	rec_in *in = rec_open(path);
+	json_t *r, *extra;
+	int rc;
+
+	if (!in)
+		return SETTLE_ESYS;
+	rc = rec_next(in, &r);
+	if (rc == 0)
+		dml_error("%s: empty input: no record", path);
+	if (rc <= 0)
+		goto bad;
+	if (rec_detach(in, r) < 0)
+		goto bad_r;
+	rc = rec_next(in, &extra);
+	if (rc > 0) {
+		dml_error("%s:%ld: more than one record", path, rec_line(in));
+		json_decref(extra);
+	}
+	if (rc != 0)
+		goto bad_r;
+	*inp = in;
+	*out = r;
+	return 0;
+bad_r:
+	json_decref(r);
+bad:
+	rec_close(in);
+	return SETTLE_REJECT;
+}
+
+int
+settle_load_stored(const char *path, char out[CID_MAXSTR])
+{
+	rec_in *in;
+	json_t *r;
+	const char *s;
+	cid c;
+	int rc;
+
+	if ((rc = one_record(path, &in, &r)) < 0)
+		return rc;
+	rc = SETTLE_REJECT;
+	if (rec_check(in, r, "dml.stored") < 0 ||
+	    rec_get_str(in, r, "cid", &s) < 0)
+		goto out;
+	if (strlen(s) >= CID_MAXSTR || cid_parse(&c, s) < 0) {
+		dml_error("%s:1: field \"cid\" is not a CID", path);
+		goto out;
+	}
+	strcpy(out, s);
+	rc = 0;
+out:
+	json_decref(r);
+	rec_close(in);
+	return rc;
+}
+
+int
+settle_load_contrib(const char *path, const char *job, settle_contrib *c,
+    char id[CID_MAXSTR])
+{
+	rec_in *in;
+	json_t *r;
+	size_t n;
+	char *line = NULL;
+	int rc;
+
+	if ((rc = one_record(path, &in, &r)) < 0)
+		return rc;
+	rc = SETTLE_REJECT;
+	if (settle_contrib_parse(in, r, c) < 0)
+		goto out;
+	if (strcmp(c->job, job) != 0) {
+		dml_error("%s:1: the contributions are for job %s, not %s", path,
+		    c->job, job);
+		settle_contrib_clear(c);
+		goto out;
+	}
+	rc = SETTLE_ESYS;
+	if (!(line = canon_dump(r, NULL, NULL, &n)))
+		goto clear;
+	line = xrealloc(line, n + 2);
+	line[n] = '\n';
+	if (cid_of_bytes(line, n + 1, id) < 0)
+		goto clear;
+	rc = 0;
+	goto out;
+clear:
+	settle_contrib_clear(c);
+out:
+	free(line);
+	json_decref(r);
+	rec_close(in);
+	return rc;
+}

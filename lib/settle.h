@@ -6,8 +6,9 @@
  * remainder rule are in dml-settle(1).
  *
  * The same list is what the ledger's settle entry carries and what an
- * Ethereum back end would commit to (a Merkle root over it), so this module
- * does no I/O and knows nothing about where the payouts are recorded.
+ * Ethereum back end commits to (a Merkle root over it, see chain), so this
+ * module knows nothing about where the payouts are recorded; the only I/O
+ * it does is reading a settlement's two input records.
  *
  * Not for: ledgers, locking, signatures of entries (see ledger).
  */
@@ -109,6 +110,19 @@ void settle_contrib_clear(settle_contrib *c);
  * devices). */
 int settle_compute(const settle_terms *t, const settle_contrib *c,
     const mpz_t escrow, settle_list *out, mpz_t refund);
+
+/* ---- the inputs of a settlement (the only reading this module does) ---- */
+
+enum { SETTLE_REJECT = -1, SETTLE_ESYS = -2 };
+
+/* The report's CID from the one dml.stored record of a file.
+ * SETTLE_REJECT (bad record) or SETTLE_ESYS (unreadable file). */
+int settle_load_stored(const char *path, char out[CID_MAXSTR]);
+/* The one dml.contributions record of a file, verified (as
+ * settle_contrib_parse) and for `job`; *id is the CID of its canonical
+ * line. */
+int settle_load_contrib(const char *path, const char *job, settle_contrib *c,
+    char id[CID_MAXSTR]);
 
 /* The dml.payouts record: job, report, customer, escrow, paid, refund,
  * devices, payouts (the list) and totals per role. New reference. */

@@ -5,7 +5,10 @@
 // the event) and the refund goes back to the customer at once; each payee
 // then claims its leaf with a proof. Gas to settle does not depend on the
 // number of payees. A job settles once; a job not settled by its deadline
-// can be refunded whole. The leaf and tree rules are in dml-settle(1):
+// can be refunded whole. Claims are open for the claim period (set at
+// deployment) after the settlement; then what was not claimed can be
+// swept back to the customer, and no claim is taken after that. The leaf
+// and tree rules are in dml-settle(1):
 //   leaf  = keccak256(abi.encode(index, payee, amount, role))
 //   node  = keccak256(min(a,b) ++ max(a,b)), a lone node moves up as is.
 pragma solidity ^0.8.24;
@@ -16,12 +19,13 @@ interface IERC20 {
 }
 
 contract JobEscrow {
-    enum State { None, Open, Settled, Refunded }
+    enum State { None, Open, Settled, Refunded, Swept }
 
-    struct Job {
+    struct Job {            // customer to claimUntil: one storage slot
         address customer;
-        uint64 deadline;
+        uint40 deadline;
         State state;
+        uint40 claimUntil;  // settled: the last second a claim is taken
         uint256 amount;     // escrowed
         uint256 unclaimed;  // settled payouts not claimed yet
         bytes32 root;
@@ -29,6 +33,7 @@ contract JobEscrow {
 
     IERC20 public immutable token;
     address public immutable settler;
+    uint256 public immutable claimPeriod;   // seconds
     mapping(bytes32 => Job) public jobs;
     mapping(bytes32 => mapping(uint256 => uint256)) private claimedBits;
 
@@ -36,6 +41,7 @@ contract JobEscrow {
     event Settled(bytes32 indexed job, bytes32 root, uint256 paid, uint256 refund, string payouts);
     event Claimed(bytes32 indexed job, uint256 indexed index, address indexed payee, uint256 amount, bytes32 role);
     event Refunded(bytes32 indexed job, address indexed customer, uint256 amount);
+    event Swept(bytes32 indexed job, address indexed customer, uint256 amount);
 
     error JobExists(bytes32 job);
     error NoSuchJob(bytes32 job);
@@ -47,16 +53,21 @@ contract JobEscrow {
     error AlreadyClaimed(uint256 index);
     error TransferFailed();
     error ZeroAmount();
+    error DeadlineTooFar(uint64 deadline);
+    error ClaimPeriodOver(uint64 claimUntil);
+    error ClaimPeriodNotOver(uint64 claimUntil);
 
-    constructor(IERC20 token_, address settler_) {
+    constructor(IERC20 token_, address settler_, uint256 claimPeriod_) {
         token = token_;
         settler = settler_;
+        claimPeriod = claimPeriod_;
     }
 
     function deposit(bytes32 job, uint256 amount, uint64 deadline) external {
         if (jobs[job].state != State.None) revert JobExists(job);
         if (amount == 0) revert ZeroAmount();
-        jobs[job] = Job(msg.sender, deadline, State.Open, amount, 0, 0);
+        if (deadline > type(uint40).max) revert DeadlineTooFar(deadline);
+        jobs[job] = Job(msg.sender, uint40(deadline), State.Open, 0, amount, 0, 0);
         if (!token.transferFrom(msg.sender, address(this), amount)) revert TransferFailed();
         emit Deposited(job, msg.sender, amount, deadline);
     }
@@ -69,6 +80,7 @@ contract JobEscrow {
         if (paid > j.amount) revert OverBudget(j.amount, paid);
         uint256 back = j.amount - paid;
         j.state = State.Settled;
+        j.claimUntil = uint40(block.timestamp + claimPeriod);
         j.root = root;
         j.unclaimed = paid;
         if (back > 0 && !token.transfer(j.customer, back)) revert TransferFailed();
@@ -83,6 +95,7 @@ contract JobEscrow {
         bytes32[] calldata proof) external {
         Job storage j = jobs[job];
         if (j.state != State.Settled) revert NotOpen(job, j.state);
+        if (block.timestamp > j.claimUntil) revert ClaimPeriodOver(j.claimUntil);
         if (claimed(job, index)) revert AlreadyClaimed(index);
         bytes32 h = keccak256(abi.encode(index, payee, amount, role));
         for (uint256 i = 0; i < proof.length; i++) {
@@ -106,5 +119,19 @@ contract JobEscrow {
         uint256 a = j.amount;
         if (!token.transfer(j.customer, a)) revert TransferFailed();
         emit Refunded(job, j.customer, a);
+    }
+
+    // After the claim period, what was not claimed goes back to the
+    // customer; the job is then closed to claims.
+    function sweep(bytes32 job) external {
+        Job storage j = jobs[job];
+        if (j.state == State.None) revert NoSuchJob(job);
+        if (j.state != State.Settled) revert NotOpen(job, j.state);
+        if (block.timestamp <= j.claimUntil) revert ClaimPeriodNotOver(j.claimUntil);
+        j.state = State.Swept;
+        uint256 a = j.unclaimed;
+        j.unclaimed = 0;
+        if (a > 0 && !token.transfer(j.customer, a)) revert TransferFailed();
+        emit Swept(job, j.customer, a);
     }
 }
