@@ -10,6 +10,7 @@
 #include "cnn.h"
 #include "fixedpoint.h"
 #include "job.h"
+#include "market.h"
 #include "paillier.h"
 #include "record.h"
 #include "sign.h"
@@ -55,6 +56,8 @@ static const char usage[] =
 "      --created TIME      creation time (default now)\n"
 "      --nonce TEXT        makes otherwise equal jobs distinct (default\n"
 "                          random)\n"
+"      --license FILE      the dml.license of a listed algorithm -m MODEL\n"
+"                          (dml-market acquire): checked, its id recorded\n"
 "  -o, --output FILE       write the job to FILE (whole or not at all)\n"
 "      --id FILE           verify a job file and print its id\n"
 "  -h, --help, --version\n";
@@ -235,6 +238,36 @@ algorithm_of(const char *path, const json_t *enc)
 	return alg;
 }
 
+/* A listed algorithm: the customer's license must allow this job (its
+ * customer, its model, its creation time); the job names the license and
+ * pays the developer its developer fee. */
+static int
+job_add_license(json_t *r, const char *path, long long created)
+{
+	json_t *alg = json_object_get(r, "algorithm");
+	const char *dev = json_string_value(json_object_get(alg, "developer"));
+	market_license c;
+
+	if (market_license_load(path, &c) < 0)
+		return -1;
+	if (market_license_allows(&c, json_string_value(json_object_get(r,
+	    "customer")), json_string_value(json_object_get(alg, "model")),
+	    created) < 0) {
+		dml_error_prefix("%s", path);
+		market_license_free(&c);
+		return -1;
+	}
+	if (dev && strcmp(dev, c.developer) != 0) {
+		market_license_free(&c);
+		return dml_error("%s: --developer is not the listing's developer",
+		    path);
+	}
+	json_object_set_new(alg, "developer", json_string(c.developer));
+	json_object_set_new(r, "license", json_string(c.id));
+	market_license_free(&c);
+	return 0;
+}
+
 static int
 print_id(const char *path)
 {
@@ -253,7 +286,8 @@ main(int argc, char **argv)
 	enum { O_MIND = 256, O_MINS, O_ROUNDS, O_DEADLINE, O_EPOCHS, O_BATCH,
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
 		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL,
-		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD };
+		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD,
+		O_LICENSE };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
 		{"task", required_argument, 0, 't'},
@@ -286,6 +320,7 @@ main(int argc, char **argv)
 		{"min-accuracy", required_argument, 0, O_MINACC},
 		{"created", required_argument, 0, O_CREATED},
 		{"nonce", required_argument, 0, O_NONCE},
+		{"license", required_argument, 0, O_LICENSE},
 		{"output", required_argument, 0, 'o'},
 		{"id", required_argument, 0, O_ID},
 		{"help", no_argument, 0, 'h'},
@@ -295,7 +330,7 @@ main(int argc, char **argv)
 		   *deadline = NULL, *created = NULL, *nonce = NULL, *out = NULL,
 		   *budget = "0", *perdev = "0", *devfee = "0",
 		   *developer = NULL, *tpool = NULL, *pkeyf = NULL,
-		   *cset = NULL;
+		   *cset = NULL, *licf = NULL;
 	double minacc = -1, mom = 0, wd = 0;
 	const char *fees[4] = {"0", "0", "0", "0"};
 	static const char *roles[4] = {"distributing", "federated", "report",
@@ -406,6 +441,7 @@ main(int argc, char **argv)
 		case O_TPOOL: tpool = optarg; break;
 		case O_CREATED: created = optarg; break;
 		case O_NONCE: nonce = optarg; break;
+		case O_LICENSE: licf = optarg; break;
 		case 'o': out = optarg; break;
 		case O_ID:
 			json_decref(criteria);
@@ -426,6 +462,8 @@ main(int argc, char **argv)
 		dml_usage_error("%s", dml_errmsg());
 	if (t != TASK_STATS && !model)
 		dml_usage_error("a %s job needs -m MODEL", task);
+	if (licf && !model)
+		dml_usage_error("--license is the license of -m MODEL");
 	if (developer && !model)
 		dml_usage_error("--developer names the developer of -m MODEL");
 	if (t == TASK_STATS && (!feat || !classes))
@@ -575,6 +613,8 @@ main(int argc, char **argv)
 		dml_fail(DML_EXIT_USAGE);
 	key_hex(k.pk, 32, buf);
 	json_object_set_new(r, "customer", json_string(buf));
+	if (licf && job_add_license(r, licf, (long long)now) < 0)
+		dml_fail(DML_EXIT_REJECT);
 	if (rec_sign(r, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	key_free(&k);

@@ -261,6 +261,30 @@ job_control(const rec_in *in, const json_t *o, dml_job *j)
 	return 0;
 }
 
+/* "license": the CID of the dml.license a listed algorithm needs (see
+ * dml-market(1)); dml-job checks the license itself before signing. */
+static int
+job_license_check(const rec_in *in, const json_t *r)
+{
+	json_t *x = json_object_get(r, "license");
+	cid c;
+
+	if (!x)
+		return 0;
+	if (!json_is_string(x) || strlen(json_string_value(x)) >= CID_MAXSTR ||
+	    cid_parse(&c, json_string_value(x)) < 0)
+		return rec_err(in, "field \"license\" is not a CID");
+	if (!json_object_get(r, "algorithm"))
+		return rec_err(in, "a job without an algorithm has no license");
+	return 0;
+}
+
+const char *
+job_license(const dml_job *j)
+{
+	return json_string_value(json_object_get(j->rec, "license"));
+}
+
 int
 job_from_record(const rec_in *in, json_t *r, dml_job *j)
 {
@@ -332,6 +356,8 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 	}
 	if ((o = json_object_get(r, "encryption")) &&
 	    job_enc_parse(in, o, &j->enc) < 0)
+		goto fail;
+	if (job_license_check(in, r) < 0)
 		goto fail;
 	if (j->task == TASK_PREDICT &&
 	    enc_model(in, json_object_get(r, "algorithm"), j) < 0)

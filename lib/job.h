@@ -66,6 +66,9 @@ void job_free(dml_job *j);
 /* The id of a job record (canonical line + newline). */
 int job_id(const json_t *r, char out[CID_MAXSTR]);
 
+/* The CID of the license the job names (a listed algorithm), or NULL. */
+const char *job_license(const dml_job *j);
+
 /* Does a device with these attributes meet the job's criteria? 1 yes,
  * 0 no (*why says which criterion failed), -1 malformed criteria. */
 int job_criteria_match(const dml_job *j, const json_t *attrs,
