@@ -263,7 +263,8 @@ job_add_license(json_t *r, const char *path, long long created)
 		    path);
 	}
 	json_object_set_new(alg, "developer", json_string(c.developer));
-	json_object_set_new(r, "license", json_string(c.id));
+	json_object_set_new(r, "license", json_pack("{s:s,s:s}", "id", c.id,
+	    "kind", market_kind_name(c.kind)));
 	market_license_free(&c);
 	return 0;
 }

@@ -530,7 +530,7 @@ cmd_verify(int argc, char **argv)
 		const char *lic, *cr;
 		if (job_load(opt[O_JOB], &j) < 0)
 			dml_fail(DML_EXIT_REJECT);
-		lic = job_license(&j);
+		lic = job_license(&j, NULL);
 		if (!lic || strcmp(lic, c.id) != 0)
 			dml_die(DML_EXIT_REJECT, "%s: the job names %s%s, not "
 			    "license %s", opt[O_JOB], lic ? "license " : "",
