@@ -649,6 +649,7 @@ cmd_enter(int argc, char **argv)
 	market_comp c;
 	market_entry e;
 	ipfs_store *st;
+	uint64_t size;
 	dml_model m;
 	json_t *r;
 	cid id;
@@ -663,7 +664,7 @@ cmd_enter(int argc, char **argv)
 	model_free(&m);
 	if (!(st = ipfs_open(opt['r'], opt['a'])))
 		dml_fail(DML_EXIT_USAGE);
-	if ((rc = ipfs_add_file(st, opt[O_MODEL], 0, &id, NULL)) < 0)
+	if ((rc = ipfs_add_file(st, opt[O_MODEL], 0, &id, &size)) < 0)
 		dml_fail(exit_of(rc));
 	ipfs_close(st);
 	cid_str(&id, mc);
