@@ -198,4 +198,12 @@ test_expect_success 'a job with a malformed license field is refused by every re
 	test_must_fail dml-job --id badjob.json 2>err &&
 	test_grep "badjob.json:1: field \"license\" needs \"id\"" err
 '
+test_expect_success 'examples/market/demo.sh runs, the same twice' '
+	WORK=$TRASH/demo "$SRC_DIR/examples/market/demo.sh" >d1 &&
+	test_grep "^   rank 2: bid 25 x 3 devices, window 0," d1 &&
+	test_grep "runs in the next window if it bids 26 tokens" d1 &&
+	test_grep "expired at 2026-02-01T00:00:00Z" d1 &&
+	test_grep "paid 500, returned 0" d1 &&
+	WORK=$TRASH/demo "$SRC_DIR/examples/market/demo.sh" >d2 && test_cmp d1 d2
+'
 test_done
