@@ -191,7 +191,8 @@ single_use(struct state *s)
 {
 	size_t k = 0;
 
-	qsort(s->v, s->n, sizeof *s->v, license_cmp);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof *s->v, license_cmp);
 	for (size_t i = 0; i < s->n; i++) {
 		if (i && s->v[i].license && s->v[k - 1].license &&
 		    strcmp(s->v[i].license, s->v[k - 1].license) == 0) {
@@ -283,7 +284,8 @@ main(int argc, char **argv)
 	free(deflt);
 
 	/* a job listed twice runs once */
-	qsort(s.v, s.n, sizeof *s.v, id_cmp);
+	if (s.n > 1)
+		qsort(s.v, s.n, sizeof *s.v, id_cmp);
 	for (size_t i = 1; i < s.n; i++)
 		if (strcmp(s.v[i].id, s.v[i - 1].id) == 0)
 			dml_die(DML_EXIT_REJECT, "job %s is listed twice",

@@ -811,7 +811,8 @@ cmd_score(int argc, char **argv)
 		    c.rec, "deadline")));
 	test_set(&c, &d);
 	e = read_entries(argc, argv, &c, &n);
-	qsort(e, n, sizeof *e, entry_time_cmp);
+	if (n > 1)
+		qsort(e, n, sizeof *e, entry_time_cmp);
 	s = xcalloc(n ? n : 1, sizeof *s);
 	disq = json_array();
 	for (size_t i = 0; i < n; i++) {

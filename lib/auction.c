@@ -27,7 +27,8 @@ qcmp(const void *a, const void *b)
 void
 auction_sort(auction_job *v, size_t n)
 {
-	qsort(v, n, sizeof *v, qcmp);
+	if (n > 1)
+		qsort(v, n, sizeof *v, qcmp);
 }
 
 void

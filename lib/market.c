@@ -285,7 +285,7 @@ market_index_load(const char *path, market_listing **v, size_t *n)
 	}
 	rc = read_index(path, v, n);
 	close(fd);
-	if (rc == 0)
+	if (rc == 0 && *n > 1)
 		qsort(*v, *n, sizeof **v, listing_qcmp);
 	return rc;
 }
@@ -652,7 +652,8 @@ score_cmp(const void *pa, const void *pb)
 void
 market_rank(market_score *s, size_t n)
 {
-	qsort(s, n, sizeof *s, score_cmp);
+	if (n > 1)
+		qsort(s, n, sizeof *s, score_cmp);
 }
 
 int
