@@ -155,28 +155,25 @@ load_key(dml_key *k)
 		dml_fail(DML_EXIT_USAGE);
 }
 
+/* An option's value, else a default computed once (malloc'd, kept). */
+static const char *
+path_opt(int o, char *(*deflt)(void))
+{
+	if (!opt[o])
+		opt[o] = deflt();
+	return opt[o];
+}
+
 static const char *
 index_path(void)
 {
-	static char *deflt;
-
-	if (opt['i'])
-		return opt['i'];
-	if (!deflt)
-		deflt = market_index_default();
-	return deflt;
+	return path_opt('i', market_index_default);
 }
 
 static const char *
 ledger_path(void)
 {
-	static char *deflt;
-
-	if (opt['L'])
-		return opt['L'];
-	if (!deflt)
-		deflt = ledger_default_path();
-	return deflt;
+	return path_opt('L', ledger_default_path);
 }
 
 static void
@@ -297,14 +294,12 @@ cmd_publish(int argc, char **argv)
 	return 0;
 }
 
-static int
-cmd_add(int argc, char **argv)
+/* Hand every record of the files (none: standard input) to fn, which
+ * returns -1 to refuse it; a bad record ends the program (exit 1). */
+static void
+each_record(int argc, char **argv,
+    int (*fn)(const rec_in *, json_t *, void *), void *ctx)
 {
-	market_listing *v = NULL;
-	size_t n = 0, cap = 0, added;
-	rec_out *out;
-
-	parse(argc, argv, "index output");
 	for (int i = optind; i < (optind == argc ? argc + 1 : argc); i++) {
 		rec_in *in = rec_open(i < argc ? argv[i] : NULL);
 		json_t *r;
@@ -313,27 +308,62 @@ cmd_add(int argc, char **argv)
 		if (!in)
 			dml_fail(DML_EXIT_USAGE);
 		rec_set_copy(in, 1);
-		while ((rc = rec_next(in, &r)) > 0) {
-			if (n == cap)
-				v = xrealloc(v, (cap = cap ? 2 * cap : 16) *
-				    sizeof *v);
-			if (market_listing_from_record(in, r, &v[n]) < 0)
+		while ((rc = rec_next(in, &r)) > 0)
+			if (fn(in, r, ctx) < 0)
 				dml_fail(DML_EXIT_REJECT);
-			n++;
-		}
 		if (rc < 0)
 			dml_fail(DML_EXIT_REJECT);
 		rec_close(in);
 	}
+}
+
+/* A growing array of records of one kind. */
+struct many {
+	void *v;
+	size_t n, cap, size;
+	const market_comp *comp;	/* entries: their competition */
+};
+
+static void *
+many_next(struct many *m)
+{
+	if (m->n == m->cap)
+		m->v = xrealloc(m->v, (m->cap = m->cap ? 2 * m->cap : 16) *
+		    m->size);
+	return (char *)m->v + m->n * m->size;
+}
+
+static int
+add_listing(const rec_in *in, json_t *r, void *ctx)
+{
+	struct many *m = ctx;
+
+	if (market_listing_from_record(in, r, many_next(m)) < 0)
+		return -1;
+	m->n++;
+	return 0;
+}
+
+static int
+cmd_add(int argc, char **argv)
+{
+	struct many m = {NULL, 0, 0, sizeof(market_listing), NULL};
+	market_listing *v;
+	size_t added;
+	rec_out *out;
+
+	parse(argc, argv, "index output");
+	each_record(argc, argv, add_listing, &m);
+	v = m.v;
 	if (!(out = rec_out_open(opt['o'])))
 		dml_fail(DML_EXIT_USAGE);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < m.n; i++)
 		if (rec_out_write(out, v[i].rec, NULL) < 0)
 			dml_fail(DML_EXIT_USAGE);
-	if (market_index_add(index_path(), v, n, &added) < 0 ||
+	if (market_index_add(index_path(), v, m.n, &added) < 0 ||
 	    rec_out_commit(out) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	market_listings_free(v, n);
+	market_listings_free(v, m.n);
 	return 0;
 }
 
@@ -368,39 +398,28 @@ cmd_search(int argc, char **argv)
 	return 0;
 }
 
-struct membuf {
-	char *p;
-	size_t n, cap;
-};
-
 static int
-mem_sink(void *ctx, const void *p, size_t n)
+file_sink(void *ctx, const void *p, size_t n)
 {
-	struct membuf *b = ctx;
-
-	if (b->n + n + 1 > b->cap)
-		b->p = xrealloc(b->p, b->cap = 2 * (b->n + n + 1));
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-	b->p[b->n] = 0;
-	return 0;
+	return fwrite(p, 1, n, ctx) == n ? 0 : dml_error("out of memory");
 }
 
-/* The bytes of a CID from the IPFS store (verified block by block). */
+/* The bytes of a CID from the IPFS store, verified block by block
+ * (*p malloc'd, NUL-terminated). */
 static void
-fetch(const char *id, struct membuf *b)
+fetch(const char *id, char **p, size_t *n)
 {
 	ipfs_store *st = ipfs_open(opt['r'], opt['a']);
+	FILE *f = open_memstream(p, n);
 	cid c;
 	int rc;
 
-	memset(b, 0, sizeof *b);
-	if (!st)
+	if (!st || !f || cid_parse(&c, id) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (cid_parse(&c, id) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	if ((rc = ipfs_cat(st, &c, mem_sink, b)) < 0)
+	if ((rc = ipfs_cat(st, &c, file_sink, f)) < 0)
 		dml_die(exit_of(rc), "%s: %s", id, dml_errmsg());
+	if (fclose(f) != 0)
+		dml_die(DML_EXIT_USAGE, "out of memory");
 	ipfs_close(st);
 }
 
@@ -410,7 +429,8 @@ find_listing(const char *arg, market_listing *l)
 {
 	market_listing *v;
 	size_t n;
-	struct membuf b;
+	char *buf;
+	size_t len;
 	json_error_t je;
 	json_t *r;
 	cid c;
@@ -446,9 +466,9 @@ find_listing(const char *arg, market_listing *l)
 			    "the index %s nor in the IPFS store", arg,
 			    index_path());
 	}
-	fetch(arg, &b);
-	r = json_loadb(b.p, b.n, 0, &je);
-	free(b.p);
+	fetch(arg, &buf, &len);
+	r = json_loadb(buf, len, 0, &je);
+	free(buf);
 	if (!r)
 		dml_die(DML_EXIT_REJECT, "%s:%d: malformed JSON: %s", arg,
 		    je.line, je.text);
@@ -705,34 +725,25 @@ test_set(const market_comp *c, dml_data *d)
 		dml_fail(DML_EXIT_REJECT);
 }
 
+static int
+add_entry(const rec_in *in, json_t *r, void *ctx)
+{
+	struct many *m = ctx;
+
+	if (market_entry_from_record(in, r, m->comp, many_next(m)) < 0)
+		return -1;
+	m->n++;
+	return 0;
+}
+
 static market_entry *
 read_entries(int argc, char **argv, const market_comp *c, size_t *n)
 {
-	market_entry *v = NULL;
-	size_t cap = 0;
+	struct many m = {NULL, 0, 0, sizeof(market_entry), c};
 
-	*n = 0;
-	for (int i = optind; i < (optind == argc ? argc + 1 : argc); i++) {
-		rec_in *in = rec_open(i < argc ? argv[i] : NULL);
-		json_t *r;
-		int rc;
-
-		if (!in)
-			dml_fail(DML_EXIT_USAGE);
-		rec_set_copy(in, 1);
-		while ((rc = rec_next(in, &r)) > 0) {
-			if (*n == cap)
-				v = xrealloc(v, (cap = cap ? 2 * cap : 16) *
-				    sizeof *v);
-			if (market_entry_from_record(in, r, c, &v[*n]) < 0)
-				dml_fail(DML_EXIT_REJECT);
-			(*n)++;
-		}
-		if (rc < 0)
-			dml_fail(DML_EXIT_REJECT);
-		rec_close(in);
-	}
-	return v;
+	each_record(argc, argv, add_entry, &m);
+	*n = m.n;
+	return m.v;
 }
 
 static int
@@ -750,15 +761,16 @@ static int
 score_entry(const market_entry *e, const dml_data *d, double *acc,
     double *loss)
 {
-	struct membuf b;
+	char *buf;
+	size_t len;
 	json_error_t je;
 	dml_model m;
 	json_t *r;
 	int rc;
 
-	fetch(e->model, &b);
-	r = json_loadb(b.p, b.n, JSON_DISABLE_EOF_CHECK, &je);
-	free(b.p);
+	fetch(e->model, &buf, &len);
+	r = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &je);
+	free(buf);
 	if (!r) {
 		dml_warn("entry %s: model %s: malformed JSON: %s; "
 		    "disqualified", e->id, e->model, je.text);

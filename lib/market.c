@@ -416,19 +416,33 @@ fail:
 	return -1;
 }
 
-int
-market_license_load(const char *path, market_license *c)
+/* The one record of a file, parsed by fn into out. */
+static int
+load_one(const char *path, int (*fn)(const rec_in *, json_t *, void *),
+    void *out)
 {
 	rec_in *in;
 	json_t *r = rec_read_one(path, &in);
 	int rc;
 
-	memset(c, 0, sizeof *c);
 	if (!r)
 		return -1;
-	rc = market_license_from_record(in, r, c);
+	rc = fn(in, r, out);
 	rec_close(in);
 	return rc;
+}
+
+static int
+license_fn(const rec_in *in, json_t *r, void *out)
+{
+	return market_license_from_record(in, r, out);
+}
+
+int
+market_license_load(const char *path, market_license *c)
+{
+	memset(c, 0, sizeof *c);
+	return load_one(path, license_fn, c);
 }
 
 void
@@ -575,19 +589,17 @@ fail:
 	return -1;
 }
 
+static int
+comp_fn(const rec_in *in, json_t *r, void *out)
+{
+	return market_comp_from_record(in, r, out);
+}
+
 int
 market_comp_load(const char *path, market_comp *c)
 {
-	rec_in *in;
-	json_t *r = rec_read_one(path, &in);
-	int rc;
-
 	memset(c, 0, sizeof *c);
-	if (!r)
-		return -1;
-	rc = market_comp_from_record(in, r, c);
-	rec_close(in);
-	return rc;
+	return load_one(path, comp_fn, c);
 }
 
 void
