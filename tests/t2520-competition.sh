@@ -169,4 +169,19 @@ test_expect_success 'one entrant with two winning entries is paid once, the sum'
 	test_grep "\"payouts\":\[{\"amount\":\"100\",\"role\":\"developer\",\"to\":\"$E1\"}\]" pay2.json &&
 	test_grep "\"refund\":\"0\"" pay2.json
 '
+test_expect_success 'an unawarded prize returns to the customer after award_by only' '
+	dml-market compete -k cust.key --images img.idx --labels lab.idx --prize 50 \
+		--deadline 2026-03-10T00:00:00Z --award-by 2026-03-20T00:00:00Z \
+		--time 2026-03-03T00:00:00Z -o c3.json &&
+	C3=$(cidof c3.json) &&
+	test_must_fail dml-ledger refund -k cust.key --job $C3 --time 2026-03-19T00:00:00Z 2>err &&
+	test_grep "deadline 2026-03-20T00:00:00Z has not come" err &&
+	dml-ledger refund -k cust.key --job $C3 --time 2026-03-20T00:00:00Z >/dev/null &&
+	dml-ledger balance escrow:$C3 | test_grep "\"amount\":\"0\"" - &&
+	echo "{\"type\":\"dml.leaderboard\",\"v\":1,\"competition\":\"$C3\",\"customer\":\"$(hex cust.pub)\",\"ranking\":[]}" |
+		$SIGN cust.key >b3.json &&
+	test_must_fail dml-market award -k cust.key --competition c3.json \
+		--leaderboard b3.json --time 2026-03-21T00:00:00Z 2>err &&
+	test_grep "already refunded" err
+'
 test_done
