@@ -198,6 +198,18 @@ test_expect_success 'a job with a malformed license field is refused by every re
 	test_must_fail dml-job --id badjob.json 2>err &&
 	test_grep "badjob.json:1: field \"license\" needs \"id\"" err
 '
+test_expect_success '8 concurrent publishers: every listing indexed once, whole lines' '
+	for i in 1 2 3 4 5 6 7 8; do
+		dml-market publish -k dev.key --algorithm zero.model --category c$i \
+			--price $i --license single --description "parallel $i" \
+			--index par.nd --time $T0 >p$i.json &
+	done &&
+	wait &&
+	test $(wc -l <par.nd) = 8 &&
+	dml-market search --index par.nd >all &&
+	cat p1.json p2.json p3.json p4.json p5.json p6.json p7.json p8.json >want &&
+	test_cmp want all
+'
 test_expect_success 'examples/market/demo.sh runs, the same twice' '
 	WORK=$TRASH/demo "$SRC_DIR/examples/market/demo.sh" >d1 &&
 	test_grep "^   rank 2: bid 25 x 3 devices, window 0," d1 &&
