@@ -133,6 +133,8 @@ parse(int argc, char **argv, const char *allowed)
 			dml_usage_error("%s takes no --%s", cmdname, name);
 		opt[c] = optarg;
 	}
+	if (optind != argc && !allows(allowed, "FILES"))
+		dml_usage_error("unexpected argument '%s'", argv[optind]);
 	if (opt[O_TIME]) {
 		if (ledger_time_parse(opt[O_TIME], &now) < 0)
 			dml_usage_error("--time: %s", dml_errmsg());
@@ -352,7 +354,7 @@ cmd_add(int argc, char **argv)
 	size_t added;
 	rec_out *out;
 
-	parse(argc, argv, "index output");
+	parse(argc, argv, "index output FILES");
 	each_record(argc, argv, add_listing, &m);
 	v = m.v;
 	if (!(out = rec_out_open(opt['o'])))
@@ -376,8 +378,6 @@ cmd_search(int argc, char **argv)
 	rec_out *out;
 
 	parse(argc, argv, "index output category keyword max-price");
-	if (optind != argc)
-		dml_usage_error("unexpected argument '%s'", argv[optind]);
 	q.category = opt[O_CAT];
 	q.keyword = opt[O_KEYWORD];
 	q.max_price = opt[O_MAXP];
@@ -809,7 +809,7 @@ cmd_score(int argc, char **argv)
 	mpz_t a;
 
 	parse(argc, argv, "key repo api output competition images labels "
-	    "time");
+	    "time FILES");
 	if (market_comp_load(need(O_COMP, "--competition FILE"), &c) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	load_key(&k);

@@ -48,6 +48,8 @@ test_expect_success 'help, usage errors exit 2' '
 	test_grep "search takes no --price" err &&
 	test_expect_code 2 dml-market search --key dev.key 2>err &&
 	test_grep "search takes no --key" err &&
+	test_expect_code 2 dml-market acquire -k cust.key extra 2>err &&
+	test_grep "unexpected argument .extra." err &&
 	! test -e $IDX
 '
 test_expect_success 'publish: a signed listing, stored on IPFS under its id, indexed' '
