@@ -597,6 +597,7 @@ cmd_compete(int argc, char **argv)
 	unsigned char nonce[16];
 	market_comp c;
 	json_t *r, *split = json_array(), *body;
+	rec_out *out;
 	ledger *led;
 	dml_key k;
 	int rc;
@@ -644,6 +645,8 @@ cmd_compete(int argc, char **argv)
 		dml_fail(DML_EXIT_USAGE);
 	if (market_comp_from_record(NULL, json_incref(r), &c) < 0)
 		dml_usage_error("%s", dml_errmsg());
+	if (!(out = rec_out_open(opt['o'])) || rec_out_write(out, r, NULL) < 0)
+		dml_fail(DML_EXIT_USAGE);
 	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
 	    NULL)) < 0)
 		dml_fail(exit_of(rc));
@@ -656,7 +659,8 @@ cmd_compete(int argc, char **argv)
 	ledger_close(led);
 	key_free(&k);
 	json_decref(body);
-	write_one(r);
+	if (rec_out_commit(out) < 0)
+		dml_fail(DML_EXIT_USAGE);
 	market_comp_free(&c);
 	json_decref(r);
 	return 0;
@@ -665,7 +669,7 @@ cmd_compete(int argc, char **argv)
 static int
 cmd_enter(int argc, char **argv)
 {
-	char t[32], hex[65], mc[CID_MAXSTR];
+	char t[CID_MAXSTR], hex[65], mc[CID_MAXSTR];
 	market_comp c;
 	market_entry e;
 	ipfs_store *st;
@@ -682,12 +686,8 @@ cmd_enter(int argc, char **argv)
 	if (model_load(&m, need(O_MODEL, "--model FILE")) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	model_free(&m);
-	if (!(st = ipfs_open(opt['r'], opt['a'])))
+	if (cid_of_file(opt[O_MODEL], mc) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if ((rc = ipfs_add_file(st, opt[O_MODEL], 0, &id, &size)) < 0)
-		dml_fail(exit_of(rc));
-	ipfs_close(st);
-	cid_str(&id, mc);
 	r = rec_new("dml.entry");
 	json_object_set_new(r, "competition", json_string(c.id));
 	json_object_set_new(r, "model", json_string(mc));
@@ -701,6 +701,16 @@ cmd_enter(int argc, char **argv)
 	key_free(&k);
 	if (market_entry_from_record(NULL, json_incref(r), &c, &e) < 0)
 		dml_die(DML_EXIT_REJECT, "%s", dml_errmsg());
+	/* only a valid entry's model is stored, under the CID it names */
+	if (!(st = ipfs_open(opt['r'], opt['a'])))
+		dml_fail(DML_EXIT_USAGE);
+	if ((rc = ipfs_add_file(st, opt[O_MODEL], 0, &id, &size)) < 0)
+		dml_fail(exit_of(rc));
+	ipfs_close(st);
+	cid_str(&id, t);
+	if (strcmp(t, mc) != 0)
+		dml_die(DML_EXIT_USAGE, "%s changed while it was stored",
+		    opt[O_MODEL]);
 	write_one(r);
 	market_entry_free(&e);
 	market_comp_free(&c);

@@ -77,10 +77,12 @@ test_expect_success 'enter: the model stored on IPFS, a signed entry' '
 	head -1 ent.nd | test_grep "\"model\":\"$(cidof m1.model)\"" - &&
 	dml-ipfs-get $(cidof m2.model) | cmp - m2.model
 '
-test_expect_success 'enter: after the deadline, or not a model, is refused' '
-	test_must_fail dml-market enter -k e1.key $C --model m1.model \
+test_expect_success 'enter: after the deadline (nothing stored), or not a model, is refused' '
+	mk 4 >m4.model &&
+	test_must_fail dml-market enter -k e1.key $C --model m4.model \
 		--time 2026-02-01T00:00:00Z >out 2>err &&
 	test_grep "after the deadline 2026-02-01T00:00:00Z" err && test_empty out &&
+	test_must_fail dml-ipfs-get $(cidof m4.model) >out 2>err && test_empty out &&
 	test_must_fail dml-market enter -k e1.key $C --model comp.json 2>err
 '
 test_expect_success 'score: before the deadline, or on another test set, is refused' '
