@@ -36,7 +36,8 @@ static const char usage[] =
 "                       check a license (and that the job may use it)\n"
 "  compete -k CUSTKEY --images FILE --labels FILE --prize N --deadline T\n"
 "          [--split P,P,...] [--award-by T] [--metric accuracy|loss]\n"
-"          [--description D]  post a competition, escrow its prize\n"
+"          [--description D] [--nonce TEXT]\n"
+"                       post a competition, escrow its prize\n"
 "  enter -k KEY --competition FILE --model FILE\n"
 "                       store the model on IPFS, write a dml.entry\n"
 "  score -k CUSTKEY --competition FILE --images FILE --labels FILE\n"
@@ -58,7 +59,7 @@ static const char usage[] =
 enum { O_ALG = 256, O_CAT, O_DESC, O_PRICE, O_LIC, O_PERIOD, O_KEYWORD,
 	O_MAXP, O_LISTING, O_LICENSE, O_JOB, O_TIME, O_IMAGES, O_LABELS,
 	O_PRIZE, O_SPLIT, O_DEADLINE, O_AWARD, O_METRIC, O_COMP, O_MODEL,
-	O_BOARD, O_VERSION };
+	O_BOARD, O_NONCE, O_VERSION };
 
 static const struct option opts[] = {
 	{"key", required_argument, 0, 'k'},
@@ -88,6 +89,7 @@ static const struct option opts[] = {
 	{"competition", required_argument, 0, O_COMP},
 	{"model", required_argument, 0, O_MODEL},
 	{"leaderboard", required_argument, 0, O_BOARD},
+	{"nonce", required_argument, 0, O_NONCE},
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, O_VERSION},
 	{0, 0, 0, 0}};
@@ -603,7 +605,7 @@ cmd_compete(int argc, char **argv)
 	int rc;
 
 	parse(argc, argv, "key ledger output images labels prize split "
-	    "deadline award-by metric description time");
+	    "deadline award-by metric description time nonce");
 	if (cid_of_file(need(O_IMAGES, "--images FILE"), img) < 0 ||
 	    cid_of_file(need(O_LABELS, "--labels FILE"), lab) < 0)
 		dml_fail(DML_EXIT_USAGE);
@@ -635,9 +637,15 @@ cmd_compete(int argc, char **argv)
 	if (opt[O_DESC])
 		json_object_set_new(r, "description",
 		    json_string(opt[O_DESC]));
-	randombytes_buf(nonce, sizeof nonce);
-	key_hex(nonce, sizeof nonce, nb);
-	json_object_set_new(r, "nonce", json_string(nb));
+	if (opt[O_NONCE])
+		json_object_set_new(r, "nonce", json_string(opt[O_NONCE]));
+	else {
+		randombytes_buf(nonce, sizeof nonce);
+		key_hex(nonce, sizeof nonce, nb);
+		json_object_set_new(r, "nonce", json_string(nb));
+	}
+	if (!json_object_get(r, "nonce"))
+		dml_usage_error("--nonce must be UTF-8");
 	load_key(&k);
 	key_hex(k.pk, 32, hex);
 	json_object_set_new(r, "customer", json_string(hex));

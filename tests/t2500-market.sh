@@ -212,12 +212,16 @@ test_expect_success '8 concurrent publishers: every listing indexed once, whole 
 	cat p1.json p2.json p3.json p4.json p5.json p6.json p7.json p8.json >want &&
 	test_cmp want all
 '
-test_expect_success 'examples/market/demo.sh runs, the same twice' '
+test_expect_success 'examples/market/demo.sh runs, byte-identical twice' '
 	WORK=$TRASH/demo "$SRC_DIR/examples/market/demo.sh" >d1 &&
 	test_grep "^   rank 2: bid 25 x 3 devices, window 0," d1 &&
 	test_grep "runs in the next window if it bids 26 tokens" d1 &&
 	test_grep "expired at 2026-02-01T00:00:00Z" d1 &&
 	test_grep "paid 500, returned 0" d1 &&
-	WORK=$TRASH/demo "$SRC_DIR/examples/market/demo.sh" >d2 && test_cmp d1 d2
+	WORK=$TRASH/demo2 "$SRC_DIR/examples/market/demo.sh" >d2 && test_cmp d1 d2 &&
+	for f in ledger.ndjson market.ndjson license.json slots.ndjson comp.json \
+		leaderboard.json prizes.json; do
+		cmp demo/$f demo2/$f || return 1
+	done
 '
 test_done

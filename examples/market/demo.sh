@@ -13,8 +13,7 @@
 #     by bid and suggests the price a new job needs for the next window.
 #  5. A competition: a hidden test set (200 Fashion-MNIST samples), two
 #     entries, a leaderboard, the prize paid from its escrow.
-# Given the same SEED every record is the same from run to run (but for
-# the competition's random nonce).
+# Given the same SEED every record is the same from run to run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 PATH="$here/../../bin:$PATH"
@@ -104,7 +103,8 @@ N=200
   zcat "$DATA/t10k-labels-idx1-ubyte.gz" | tail -c +9 | head -c $N; } >"$W/test-lab.idx"
 dml-market compete -k "$W/customer.key" --images "$W/test-img.idx" \
 	--labels "$W/test-lab.idx" --prize 500 --split 70,30 \
-	--deadline 2026-02-01T00:00:00Z --time 2026-01-05T00:00:00Z -o "$W/comp.json"
+	--deadline 2026-02-01T00:00:00Z --time 2026-01-05T00:00:00Z \
+	--nonce "demo-$SEED" -o "$W/comp.json"
 perl -MMIME::Base64 -e 'my @w = (0) x 7850; $w[7849] = 1;
     print "{\"act\":\"relu\",\"arch\":\"softmax\",\"layers\":[784,10],\"params\":{\"data\":\"",
     encode_base64(pack("f<*", @w), ""), "\",\"dtype\":\"f32\",\"shape\":[7850]},\"type\":\"dml.model\",\"v\":1}\n"' \
