@@ -225,27 +225,20 @@ market_index_default(void)
 	return xasprintf("%s/.dml/market.ndjson", h && *h ? h : ".");
 }
 
-static int
-lock_fd(int fd, int how, const char *path)
-{
-	while (flock(fd, how) < 0)
-		if (errno != EINTR)
-			return dml_error("%s: lock: %s", path, strerror(errno));
-	return 0;
-}
-
-/* Read every listing of an open index (fd at offset 0). */
+/* Read every listing of the index; a missing index is empty. */
 static int
 read_index(const char *path, market_listing **v, size_t *n)
 {
-	rec_in *in = rec_open(path);
 	size_t cap = 0;
+	rec_in *in;
 	json_t *r;
 	int rc;
 
 	*v = NULL;
 	*n = 0;
-	if (!in)
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (!(in = rec_open(path)))
 		return -1;
 	rec_set_copy(in, 1);
 	while ((rc = rec_next(in, &r)) > 0) {
@@ -271,23 +264,20 @@ read_index(const char *path, market_listing **v, size_t *n)
 int
 market_index_load(const char *path, market_listing **v, size_t *n)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-
-	*v = NULL;
-	*n = 0;
-	if (fd < 0 && errno == ENOENT)
-		return 0;
-	if (fd < 0)
-		return dml_error("%s: %s", path, strerror(errno));
-	if (lock_fd(fd, LOCK_SH, path) < 0) {
-		close(fd);
+	/* no lock: a writer replaces the file whole (rename) */
+	if (read_index(path, v, n) < 0)
 		return -1;
-	}
-	rc = read_index(path, v, n);
-	close(fd);
-	if (rc == 0 && *n > 1)
+	if (*n > 1)
 		qsort(*v, *n, sizeof **v, listing_qcmp);
-	return rc;
+	return 0;
+}
+
+/* The listing i of the old ones followed by the new ones. */
+static const market_listing *
+nth(const market_listing *old, size_t nold, const market_listing *v,
+    size_t i)
+{
+	return i < nold ? &old[i] : &v[i - nold];
 }
 
 int
@@ -296,28 +286,34 @@ market_index_add(const char *path, market_listing *v, size_t n,
 {
 	market_listing *old = NULL;
 	size_t nold = 0, len = 0, cap = 0;
-	char *buf = NULL;
-	int fd, rc = -1;
+	char *buf = NULL, *lock = xasprintf("%s.lock", path);
+	int fd = -1, rc = -1;
 
 	*added = 0;
 	if (dml_make_parent(path) < 0)
-		return -1;
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return dml_error("%s: %s", path, strerror(errno));
-	if (lock_fd(fd, LOCK_EX, path) < 0 || read_index(path, &old, &nold) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
+	/* writers take turns on a lock file beside the index */
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		dml_error("%s: %s", lock, strerror(errno));
+		goto out;
+	}
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			dml_error("%s: lock: %s", lock, strerror(errno));
+			goto out;
+		}
+	if (read_index(path, &old, &nold) < 0)
+		goto out;
+	for (size_t i = 0; i < nold + n; i++) {
+		const market_listing *l = nth(old, nold, v, i);
 		int seen = 0;
 		size_t k;
 		char *line;
-		for (size_t j = 0; j < nold && !seen; j++)
-			seen = strcmp(old[j].id, v[i].id) == 0;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(v[j].id, v[i].id) == 0;
+			seen = strcmp(nth(old, nold, v, j)->id, l->id) == 0;
 		if (seen)
 			continue;
-		if (!(line = canon_dump(v[i].rec, NULL, NULL, &k)))
+		if (!(line = canon_dump(l->rec, NULL, NULL, &k)))
 			goto out;
 		if (len + k + 1 > cap)
 			buf = xrealloc(buf, cap = 2 * (len + k + 1));
@@ -325,17 +321,17 @@ market_index_add(const char *path, market_listing *v, size_t n,
 		buf[len + k] = '\n';
 		len += k + 1;
 		free(line);
-		(*added)++;
+		*added += i >= nold;
 	}
-	if (len && (dml_write_all(fd, buf, len) < 0 || fsync(fd) < 0)) {
-		dml_error("%s: write: %s", path, strerror(errno));
+	if (*added && dml_write_file(path, buf, len, 0644) < 0)
 		goto out;
-	}
 	rc = 0;
 out:
 	market_listings_free(old, nold);
 	free(buf);
-	close(fd);
+	free(lock);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 

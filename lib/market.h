@@ -11,9 +11,11 @@
  * dml.leaderboard (the entries ranked). Every record's id is the CID of
  * its canonical line, as for jobs (job_id).
  *
- * The local index of listings is an NDJSON file of listings, appended
- * under flock(LOCK_EX) with one write and an fsync, read under LOCK_SH;
- * a listing already in it is not added twice.
+ * The local index of listings is an NDJSON file of listings. A writer
+ * holds flock(LOCK_EX) on INDEX.lock, reads the index, and replaces it
+ * whole (temporary file, fsync, rename); readers take no lock and see the
+ * old or the new index, never a torn one. A listing already in it is not
+ * added twice.
  *
  * Not for: options and output (cmd/dml-market.c), the ledger's rules
  * (ledger), storing bytes (ipfs), scoring models (model).
@@ -82,11 +84,11 @@ int market_listing_match(const market_listing *l, const market_query *q);
 /* $DML_MARKET_INDEX, else $HOME/.dml/market.ndjson (malloc'd). */
 char *market_index_default(void);
 /* Every listing of the index, verified, sorted (market_listing_cmp). A
- * missing index is empty. *v is the caller's (market_listings_free). */
+ * missing index is empty; no lock is taken. *v is the caller's (market_listings_free). */
 int market_index_load(const char *path, market_listing **v, size_t *n);
 void market_listings_free(market_listing *v, size_t n);
-/* Append listings (already verified) not yet in the index, whole: one
- * write, fsync. *added: how many were new. */
+/* Add listings (already verified) not yet in the index, replacing it
+ * whole under the lock. *added: how many were new. */
 int market_index_add(const char *path, market_listing *v, size_t n,
     size_t *added);
 
