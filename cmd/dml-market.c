@@ -3,7 +3,6 @@
  * posts a problem with a hidden test set, entrants submit models, the
  * customer scores them, ranks them and pays the winners). */
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -765,66 +764,16 @@ read_entries(int argc, char **argv, const market_comp *c, size_t *n)
 }
 
 static int
-entry_time_cmp(const void *pa, const void *pb)
-{
-	const market_entry *a = pa, *b = pb;
-
-	if (a->created != b->created)
-		return a->created < b->created ? -1 : 1;
-	return strcmp(a->id, b->id);
-}
-
-/* Score one entry's model; -1 (with a warning) disqualifies it. */
-static int
-score_entry(const market_entry *e, const dml_data *d, double *acc,
-    double *loss)
-{
-	char *buf;
-	size_t len;
-	json_error_t je;
-	dml_model m;
-	json_t *r;
-	int rc;
-
-	fetch(e->model, &buf, &len);
-	r = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &je);
-	free(buf);
-	if (!r) {
-		dml_warn("entry %s: model %s: malformed JSON: %s; "
-		    "disqualified", e->id, e->model, je.text);
-		return -1;
-	}
-	rc = model_from_record(&m, NULL, r);
-	json_decref(r);
-	if (rc == 0 && (rc = model_evaluate(&m, d, acc, loss)) < 0)
-		model_free(&m);
-	if (rc < 0) {
-		dml_warn("entry %s: model %s: %s; disqualified", e->id,
-		    e->model, dml_errmsg());
-		return -1;
-	}
-	model_free(&m);
-	return 0;
-}
-
-static double
-round6(double v)
-{
-	return round(v * 1e6) / 1e6;
-}
-
-static int
 cmd_score(int argc, char **argv)
 {
 	market_comp c;
 	market_entry *e;
 	market_score *s;
 	size_t n, ns = 0;
-	json_t *r, *rank, *disq;
-	char hex[65], t[32];
+	json_t *r, *disq;
+	char hex[65];
 	dml_data d;
 	dml_key k;
-	mpz_t a;
 
 	parse(argc, argv, "key repo api output competition images labels "
 	    "time FILES");
@@ -841,68 +790,39 @@ cmd_score(int argc, char **argv)
 		    c.rec, "deadline")));
 	test_set(&c, &d);
 	e = read_entries(argc, argv, &c, &n);
-	if (n > 1)
-		qsort(e, n, sizeof *e, entry_time_cmp);
+	market_entries_sort(e, n);
 	s = xcalloc(n ? n : 1, sizeof *s);
 	disq = json_array();
 	for (size_t i = 0; i < n; i++) {
-		double acc, loss;
-		int copy = 0;
+		char *buf;
+		size_t len;
+		int bad = 0;
 		/* a model entered before (by anyone) is not entered again */
-		for (size_t j = 0; j < i && !copy; j++)
-			copy = strcmp(e[j].model, e[i].model) == 0;
-		if (copy) {
+		for (size_t j = 0; j < i && !bad; j++)
+			bad = strcmp(e[j].model, e[i].model) == 0;
+		if (bad)
 			dml_warn("entry %s: model %s was entered before; "
 			    "disqualified", e[i].id, e[i].model);
-			json_array_append_new(disq, json_string(e[i].id));
-			continue;
+		else {
+			fetch(e[i].model, &buf, &len);
+			bad = market_model_score(&c, buf, len, &d, &s[ns]) < 0;
+			free(buf);
+			if (bad)
+				dml_warn("entry %s: model %s: %s; disqualified",
+				    e[i].id, e[i].model, dml_errmsg());
 		}
-		if (score_entry(&e[i], &d, &acc, &loss) < 0) {
+		if (bad)
 			json_array_append_new(disq, json_string(e[i].id));
-			continue;
-		}
-		s[ns].e = &e[i];
-		s[ns].score = strcmp(c.metric, "loss") == 0 ? -round6(loss) :
-		    round6(acc);
-		s[ns].acc = round6(acc);
-		s[ns].loss = round6(loss);
-		ns++;
+		else
+			s[ns++].e = &e[i];
 	}
 	market_rank(s, ns);
-	mpz_init(a);
-	rank = json_array();
-	for (size_t i = 0; i < ns; i++) {
-		char *p;
-		mpz_set_ui(a, 0);
-		if (i < c.nsplit) {
-			mpz_set_str(a, c.prize, 10);
-			mpz_mul_ui(a, a, c.split[i]);
-			mpz_fdiv_q_ui(a, a, 100);
-		}
-		p = mpz_get_str(NULL, 10, a);
-		json_array_append_new(rank, json_pack("{s:I,s:s,s:s,s:s,s:f,"
-		    "s:f,s:s}", "rank", (json_int_t)(i + 1), "entry",
-		    s[i].e->id, "entrant", s[i].e->entrant, "model",
-		    s[i].e->model, "accuracy", s[i].acc, "loss", s[i].loss,
-		    "prize", p));
-		free(p);
-	}
-	r = rec_new("dml.leaderboard");
-	json_object_set_new(r, "competition", json_string(c.id));
-	json_object_set_new(r, "metric", json_string(c.metric));
-	json_object_set_new(r, "test", json_pack("{s:s,s:s,s:I}", "images",
-	    c.images, "labels", c.labels, "n", (json_int_t)d.n));
-	json_object_set_new(r, "ranking", rank);
-	json_object_set_new(r, "disqualified", disq);
-	ledger_time_format(now, t);
-	json_object_set_new(r, "created", json_string(t));
-	json_object_set_new(r, "customer", json_string(hex));
+	r = market_leaderboard_new(&c, s, ns, (long long)d.n, disq, now);
 	if (rec_sign(r, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	key_free(&k);
 	write_one(r);
 	json_decref(r);
-	mpz_clear(a);
 	for (size_t i = 0; i < n; i++)
 		market_entry_free(&e[i]);
 	free(e);
@@ -917,52 +837,29 @@ cmd_award(int argc, char **argv)
 {
 	market_comp c;
 	rec_in *in;
-	json_t *b, *rank, *x, *body, *pr;
+	json_t *b, *body, *pr;
 	market_entry *ents;
 	market_score *s;
 	settle_list pay;
 	char bid[CID_MAXSTR];
-	const char *cust, *comp;
-	size_t n, i;
+	size_t n;
 	ledger *led;
 	ledger_escrow esc;
 	dml_key k;
-	mpz_t refund;
+	mpz_t refund, prize;
 	int rc;
 
 	parse(argc, argv, "key ledger output competition leaderboard time");
 	if (market_comp_load(need(O_COMP, "--competition FILE"), &c) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	if (!(b = rec_read_one(need(O_BOARD, "--leaderboard FILE"), &in)))
+	if (!(b = rec_read_one(need(O_BOARD, "--leaderboard FILE"), &in)) ||
+	    market_leaderboard_parse(in, b, &c, bid, &ents, &n) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	if (rec_check(in, b, "dml.leaderboard") < 0 ||
-	    rec_get_str(in, b, "competition", &comp) < 0 ||
-	    rec_get_str(in, b, "customer", &cust) < 0 ||
-	    !(rank = rec_get_arr(in, b, "ranking")) ||
-	    rec_verify(b, in, NULL) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	if (strcmp(comp, c.id) != 0 || strcmp(cust, c.customer) != 0 ||
-	    strcmp(json_string_value(json_object_get(b, "from")), cust) != 0)
-		dml_die(DML_EXIT_REJECT, "%s: not a leaderboard of competition "
-		    "%s signed by its customer", opt[O_BOARD], c.id);
-	if (job_id(b, bid) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	n = json_array_size(rank);
-	ents = xcalloc(n ? n : 1, sizeof *ents);
-	s = xcalloc(n ? n : 1, sizeof *s);
-	json_array_foreach(rank, i, x) {
-		long long rk;
-		if (rec_get_int(in, x, "rank", 1, (long long)n, &rk) < 0 ||
-		    rk != (long long)i + 1 ||
-		    rec_get_str(in, x, "entrant", &ents[i].entrant) < 0 ||
-		    key_parse_hex(ents[i].entrant, (unsigned char[32]){0}) < 0)
-			dml_die(DML_EXIT_REJECT, "%s:%ld: \"ranking\"[%zu] needs "
-			    "\"rank\" %zu and an \"entrant\" key", rec_name(in),
-			    rec_line(in), i, i + 1);
+	s = xcalloc(n + 1, sizeof *s);
+	for (size_t i = 0; i < n; i++)
 		s[i].e = &ents[i];
-	}
 	settle_list_init(&pay);
-	mpz_init(refund);
+	mpz_inits(refund, prize, NULL);
 	market_prizes(&c, s, n, &pay, refund);
 	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
 	    NULL)) < 0)
@@ -976,18 +873,13 @@ cmd_award(int argc, char **argv)
 		dml_fail(exit_of(rc));
 	ledger_close(led);
 	key_free(&k);
-	{
-		mpz_t prize;
-		mpz_init_set_str(prize, c.prize, 10);
-		pr = settle_record(c.id, bid, c.customer, prize, &pay, refund,
-		    0);
-		mpz_clear(prize);
-	}
+	mpz_set_str(prize, c.prize, 10);
+	pr = settle_record(c.id, bid, c.customer, prize, &pay, refund, 0);
 	write_one(pr);
 	json_decref(pr);
 	json_decref(body);
 	settle_list_clear(&pay);
-	mpz_clear(refund);
+	mpz_clears(refund, prize, NULL);
 	free(ents);
 	free(s);
 	json_decref(b);

@@ -1,12 +1,14 @@
 /* market: listings, licenses, the listing index and competitions. */
 #include "market.h"
 #include "job.h"
+#include "model.h"
 #include "settle.h"
 #include "sign.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -675,8 +677,7 @@ market_prizes(const market_comp *c, const market_score *ranked, size_t n,
 	settle_list_init(&raw);
 	mpz_set_str(prize, c->prize, 10);
 	for (size_t i = 0; i < n && i < c->nsplit; i++) {
-		mpz_mul_ui(a, prize, c->split[i]);
-		mpz_fdiv_q_ui(a, a, 100);
+		market_prize(c, i, a);
 		settle_list_add(&raw, ranked[i].e->entrant, settle_role("developer"), a);
 	}
 	settle_list_sort(&raw);
@@ -691,5 +692,139 @@ market_prizes(const market_comp *c, const market_score *ranked, size_t n,
 	mpz_sub(refund, prize, out->total);
 	settle_list_clear(&raw);
 	mpz_clears(prize, a, NULL);
+	return 0;
+}
+
+void
+market_prize(const market_comp *c, size_t rank0, mpz_t out)
+{
+	mpz_set_ui(out, 0);
+	if (rank0 >= c->nsplit)
+		return;
+	mpz_set_str(out, c->prize, 10);
+	mpz_mul_ui(out, out, c->split[rank0]);
+	mpz_fdiv_q_ui(out, out, 100);
+}
+
+static int
+entry_time_cmp(const void *pa, const void *pb)
+{
+	const market_entry *a = pa, *b = pb;
+
+	if (a->created != b->created)
+		return a->created < b->created ? -1 : 1;
+	return strcmp(a->id, b->id);
+}
+
+void
+market_entries_sort(market_entry *e, size_t n)
+{
+	if (n > 1)
+		qsort(e, n, sizeof *e, entry_time_cmp);
+}
+
+static double
+round6(double v)
+{
+	return round(v * 1e6) / 1e6;
+}
+
+int
+market_model_score(const market_comp *c, const char *p, size_t n,
+    const dml_data *d, market_score *s)
+{
+	json_error_t je;
+	dml_model m;
+	json_t *r = json_loadb(p, n, JSON_DISABLE_EOF_CHECK, &je);
+	double acc, loss;
+	int rc;
+
+	if (!r)
+		return dml_error("malformed JSON: %s", je.text);
+	rc = model_from_record(&m, NULL, r);
+	json_decref(r);
+	if (rc < 0)
+		return -1;
+	rc = model_evaluate(&m, d, &acc, &loss);
+	model_free(&m);
+	if (rc < 0)
+		return -1;
+	s->acc = round6(acc);
+	s->loss = round6(loss);
+	s->score = strcmp(c->metric, "loss") == 0 ? -s->loss : s->acc;
+	return 0;
+}
+
+json_t *
+market_leaderboard_new(const market_comp *c, const market_score *ranked,
+    size_t n, long long samples, json_t *disqualified, long long t)
+{
+	json_t *r = rec_new("dml.leaderboard"), *rank = json_array();
+	char buf[32];
+	mpz_t a;
+
+	mpz_init(a);
+	for (size_t i = 0; i < n; i++) {
+		char *p;
+		market_prize(c, i, a);
+		p = mpz_get_str(NULL, 10, a);
+		json_array_append_new(rank, json_pack("{s:I,s:s,s:s,s:s,s:f,"
+		    "s:f,s:s}", "rank", (json_int_t)(i + 1), "entry",
+		    ranked[i].e->id, "entrant", ranked[i].e->entrant, "model",
+		    ranked[i].e->model, "accuracy", ranked[i].acc, "loss",
+		    ranked[i].loss, "prize", p));
+		free(p);
+	}
+	mpz_clear(a);
+	json_object_set_new(r, "competition", json_string(c->id));
+	json_object_set_new(r, "metric", json_string(c->metric));
+	json_object_set_new(r, "test", json_pack("{s:s,s:s,s:I}", "images",
+	    c->images, "labels", c->labels, "n", (json_int_t)samples));
+	json_object_set_new(r, "ranking", rank);
+	json_object_set_new(r, "disqualified", disqualified);
+	ledger_time_format(t, buf);
+	json_object_set_new(r, "created", json_string(buf));
+	json_object_set_new(r, "customer", json_string(c->customer));
+	return r;
+}
+
+int
+market_leaderboard_parse(const rec_in *in, const json_t *b,
+    const market_comp *c, char id[CID_MAXSTR], market_entry **ents,
+    size_t *n)
+{
+	const char *cust, *comp, *from;
+	json_t *rank, *x;
+	size_t i;
+
+	*ents = NULL;
+	*n = 0;
+	if (rec_check(in, b, "dml.leaderboard") < 0 ||
+	    get_cid(in, b, "competition", &comp) < 0 ||
+	    get_key(in, b, "customer", &cust) < 0 ||
+	    !(rank = rec_get_arr(in, b, "ranking")) ||
+	    rec_verify(b, in, NULL) < 0)
+		return -1;
+	from = json_string_value(json_object_get(b, "from"));
+	if (strcmp(comp, c->id) != 0 || strcmp(cust, c->customer) != 0 ||
+	    !from || strcmp(from, cust) != 0)
+		return rec_err(in, "not a leaderboard of competition %s signed "
+		    "by its customer", c->id);
+	if (job_id(b, id) < 0)
+		return rec_err(in, "%s", dml_errmsg());
+	*ents = xcalloc(json_array_size(rank) + 1, sizeof **ents);
+	json_array_foreach(rank, i, x) {
+		long long rk;
+		if (!json_is_object(x) ||
+		    rec_get_int(in, x, "rank", 1, 1LL << 40, &rk) < 0 ||
+		    rk != (long long)i + 1 ||
+		    get_key(in, x, "entrant", &(*ents)[i].entrant) < 0) {
+			free(*ents);
+			*ents = NULL;
+			return rec_err(in, "\"ranking\"[%zu] needs \"rank\" %zu "
+			    "and an \"entrant\" key", i, i + 1);
+		}
+	}
+	*n = json_array_size(rank);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "cid.h"
+#include "data.h"
 #include "ledger.h"
 #include "record.h"
 
@@ -147,6 +148,29 @@ typedef struct market_score {
 } market_score;
 /* Rank: score descending, then entry time, then entry id. */
 void market_rank(market_score *s, size_t n);
+/* Entries in order of arrival: created time, then id. */
+void market_entries_sort(market_entry *e, size_t n);
+/* Score a model (the bytes of a dml.model file) on the test data as
+ * dml-eval does (accuracy and loss rounded to 6 decimals); s->score is
+ * the competition's metric, higher is better. -1 with dml_error if the
+ * model is malformed or does not fit the data. */
+int market_model_score(const market_comp *c, const char *p, size_t n,
+    const dml_data *d, market_score *s);
+/* The prize of rank rank0 + 1: floor(prize * split[rank0] / 100), 0
+ * beyond the split. */
+void market_prize(const market_comp *c, size_t rank0, mpz_t out);
+/* An unsigned dml.leaderboard of the ranked entries (takes the
+ * disqualified array). */
+json_t *market_leaderboard_new(const market_comp *c,
+    const market_score *ranked, size_t n, long long samples,
+    json_t *disqualified, long long t);
+/* Check a leaderboard (its fields, that it is the competition's, signed by
+ * its customer): its id, and its entrants in rank order (*ents: only
+ * "entrant" set, borrowed from b; the caller frees the array). */
+int market_leaderboard_parse(const rec_in *in, const json_t *b,
+    const market_comp *c, char id[CID_MAXSTR], market_entry **ents,
+    size_t *n);
+
 /* The prize of each rank: floor(prize * split[i] / 100); the payouts
  * (role "developer", one per entrant, summed) and the refund. `ranked`
  * in rank order. */
