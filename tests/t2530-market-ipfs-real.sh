@@ -6,34 +6,8 @@
 # DML_REQUIRE_REAL=1.
 . "$(dirname "$0")/lib.sh"
 
-IPFS=$SRC_DIR/contrib/ipfs
-PY=/usr/bin/python3
-if [ ! -x "$IPFS/node_modules/.bin/jsipfs" ]; then
-	if [ "${DML_REQUIRE_REAL:-0}" = 1 ]; then
-		echo "not ok 1 - js-ipfs is installed (DML_REQUIRE_REAL=1): run contrib/ipfs/install"
-		echo "1..1"
-		exit 1
-	fi
-	echo "1..0 # SKIP js-ipfs is not installed (contrib/ipfs/install)"
-	cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
-	exit 0
-fi
-PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-node_pid=
-stop_node() {
-	[ -z "$node_pid" ] || "$IPFS/stop" "$node_pid"
-	node_pid=
-}
-trap 'stop_node' EXIT
-trap 'stop_node; exit 1' HUP INT TERM
-if ! node_pid=$("$IPFS/start" "$TRASH/node" "$PORT" 2>start.err); then
-	node_pid=
-	echo "not ok 1 - start a js-ipfs node"
-	sed 's/^/#  /' start.err
-	echo "1..1"
-	exit 1
-fi
-DML_IPFS_API=http://127.0.0.1:$PORT
+. "$TEST_DIRECTORY/ipfs-node.sh"
+DML_IPFS_API=$API
 export DML_IPFS_API
 
 cidof() { dml-ipfs-put -n "$1" | sed 's/.*"cid":"\([^"]*\)".*/\1/'; }
