@@ -97,6 +97,10 @@ take(struct state *s, const rec_in *in, json_t *r)
 
 	/* the signature is proven by the escrow (see job_from_escrowed): a
 	 * job without its customer's escrow is refused below */
+	if (rec_detach(in, r) < 0) {	/* long strings: Paillier keys */
+		json_decref(r);
+		return -1;
+	}
 	if (job_from_escrowed(in, r, &j) < 0)
 		return -1;
 	bid = json_string_value(json_object_get(json_object_get(j.rec,

@@ -127,6 +127,16 @@ test_expect_success 'a single-use license runs one job: the first to arrive' '
 	test $(wc -l <out) = 1 && test_grep "\"job\":\"$S1\"" out &&
 	test_grep "job $S2 refused: single-use license $(cidof lic.json) is bound to job $S1" err
 '
+test_expect_success 'a Paillier job (long key strings in the record) is ordered, written unchanged' '
+	dml-keygen --paillier --seed 1 -n c -o c.pkey >c.ppub &&
+	dml-job -k cust.key -t predict -d x -m zero.model --paillier-key c.ppub \
+		--min-devices 3 --per-device 10 --budget 30 --nonce p \
+		--created 2026-01-14T00:00:00Z --deadline 2026-03-01T00:00:00Z -o pj.json &&
+	dml-ledger escrow -k cust.key --job pj.json --time 2026-01-15T00:00:00Z >/dev/null &&
+	dml-auction -c 10 $A pj.json >out 2>err && test_empty err &&
+	test_grep "\"job\":\"$(dml-job --id pj.json)\"" out &&
+	dml-auction -c 10 $A --jobs pj.json | cmp - pj.json
+'
 test_expect_success 'a refunded escrow does not count' '
 	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
 		--min-devices 3 --per-device 10 --budget 30 --nonce r \
