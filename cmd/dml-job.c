@@ -10,6 +10,7 @@
 #include "cnn.h"
 #include "fixedpoint.h"
 #include "job.h"
+#include "market.h"
 #include "paillier.h"
 #include "record.h"
 #include "sign.h"
@@ -65,6 +66,8 @@ static const char usage[] =
 "                          distributed (each device adds a share)\n"
 "      --dp-delta D        the accountant's delta (default 1e-5)\n"
 "      --dp-sample-rate Q  devices per round / population (default 1)\n"
+"      --license FILE      the dml.license of a listed algorithm -m MODEL\n"
+"                          (dml-market acquire): checked, its id recorded\n"
 "  -o, --output FILE       write the job to FILE (whole or not at all)\n"
 "      --id FILE           verify a job file and print its id\n"
 "  -h, --help, --version\n";
@@ -287,6 +290,37 @@ dp_check(const json_t *dp, enum job_task t, int encrypted)
 		    "the node cannot noise a sum it cannot read");
 }
 
+/* A listed algorithm: the customer's license must allow this job (its
+ * customer, its model, its creation time); the job names the license and
+ * pays the developer its developer fee. */
+static int
+job_add_license(json_t *r, const char *path, long long created)
+{
+	json_t *alg = json_object_get(r, "algorithm");
+	const char *dev = json_string_value(json_object_get(alg, "developer"));
+	market_license c;
+
+	if (market_license_load(path, &c) < 0)
+		return -1;
+	if (market_license_allows(&c, json_string_value(json_object_get(r,
+	    "customer")), json_string_value(json_object_get(alg, "model")),
+	    created) < 0) {
+		dml_error_prefix("%s", path);
+		market_license_free(&c);
+		return -1;
+	}
+	if (dev && strcmp(dev, c.developer) != 0) {
+		market_license_free(&c);
+		return dml_error("%s: --developer is not the listing's developer",
+		    path);
+	}
+	json_object_set_new(alg, "developer", json_string(c.developer));
+	json_object_set_new(r, "license", json_pack("{s:s,s:s}", "id", c.id,
+	    "kind", market_kind_name(c.kind)));
+	market_license_free(&c);
+	return 0;
+}
+
 static int
 print_id(const char *path)
 {
@@ -306,7 +340,7 @@ main(int argc, char **argv)
 		O_LR, O_FEAT, O_CLASSES, O_MAXD, O_BUDGET, O_PERDEV, O_DEVFEE,
 		O_NODEFEE, O_CREATED, O_NONCE, O_ID, O_VERSION, O_DEV, O_TPOOL,
 		O_PKEY, O_FRAC, O_IBITS, O_SUMMANDS, O_CSET, O_MINACC, O_MOM, O_WD,
-		O_CBLOCK, O_CMAX, O_CALPHA };
+		O_CBLOCK, O_CMAX, O_CALPHA, O_LICENSE };
 	enum { O_DPCLIP = 512, O_DPNOISE, O_DPMODE, O_DPEPS, O_DPDELTA, O_DPQ };
 	static const struct option opts[] = {
 		{"key", required_argument, 0, 'k'},
@@ -349,6 +383,7 @@ main(int argc, char **argv)
 		{"dp-epsilon", required_argument, 0, O_DPEPS},
 		{"dp-delta", required_argument, 0, O_DPDELTA},
 		{"dp-sample-rate", required_argument, 0, O_DPQ},
+		{"license", required_argument, 0, O_LICENSE},
 		{"output", required_argument, 0, 'o'},
 		{"id", required_argument, 0, O_ID},
 		{"help", no_argument, 0, 'h'},
@@ -358,7 +393,7 @@ main(int argc, char **argv)
 		   *deadline = NULL, *created = NULL, *nonce = NULL, *out = NULL,
 		   *budget = "0", *perdev = "0", *devfee = "0",
 		   *developer = NULL, *tpool = NULL, *pkeyf = NULL,
-		   *cset = NULL;
+		   *cset = NULL, *licf = NULL;
 	double minacc = -1, mom = 0, wd = 0, calpha = -1;
 	long cblock = -1, cmax = -1;
 	const char *fees[4] = {"0", "0", "0", "0"};
@@ -487,6 +522,7 @@ main(int argc, char **argv)
 		case O_DPDELTA: case O_DPQ:
 			dp = dp_option(dp, ch - O_DPCLIP, optarg);
 			break;
+		case O_LICENSE: licf = optarg; break;
 		case 'o': out = optarg; break;
 		case O_ID:
 			json_decref(criteria);
@@ -507,6 +543,8 @@ main(int argc, char **argv)
 		dml_usage_error("%s", dml_errmsg());
 	if (t != TASK_STATS && !model)
 		dml_usage_error("a %s job needs -m MODEL", task);
+	if (licf && !model)
+		dml_usage_error("--license is the license of -m MODEL");
 	if (developer && !model)
 		dml_usage_error("--developer names the developer of -m MODEL");
 	if (t == TASK_STATS && (!feat || !classes))
@@ -669,6 +707,8 @@ main(int argc, char **argv)
 		dml_fail(DML_EXIT_USAGE);
 	key_hex(k.pk, 32, buf);
 	json_object_set_new(r, "customer", json_string(buf));
+	if (licf && job_add_license(r, licf, (long long)now) < 0)
+		dml_fail(DML_EXIT_REJECT);
 	if (rec_sign(r, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	key_free(&k);

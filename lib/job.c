@@ -324,8 +324,41 @@ job_dp_parse(const rec_in *in, const json_t *o, job_dp *d)
 	return 0;
 }
 
-int
-job_from_record(const rec_in *in, json_t *r, dml_job *j)
+/* "license": {"id": the CID of the dml.license a listed algorithm needs,
+ * "kind": single or subscription} (see dml-market(1)); dml-job checks the
+ * license itself before signing. */
+static int
+job_license_check(const rec_in *in, const json_t *r)
+{
+	json_t *x = json_object_get(r, "license");
+	const char *id = json_string_value(json_object_get(x, "id")),
+		   *kind = json_string_value(json_object_get(x, "kind"));
+	cid c;
+
+	if (!x)
+		return 0;
+	if (!id || strlen(id) >= CID_MAXSTR || cid_parse(&c, id) < 0 ||
+	    !kind || (strcmp(kind, "single") && strcmp(kind, "subscription")))
+		return rec_err(in, "field \"license\" needs \"id\" (a CID) "
+		    "and \"kind\" (single or subscription)");
+	if (!json_object_get(r, "algorithm"))
+		return rec_err(in, "a job without an algorithm has no license");
+	return 0;
+}
+
+const char *
+job_license(const dml_job *j, int *single)
+{
+	json_t *x = json_object_get(j->rec, "license");
+
+	if (single)
+		*single = x && strcmp(json_string_value(json_object_get(x,
+		    "kind")), "single") == 0;
+	return json_string_value(json_object_get(x, "id"));
+}
+
+static int
+job_parse(const rec_in *in, json_t *r, dml_job *j, int verify)
 {
 	const char *s;
 	json_t *o, *rw, *nf;
@@ -396,6 +429,8 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 	if ((o = json_object_get(r, "encryption")) &&
 	    job_enc_parse(in, o, &j->enc) < 0)
 		goto fail;
+	if (job_license_check(in, r) < 0)
+		goto fail;
 	if (j->task == TASK_PREDICT &&
 	    enc_model(in, json_object_get(r, "algorithm"), j) < 0)
 		goto fail;
@@ -438,9 +473,10 @@ job_from_record(const rec_in *in, json_t *r, dml_job *j)
 		rec_err(in, "\"customer\": %s", dml_errmsg());
 		goto fail;
 	}
-	if (rec_verify(r, in, NULL) < 0)
+	if (verify && rec_verify(r, in, NULL) < 0)
 		goto fail;
-	if (strcmp(json_string_value(json_object_get(r, "from")), s) != 0) {
+	if (!json_is_string(json_object_get(r, "from")) ||
+	    strcmp(json_string_value(json_object_get(r, "from")), s) != 0) {
 		rec_err(in, "the job is not signed by its customer");
 		goto fail;
 	}
@@ -454,6 +490,18 @@ fail:
 	json_decref(r);
 	paillier_pk_clear(&j->enc.pk);
 	return -1;
+}
+
+int
+job_from_record(const rec_in *in, json_t *r, dml_job *j)
+{
+	return job_parse(in, r, j, 1);
+}
+
+int
+job_from_escrowed(const rec_in *in, json_t *r, dml_job *j)
+{
+	return job_parse(in, r, j, 0);
 }
 
 int

@@ -80,9 +80,20 @@ int task_parse(const char *s, enum job_task *t);
 int job_load(const char *path, dml_job *j);
 /* Validate and verify a job record already read (takes a reference). */
 int job_from_record(const rec_in *in, json_t *r, dml_job *j);
+/* The same without checking the signature, for a caller that then
+ * requires an escrow of the job's id made by its customer on the ledger:
+ * the id is the hash of the canonical record, and the escrow entry,
+ * signed by the customer, names it, so the customer's commitment to these
+ * exact bytes is proven there (dml-auction). The caller must refuse the job
+ * when no such escrow exists. */
+int job_from_escrowed(const rec_in *in, json_t *r, dml_job *j);
 void job_free(dml_job *j);
 /* The id of a job record (canonical line + newline). */
 int job_id(const json_t *r, char out[CID_MAXSTR]);
+
+/* The CID of the license the job names (a listed algorithm), or NULL;
+ * *single (may be NULL) says whether it is a single-use license. */
+const char *job_license(const dml_job *j, int *single);
 
 /* Does a device with these attributes meet the job's criteria? 1 yes,
  * 0 no (*why says which criterion failed), -1 malformed criteria. */

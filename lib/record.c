@@ -920,3 +920,35 @@ rec_out_abort(rec_out *o)
 	free(o->tmp);
 	free(o);
 }
+
+json_t *
+rec_read_one(const char *path, rec_in **inp)
+{
+	rec_in *in = rec_open(path);
+	json_t *r, *extra;
+	int rc;
+
+	*inp = NULL;
+	if (!in)
+		return NULL;
+	rec_set_copy(in, 1);
+	rc = rec_next(in, &r);
+	if (rc == 0)
+		dml_error("%s: empty input: no record", path);
+	if (rc <= 0) {
+		rec_close(in);
+		return NULL;
+	}
+	rc = rec_next(in, &extra);
+	if (rc != 0) {
+		if (rc > 0) {
+			rec_err(in, "more than one record");
+			json_decref(extra);
+		}
+		json_decref(r);
+		rec_close(in);
+		return NULL;
+	}
+	*inp = in;
+	return r;
+}

@@ -80,6 +80,12 @@ json_t *rec_get_arr(const rec_in *in, const json_t *r, const char *key);
 int rec_get_amount(const rec_in *in, const json_t *r, const char *key,
     const char **out);
 
+/* The one record of a file: NULL with dml_error if the file is empty,
+ * malformed or holds more than one record. *in is left open (for
+ * positions in messages; the record's strings are copied); the caller
+ * closes it. */
+json_t *rec_read_one(const char *path, rec_in **in);
+
 /* New record {"type": type, "v": 1}. */
 json_t *rec_new(const char *type);
 

@@ -371,3 +371,24 @@ dml_progress(const char *what, long long done, long long total)
 	fprintf(stderr, "\r%s: %s %lld/%lld%s", dml_prog, what, done, total,
 	    done >= total ? "\n" : "");
 }
+
+int
+dml_make_parent(const char *path)
+{
+	char *d = xstrdup(path);
+	int rc = 0;
+
+	for (char *p = d + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(d, 0700) < 0 && errno != EEXIST)
+			rc = dml_error("%s: cannot make it: %s", d,
+			    strerror(errno));
+		*p = '/';
+		if (rc)
+			break;
+	}
+	free(d);
+	return rc;
+}

@@ -54,6 +54,9 @@ int dml_write_file(const char *path, const void *buf, size_t len, mode_t mode);
 /* Create a new file exclusively (O_EXCL) with `mode`, write all, fsync. */
 int dml_create_file(const char *path, const void *buf, size_t len, mode_t mode);
 
+/* Make the directories above a file's path (mode 0700), as mkdir -p. */
+int dml_make_parent(const char *path);
+
 /* Write all of buf to fd, retrying short writes. */
 int dml_write_all(int fd, const void *buf, size_t len);
 /* Read up to n bytes, retrying short reads, stopping only at end of file:

@@ -6,22 +6,8 @@
 # DML_REQUIRE_REAL=1, which makes a missing install a failure.
 . "$(dirname "$0")/lib.sh"
 
-IPFS=$SRC_DIR/contrib/ipfs
-PY=/usr/bin/python3
-if [ ! -x "$IPFS/node_modules/.bin/jsipfs" ]; then
-	if [ "${DML_REQUIRE_REAL:-0}" = 1 ]; then
-		echo "not ok 1 - js-ipfs is installed (DML_REQUIRE_REAL=1): run contrib/ipfs/install"
-		echo "1..1"
-		exit 1
-	fi
-	echo "1..0 # SKIP js-ipfs is not installed (contrib/ipfs/install)"
-	cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
-	exit 0
-fi
+. "$TEST_DIRECTORY/ipfs-node.sh"
 
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # bounded: the command must end within $1 seconds (its status is kept)
 within() {
 	limit=$1
@@ -36,25 +22,6 @@ within() {
 	fi
 	return $rc
 }
-
-PORT=$(free_port)
-API=http://127.0.0.1:$PORT
-node_pid=
-stop_node() {
-	[ -z "$node_pid" ] || "$IPFS/stop" "$node_pid"
-	node_pid=
-}
-trap 'stop_node' EXIT
-trap 'stop_node; exit 1' HUP INT TERM
-t0=$(date +%s)
-if ! node_pid=$("$IPFS/start" "$TRASH/node" "$PORT" 2>start.err); then
-	node_pid=
-	echo "not ok 1 - start a js-ipfs node"
-	sed 's/^/#  /' start.err
-	echo "1..1"
-	exit 1
-fi
-echo "# js-ipfs node $node_pid on $API, up in $(($(date +%s) - t0)) s"
 
 gen() { seq 1 100000000 | head -c "$1"; }
 SIZES="0 1 262143 262144 262145 45613056 45613057 52428800"
