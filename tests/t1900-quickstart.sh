@@ -26,6 +26,20 @@ test_expect_success 'the training rounds ran with secure aggregation and dropout
 	test "$drops" -ge 4 &&
 	! grep -l "\"type\":\"dml.result\"" q1/train/round-0/fed1/request q1/train/round-0/fed1/aggregate
 '
+test_expect_success 'the predict job went through the marketplace, the auction and the distributing node' '
+	test_grep "\"license\":{\"id\":\"bafkrei" q1/predict-job.json &&
+	dml-market verify -L q1/ledger.ndjson --license q1/license.json --job q1/predict-job.json &&
+	pj=$(dml-job --id q1/predict-job.json) &&
+	test $(wc -l <q1/slots.ndjson) = 3 &&
+	sed -n 2p q1/slots.ndjson | test_grep "\"job\":\"$pj\"" - &&
+	assigned=$(cat q1/half1 q1/half2 | wc -l) &&
+	test "$assigned" = $(ls q1/predict/fed?/*.sealed | wc -l) &&
+	test "$assigned" -lt 12 &&
+	test $(grep -c "\"type\":\"dml.assignment\"" q1/assigned/fed1.ndjson) = $(wc -l <q1/half1) &&
+	dml-ledger -L q1/ledger.ndjson balance q1/developer.pub >dev.bal &&
+	fee=$(grep -o "\"developer\":\"[0-9]*\"" q1/payouts.json | head -1 | tr -dc 0-9) &&
+	test_grep "\"amount\":\"$((fee + 1000))\"" dev.bal
+'
 test_expect_success 'the report counts the devices that ran and no more' '
 	ran=$(ls q1/predict/fed?/*.sealed | wc -l) &&
 	test_grep "\"devices\":$ran," q1/report.json &&
