@@ -89,61 +89,33 @@ struct ctx {
 	const dml_key *key;
 };
 
-/* Rejections reach here only with --keep-going; reruns always. */
-/* The node's step of secure aggregation; -d, -r and -K apply. */
+/* -K: a bad input is warned about and left out. */
+static void
+skipped(const char *msg)
+{
+	dml_warn("%s (skipped)", msg);
+}
+
+/* The node's step of secure aggregation; -d, -r and -K apply. An exit
+ * status. */
 static int
 secagg_run(const char *step, const char *state, const dml_job *job,
     const dml_key *key, secagg_params *p, const char *out, int nfiles,
     char **files)
 {
-	int s = secagg_nstep_parse(step), rc = 0;
+	int s = secagg_nstep_parse(step), rc;
 	secagg_node *n;
-	rec_out *o;
-	json_t *r;
 
 	if (s < 0)
 		dml_usage_error("--step: unknown step '%s' (collect-keys, "
 		    "route-shares, collect-masked, unmask)", step);
 	if (!(n = secagg_node_new(s, state, job, key, p)))
 		return DML_EXIT_REJECT;
-	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
-		rec_in *in = rec_open(nfiles ? files[i] : NULL);
-		int got;
-		if (!in) {
-			rc = -1;
-			break;
-		}
-		while ((got = rec_next(in, &r)) > 0) {
-			int bad = secagg_node_feed(n, r, in) < 0;
-			json_decref(r);
-			if (bad && p->keep_going)
-				dml_warn("%s (skipped)", dml_errmsg());
-			else if (bad) {
-				rc = -1;
-				break;
-			}
-		}
-		if (got < 0)
-			rc = -1;
-		rec_close(in);
-	}
-	if (rc == 0 && !(o = rec_out_open(out)))
-		dml_fail(DML_EXIT_USAGE);
-	if (rc == 0 && secagg_node_finish(n, o) < 0) {
-		rec_out_abort(o);
-		rc = -1;
-	}
-	if (rc < 0) {
-		secagg_node_free(n);
-		return DML_EXIT_REJECT;
-	}
-	if (secagg_node_save(n) < 0 || rec_out_commit(o) < 0) {
-		rec_out_abort(o);
-		secagg_node_free(n);
-		dml_fail(DML_EXIT_USAGE);
-	}
+	rc = secagg_run_files(NULL, n, out, p->keep_going ? skipped : NULL,
+	    nfiles, files);
 	secagg_node_free(n);
-	return 0;
+	return rc == 0 ? 0 : rc == AGG_EREJECT ? DML_EXIT_REJECT :
+	    DML_EXIT_USAGE;
 }
 
 static int

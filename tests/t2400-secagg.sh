@@ -364,4 +364,16 @@ test_expect_success 'values beyond --clip are clamped (and said so)' '
 	test_grep "\"clip\":20" r/roster
 '
 
+test_expect_success 'a failed write of the output is an error (exit 2), not a crash' '
+	rm -rf node.st d*/st &&
+	test_expect_code 2 dev 1 advertise --seed s d1/res >/dev/full 2>err &&
+	test_grep "write error" err && ! test_grep -i "sanitizer\|double free" err &&
+	for i in 1 2 3; do
+		rm -f d$i/st && dev $i advertise --seed s d$i/res >k.$i || return 1
+	done &&
+	cat k.1 k.2 k.3 >keys &&
+	test_expect_code 2 node collect-keys keys >/dev/full 2>err &&
+	test_grep "write error" err && ! test_grep -i "sanitizer\|double free" err
+'
+
 test_done
