@@ -740,6 +740,19 @@ b64_json(const void *p, size_t n)
 	return j;
 }
 
+/* A base64 string field that holds n bytes: its text. Check it before
+ * making room for n bytes the record only claims. */
+static int
+b64_field(const rec_in *in, const json_t *r, const char *key, size_t n,
+    const char **s, size_t *sl)
+{
+	if (rec_str(in, json_object_get(r, key), s, sl) < 0)
+		return rec_err(in, "field \"%s\" must be a base64 string", key);
+	if (*sl != b64_enclen(n))
+		return rec_err(in, "field \"%s\" must hold %zu bytes", key, n);
+	return 0;
+}
+
 /* Decode a base64 string field of exactly n bytes into dst. */
 static int
 get_b64(const rec_in *in, const json_t *r, const char *key, void *dst,
@@ -750,10 +763,8 @@ get_b64(const rec_in *in, const json_t *r, const char *key, void *dst,
 	unsigned char *tmp;
 	long long got;
 
-	if (rec_str(in, json_object_get(r, key), &s, &sl) < 0)
-		return rec_err(in, "field \"%s\" must be a base64 string", key);
-	if (sl != b64_enclen(n))
-		return rec_err(in, "field \"%s\" must hold %zu bytes", key, n);
+	if (b64_field(in, r, key, n, &s, &sl) < 0)
+		return -1;
 	tmp = xmalloc(b64_declen(sl) + 4);
 	got = b64_decode(tmp, s, sl);
 	if (got == (long long)n)
@@ -2121,10 +2132,10 @@ static int
 masked_feed(secagg_node *s, json_t *r, const rec_in *in)
 {
 	uint32_t i = device_of(s, r, in, "dml.secagg.masked"), *y;
-	const char *task, *model = NULL;
+	const char *task, *model = NULL, *ys;
 	json_t *layout, *e;
 	long long len, sum = 1;
-	size_t j;
+	size_t j, yl;
 
 	if (!i)
 		return -1;
@@ -2161,6 +2172,8 @@ masked_feed(secagg_node *s, json_t *r, const rec_in *in)
 	    model && strcmp(model, s->model))))
 		return rec_err(in, "device %u's values or base model differ "
 		    "from the first masked input's", i);
+	if (b64_field(in, r, "y", (size_t)len * 4, &ys, &yl) < 0)
+		return -1;
 	y = xmalloc((size_t)len * 4);
 	if (get_b64(in, r, "y", y, (size_t)len * 4) < 0) {
 		free(y);
