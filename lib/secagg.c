@@ -891,6 +891,7 @@ derive(unsigned char out[32], const secagg_dev *d, const char *what,
 		    strlen(what) + 1);
 		crypto_generichash_update(&st, c, 4);
 		crypto_generichash_final(&st, out, 32);
+		sodium_memzero(&st, sizeof st);
 	}
 }
 
@@ -1172,6 +1173,7 @@ adv_finish(secagg_dev *d)
 			ctr[j] = (unsigned char)(d->round >> (8 * j));
 		crypto_generichash_update(&st, ctr, 8);
 		crypto_generichash_final(&st, sec + 32 * SEC_SEED, 32);
+		sodium_memzero(&st, sizeof st);
 		d->have_seed = 1;
 		derive(sec + 32 * SEC_CSK, d, "c", 0);
 	} else
@@ -1461,10 +1463,9 @@ mask_finish(secagg_dev *d)
 	if (!d->got_result)
 		return dml_error("no dml.result of the device in the input"),
 		    NULL;
-	keys = sodium_malloc(32 * ((size_t)d->nn + 1));
-	signs = xmalloc(d->nn + 1);
-	if (!keys)
+	if (!(keys = sodium_malloc(32 * ((size_t)d->nn + 1))))
 		return dml_error("out of secure memory"), NULL;
+	signs = xmalloc(d->nn + 1);
 	secagg_self_key(keys, d->session, d->sec + 32 * SEC_B);
 	signs[nt++] = 1;
 	for (uint32_t j = 0; j < d->nn; j++) {
@@ -1712,6 +1713,16 @@ struct secagg_node {
 	uint32_t *nb;			/* scratch: k neighbours */
 };
 
+/* The shares are secrets until the round is done: wiped. */
+static void
+shareset_free(struct shareset *ss)
+{
+	if (ss->y)
+		sodium_memzero(ss->y, 32 * (size_t)ss->count);
+	free(ss->x);
+	free(ss->y);
+}
+
 static uint32_t
 eff_k(uint32_t n, long long k)
 {
@@ -1826,10 +1837,8 @@ secagg_node_free(secagg_node *s)
 	free(s->inbox);
 	if (s->bs)
 		for (uint32_t i = 0; i <= s->ro.n; i++) {
-			free(s->bs[i].x);
-			free(s->bs[i].y);
-			free(s->ss[i].x);
-			free(s->ss[i].y);
+			shareset_free(&s->bs[i]);
+			shareset_free(&s->ss[i]);
 		}
 	free(s->bs);
 	free(s->ss);
@@ -2300,6 +2309,7 @@ unmask_node_feed(secagg_node *s, json_t *r, const rec_in *in)
 	s->fl[i] |= F_SEEN;
 	rc = 0;
 out:
+	sodium_memzero(sh, (nent + 1) * 32);
 	free(mark);
 	free(of);
 	free(sh);
@@ -2339,6 +2349,7 @@ recover(secagg_node *s, struct shareset *ss, unsigned char out[32],
 	}
 	if (rc == 0)
 		rc = shamir_apply(lambda, y, (int)t, out);
+	sodium_memzero(y, 32 * (size_t)t);
 	free(ord);
 	free(y);
 	return rc;
@@ -2379,9 +2390,17 @@ unmask_node_finish(secagg_node *s, rec_out *o)
 		}
 	}
 	nterms += nsurv;
-	keys = xmalloc(32 * (nterms + 1));
-	signs = xmalloc(nterms + 1);
+	keys = sodium_allocarray(nterms + 1, 32);
 	skd = sodium_malloc(32);
+	if (!keys || !skd) {
+		dml_error("out of secure memory");
+		if (keys)
+			sodium_free(keys);
+		if (skd)
+			sodium_free(skd);
+		goto out0;
+	}
+	signs = xmalloc(nterms + 1);
 	/* survivors: their self masks come off */
 	for (uint32_t v = 1; v <= n; v++) {
 		if (!(s->fl[v] & F_MASKED))
@@ -2471,8 +2490,7 @@ unmask_node_finish(secagg_node *s, rec_out *o)
 	if (rc == 0)
 		json_object_set_new(s->st, "step", json_string("done"));
 out:
-	sodium_memzero(keys, 32 * (nterms + 1));
-	free(keys);
+	sodium_free(keys);
 	free(signs);
 	sodium_free(skd);
 	free(acc);
