@@ -53,6 +53,7 @@ noise_rng(const struct opts *op, const char *purpose, const unsigned char
 {
 	unsigned char buf[8 + 16 + 32 + CID_MAXSTR + 8];
 	size_t n = 0, l;
+	dp_rng *g;
 
 	if (op->seed < 0)
 		return dp_rng_new(NULL, 0);
@@ -68,7 +69,9 @@ noise_rng(const struct opts *op, const char *purpose, const unsigned char
 	n += l;
 	for (int i = 0; i < 8; i++)
 		buf[n++] = (unsigned char)((unsigned long long)round >> (8 * i));
-	return dp_rng_new(buf, n);
+	g = dp_rng_new(buf, n);
+	sodium_memzero(buf, sizeof buf);	/* it gives the noise key */
+	return g;
 }
 
 /* The train update at o[field] as doubles (its dtype kept in *dt). */
