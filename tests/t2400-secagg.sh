@@ -386,7 +386,10 @@ import json
 m = json.load(open(\"s/masked1\")); del m[\"sig\"]
 m[\"length\"] = 2 ** 31; m[\"layout\"] = [{\"name\": \"x\", \"length\": 2 ** 31 - 1}]
 print(json.dumps(m))" >s/big && ./rec-sign d1/key s/big >s/big.sig &&
-	(ulimit -v 2000000 && sn collect-masked s/big.sig >out 2>err; echo $? >rc) &&
+	# (under ASan, which maps terabytes, without the limit)
+	lim="ulimit -v 2000000" &&
+	(eval "$lim" && dml-aggregate --version) >/dev/null 2>&1 || lim=: &&
+	(eval "$lim" && sn collect-masked s/big.sig >out 2>err; echo $? >rc) &&
 	echo 1 >want && test_cmp want rc &&
 	test_grep "s/big.sig:1: field \"y\" must hold 8589934592 bytes" err &&
 	test_empty out
