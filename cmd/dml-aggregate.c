@@ -18,7 +18,8 @@
 static const char usage[] =
 "usage: dml-aggregate -j JOBFILE -k KEY [options] [FILE...]\n"
 "       dml-aggregate --scheme secagg --step STEP --state FILE -j JOBFILE\n"
-"                     -k KEY [secagg options] [FILE...]\n"
+"                     -k KEY [-r R] [-d FILE] [--assignments FILE] [-K]\n"
+"                     [secagg options] [FILE...]\n"
 "Sum the signed dml.result (or dml.aggregate) records of FILEs (default\n"
 "stdin) for the job: verify, deduplicate, validate, then write a signed\n"
 "dml.rerun for each result failing validation and one signed\n"
@@ -68,18 +69,36 @@ static const char usage[] =
 "  -h, --help            this help\n"
 "      --version         print the version\n";
 
-/* --assignments: the devices the distributing node assigned to the job. */
+/* -d, --nodes: the keys of a file, or NULL without one. */
 static agg_keys *
-assigned_devices(agg_keys *s, const char *path, const char *distf,
+keys_file(const char *path)
+{
+	agg_keys *s;
+
+	if (!path)
+		return NULL;
+	s = agg_keys_new();
+	if (agg_keys_load(s, path) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	return s;
+}
+
+/* The devices results are accepted from: those of -d and those the
+ * distributing node assigned to the job (--assignments); NULL: any. */
+static agg_keys *
+allowed_devices(const char *devf, const char *assignf, const char *distf,
     const dml_job *job)
 {
+	agg_keys *s = keys_file(devf);
 	unsigned char dist[32];
 
+	if (!assignf)
+		return s;
 	if (distf && pubkey_load(distf, dist) < 0)
 		dml_usage_error("--distributor: %s", dml_errmsg());
 	if (!s)
 		s = agg_keys_new();
-	if (assign_keys_load(s, path, job, distf ? dist : NULL) < 0)
+	if (assign_keys_load(s, assignf, job, distf ? dist : NULL) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	return s;
 }
@@ -89,61 +108,33 @@ struct ctx {
 	const dml_key *key;
 };
 
-/* Rejections reach here only with --keep-going; reruns always. */
-/* The node's step of secure aggregation; -d, -r and -K apply. */
+/* -K: a bad input is warned about and left out. */
+static void
+skipped(const char *msg)
+{
+	dml_warn("%s (skipped)", msg);
+}
+
+/* The node's step of secure aggregation; -d, -r and -K apply. An exit
+ * status. */
 static int
 secagg_run(const char *step, const char *state, const dml_job *job,
     const dml_key *key, secagg_params *p, const char *out, int nfiles,
     char **files)
 {
-	int s = secagg_nstep_parse(step), rc = 0;
+	int s = secagg_nstep_parse(step), rc;
 	secagg_node *n;
-	rec_out *o;
-	json_t *r;
 
 	if (s < 0)
 		dml_usage_error("--step: unknown step '%s' (collect-keys, "
 		    "route-shares, collect-masked, unmask)", step);
 	if (!(n = secagg_node_new(s, state, job, key, p)))
 		return DML_EXIT_REJECT;
-	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
-		rec_in *in = rec_open(nfiles ? files[i] : NULL);
-		int got;
-		if (!in) {
-			rc = -1;
-			break;
-		}
-		while ((got = rec_next(in, &r)) > 0) {
-			int bad = secagg_node_feed(n, r, in) < 0;
-			json_decref(r);
-			if (bad && p->keep_going)
-				dml_warn("%s (skipped)", dml_errmsg());
-			else if (bad) {
-				rc = -1;
-				break;
-			}
-		}
-		if (got < 0)
-			rc = -1;
-		rec_close(in);
-	}
-	if (rc == 0 && !(o = rec_out_open(out)))
-		dml_fail(DML_EXIT_USAGE);
-	if (rc == 0 && secagg_node_finish(n, o) < 0) {
-		rec_out_abort(o);
-		rc = -1;
-	}
-	if (rc < 0) {
-		secagg_node_free(n);
-		return DML_EXIT_REJECT;
-	}
-	if (secagg_node_save(n) < 0 || rec_out_commit(o) < 0) {
-		rec_out_abort(o);
-		secagg_node_free(n);
-		dml_fail(DML_EXIT_USAGE);
-	}
+	rc = secagg_run_files(NULL, n, out, p->keep_going ? skipped : NULL,
+	    nfiles, files);
 	secagg_node_free(n);
-	return 0;
+	return rc == 0 ? 0 : rc == AGG_EREJECT ? DML_EXIT_REJECT :
+	    DML_EXIT_USAGE;
 }
 
 static int
@@ -260,6 +251,8 @@ main(int argc, char **argv)
 		dml_usage_error("-j JOBFILE is required");
 	if (!keyf)
 		dml_usage_error("-k KEY is required");
+	if (distf && !assignf)
+		dml_usage_error("--distributor goes with --assignments");
 	if (scheme && strcmp(scheme, "secagg") != 0)
 		dml_usage_error("unknown scheme '%s' (known: secagg)", scheme);
 	if (!scheme && (step || state))
@@ -267,8 +260,8 @@ main(int argc, char **argv)
 	if (scheme && (!step || !state))
 		dml_usage_error("--scheme secagg needs --step and --state");
 	if (scheme && (nodef || scalef || o.rule || reff || o.no_verify))
-		dml_usage_error("--scheme secagg takes -j, -k, -r, -d, -K, -o "
-		    "and the secagg options");
+		dml_usage_error("--scheme secagg takes -j, -k, -r, -d, "
+		    "--assignments, -K, -o and the secagg options");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
 	if (job_load(jobf, &job) < 0)
@@ -277,12 +270,8 @@ main(int argc, char **argv)
 		int rc2;
 		if (key_load(keyf, &key) < 0)
 			dml_fail(DML_EXIT_USAGE);
-		if (devf) {
-			devices = agg_keys_new();
-			if (agg_keys_load(devices, devf) < 0)
-				dml_fail(DML_EXIT_USAGE);
-		}
-		sp.devices = devices;
+		sp.devices = devices = allowed_devices(devf, assignf, distf,
+		    &job);
 		sp.round = o.round;
 		sp.keep_going = o.keep_going;
 		rc2 = secagg_run(step, state, &job, &key, &sp, out,
@@ -304,21 +293,8 @@ main(int argc, char **argv)
 		dml_die(DML_EXIT_USAGE, "%s", dml_errmsg());
 	if (key_load(keyf, &key) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (devf) {
-		devices = agg_keys_new();
-		if (agg_keys_load(devices, devf) < 0)
-			dml_fail(DML_EXIT_USAGE);
-		o.devices = devices;
-	}
-	if (assignf)
-		devices = assigned_devices(devices, assignf, distf, &job);
-	o.devices = devices;
-	if (nodef) {
-		nodes = agg_keys_new();
-		if (agg_keys_load(nodes, nodef) < 0)
-			dml_fail(DML_EXIT_USAGE);
-		o.nodes = nodes;
-	}
+	o.devices = devices = allowed_devices(devf, assignf, distf, &job);
+	o.nodes = nodes = keys_file(nodef);
 	if (scalef) {
 		if (!(scales = agg_scales_load(scalef)))
 			dml_fail(DML_EXIT_USAGE);

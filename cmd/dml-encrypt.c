@@ -203,7 +203,8 @@ done(struct ctx *c)
 }
 
 /* A device's step of secure aggregation: every input record is fed,
- * then the step's one signed record is written and the state saved. */
+ * then the step's one signed record is written and the state saved. An
+ * exit status. */
 static int
 secagg_run(const char *step, const char *state, const dml_key *k,
     const char *node, const char *seed, const char *out, int nfiles,
@@ -211,9 +212,7 @@ secagg_run(const char *step, const char *state, const dml_key *k,
 {
 	unsigned char npk[32];
 	secagg_dev *d;
-	rec_out *o;
-	json_t *r;
-	int s = secagg_dstep_parse(step), rc = 0;
+	int s = secagg_dstep_parse(step), rc;
 
 	if (s < 0)
 		dml_usage_error("--step: unknown step '%s' (advertise, share, "
@@ -227,43 +226,13 @@ secagg_run(const char *step, const char *state, const dml_key *k,
 		dml_fail(DML_EXIT_USAGE);
 	if (!(d = secagg_dev_new(s, state, k, node ? npk : NULL, seed)))
 		return DML_EXIT_REJECT;
-	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
-		rec_in *in = rec_open(nfiles ? files[i] : NULL);
-		int got;
-		if (!in) {
-			rc = -1;
-			break;
-		}
-		while ((got = rec_next(in, &r)) > 0) {
-			rc = secagg_dev_feed(d, r, in);
-			json_decref(r);
-			if (rc < 0)
-				break;
-		}
-		if (got < 0)
-			rc = -1;
-		rec_close(in);
-	}
-	if (rc == 0 && (r = secagg_dev_finish(d))) {
-		if (secagg_dev_clipped(d))
-			dml_warn("%zu values clipped to the round's range",
-			    secagg_dev_clipped(d));
-		if (!(o = rec_out_open(out)) || rec_out_write(o, r, NULL) < 0) {
-			json_decref(r);
-			secagg_dev_free(d);
-			dml_fail(DML_EXIT_USAGE);
-		}
-		json_decref(r);
-		if (secagg_dev_save(d) < 0 || rec_out_commit(o) < 0) {
-			rec_out_abort(o);
-			secagg_dev_free(d);
-			dml_fail(DML_EXIT_USAGE);
-		}
-		secagg_dev_free(d);
-		return 0;
-	}
+	rc = secagg_run_files(d, NULL, out, NULL, nfiles, files);
+	if (rc != AGG_EREJECT && secagg_dev_clipped(d))
+		dml_warn("%zu values clipped to the round's range",
+		    secagg_dev_clipped(d));
 	secagg_dev_free(d);
-	return DML_EXIT_REJECT;
+	return rc == 0 ? 0 : rc == AGG_EREJECT ? DML_EXIT_REJECT :
+	    DML_EXIT_USAGE;
 }
 
 static long

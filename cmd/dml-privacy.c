@@ -11,6 +11,7 @@
 #include "dp.h"
 #include "job.h"
 #include "record.h"
+#include "report.h"
 #include "sign.h"
 #include "tensor.h"
 #include "util.h"
@@ -53,6 +54,7 @@ noise_rng(const struct opts *op, const char *purpose, const unsigned char
 {
 	unsigned char buf[8 + 16 + 32 + CID_MAXSTR + 8];
 	size_t n = 0, l;
+	dp_rng *g;
 
 	if (op->seed < 0)
 		return dp_rng_new(NULL, 0);
@@ -68,7 +70,9 @@ noise_rng(const struct opts *op, const char *purpose, const unsigned char
 	n += l;
 	for (int i = 0; i < 8; i++)
 		buf[n++] = (unsigned char)((unsigned long long)round >> (8 * i));
-	return dp_rng_new(buf, n);
+	g = dp_rng_new(buf, n);
+	sodium_memzero(buf, sizeof buf);	/* it gives the noise key */
+	return g;
 }
 
 /* The train update at o[field] as doubles (its dtype kept in *dt). */
@@ -305,67 +309,37 @@ do_noise(const struct opts *op, const dml_job *j, const dml_key *k,
 }
 
 /* The last record of a --spent file (NULL and no error when the file does
- * not exist or is empty); every record must be a dml.privacy of the job,
- * signed if it carries a signature, in increasing rounds. *text gets the
- * file's bytes for the rewrite. -1 on a bad file. */
+ * not exist or is empty: report_privacy_last checks the records), if the
+ * budget is not spent yet. *text gets the file's bytes for the rewrite.
+ * -1 on a bad file. */
 static int
 read_spent(const char *path, const dml_job *j, json_t **last, char **text,
     size_t *len)
 {
-	rec_in *in;
-	json_t *r;
-	long long prev = -1, round;
-	const char *id;
-	int rc;
+	long line;
+	double e;
+	int rc = 0;
 
 	*last = NULL;
 	*text = NULL;
 	*len = 0;
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
-	if (dml_read_file(path, text, len) < 0 || !(in = rec_open(path)))
-		return -1;
-	rec_set_copy(in, 1);
-	while ((rc = rec_next(in, &r)) > 0) {
-		if (rec_check(in, r, "dml.privacy") < 0 ||
-		    (json_object_get(r, "sig") && rec_verify(r, in, NULL) < 0) ||
-		    rec_get_str(in, r, "job", &id) < 0 ||
-		    rec_get_int(in, r, "round", 0, 1LL << 40, &round) < 0) {
-			rc = -1;
-		} else if (strcmp(id, j->id) != 0) {
-			rc = rec_err(in, "a dml.privacy record of job %.60s, not "
-			    "%s", id, j->id);
-		} else if (round <= prev) {
-			rc = rec_err(in, "round %lld after round %lld", round,
-			    prev);
-		}
-		if (rc < 0) {
-			json_decref(r);
-			break;
-		}
-		prev = round;
-		json_decref(*last);
-		*last = r;
-	}
-	if (rc == 0 && *len && (*text)[*len - 1] != '\n')
-		rc = rec_err(in, "the file does not end in a newline");
-	if (rc == 0 && *last) {
-		double e;
-		if (rec_get_num(in, *last, "epsilon", &e) < 0)
-			rc = -1;
-		else if (!(e <= j->dp.epsilon))
-			rc = dml_error("%s:%ld: the budget is already exceeded: "
-			    "epsilon %g, the job's budget is %g", path,
-			    rec_line(in), e, j->dp.epsilon);
-	}
-	rec_close(in);
+	if (dml_read_file(path, text, len) < 0 ||
+	    report_privacy_last(j, path, last, &line) < 0)
+		rc = -1;
+	else if (*last && rec_get_num(NULL, *last, "epsilon", &e) == 0 &&
+	    !(e <= j->dp.epsilon))
+		rc = dml_error("%s:%ld: the budget is already exceeded: "
+		    "epsilon %g, the job's budget is %g", path, line, e,
+		    j->dp.epsilon);
 	if (rc < 0) {
 		json_decref(*last);
 		*last = NULL;
 		free(*text);
 		*text = NULL;
 	}
-	return rc < 0 ? -1 : 0;
+	return rc;
 }
 
 /* account: the dml.privacy record after this round, or a refusal. */

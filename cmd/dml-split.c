@@ -230,40 +230,47 @@ profile_new(const char *id, const struct opts *o, const dml_data *d,
 	return r;
 }
 
+/* DIR/NAME: the record r, canonical, whole or not at all. */
 static int
-write_json(const char *path, const json_t *r)
+write_json(const char *dir, const char *name, const json_t *r)
 {
 	size_t len;
-	char *s = canon_dump(r, NULL, NULL, &len);
+	char *s = canon_dump(r, NULL, NULL, &len), *path;
 	int rc;
 
-	if (!s)
-		return dml_error("%s: cannot serialise", path);
+	path = xasprintf("%s/%s", dir, name);
+	if (!s) {
+		rc = dml_error("%s: cannot serialise", path);
+		free(path);
+		return rc;
+	}
 	s = xrealloc(s, len + 1);
 	s[len] = '\n';
 	rc = dml_write_file(path, s, len + 1, 0644);
 	free(s);
+	free(path);
 	return rc;
 }
 
-/* Write one device folder; its consent goes to *consents. */
-static int
-write_device(const char *tmp, const char *id, const struct opts *o,
-    const dml_data *d, const size_t *idx, size_t n, data_rng *ar,
-    long *consents, long j)
+/* The data folder TMP/NAME with samples idx[0..n) of d in d's format;
+ * set, when given, gets the CID of the samples file. The folder's path
+ * (malloc'd), or NULL with dml_error. */
+static char *
+data_dir(const char *tmp, const char *name, const dml_data *d,
+    const size_t *idx, size_t n, char *set)
 {
-	unsigned char *img, *lab;
+	unsigned char *img = NULL, *lab = NULL;
 	size_t imglen, lablen;
-	char *dir = xasprintf("%s/%s", tmp, id), *path;
-	json_t *prof;
+	char *dir = xasprintf("%s/%s", tmp, name), *path;
 	int rc = -1;
 
 	if (mkdir(dir, 0777) < 0) {
 		dml_error("%s: %s", dir, strerror(errno));
 		free(dir);
-		return -1;
+		return NULL;
 	}
-	if (data_encode_subset(d, idx, n, &img, &imglen, &lab, &lablen) < 0)
+	if (data_encode_subset(d, idx, n, &img, &imglen, &lab, &lablen) < 0 ||
+	    (set && cid_of_bytes(img, imglen, set) < 0))
 		goto out;
 	path = xasprintf("%s/%s", dir, d->format == DATA_IDX ?
 	    "images-idx3-ubyte" : "data.csv");
@@ -274,17 +281,32 @@ write_device(const char *tmp, const char *id, const struct opts *o,
 		rc = dml_write_file(path, lab, lablen, 0644);
 		free(path);
 	}
+out:
 	free(img);
 	free(lab);
-	if (rc < 0)
-		goto out;
+	if (rc < 0) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* Write one device folder; its consent goes to *consents. */
+static int
+write_device(const char *tmp, const char *id, const struct opts *o,
+    const dml_data *d, const size_t *idx, size_t n, data_rng *ar,
+    long *consents, long j)
+{
+	char *dir = data_dir(tmp, id, d, idx, n, NULL);
+	json_t *prof;
+	int rc;
+
+	if (!dir)
+		return -1;
 	prof = profile_new(id, o, d, n, ar, j);
 	*consents += json_array_size(json_object_get(prof, "consent")) > 0;
-	path = xasprintf("%s/profile.json", dir);
-	rc = write_json(path, prof);
-	free(path);
+	rc = write_json(dir, "profile.json", prof);
 	json_decref(prof);
-out:
 	free(dir);
 	return rc;
 }
@@ -298,38 +320,16 @@ out:
 static json_t *
 write_control(const char *tmp, const struct opts *o, const dml_data *d)
 {
-	char *dir = xasprintf("%s/control", tmp), *path, id[32],
-	     cs[CID_MAXSTR];
-	unsigned char *img = NULL, *lab = NULL;
-	size_t imglen, lablen;
-	json_t *prof, *key = NULL, *ans;
+	char *dir, id[32], cs[CID_MAXSTR];
+	json_t *prof, *key, *ans;
 	data_rng ar;
-	int rc = -1;
+	int rc;
 
-	if (mkdir(dir, 0777) < 0) {
-		dml_error("%s: %s", dir, strerror(errno));
-		free(dir);
+	if (!(dir = data_dir(tmp, "control", d, o->held, o->nheld, cs)))
 		return NULL;
-	}
-	if (data_encode_subset(d, o->held, o->nheld, &img, &imglen, &lab,
-	    &lablen) < 0 || cid_of_bytes(img, imglen, cs) < 0)
-		goto out;
-	path = xasprintf("%s/%s", dir, d->format == DATA_IDX ?
-	    "images-idx3-ubyte" : "data.csv");
-	rc = dml_write_file(path, img, imglen, 0644);
-	free(path);
-	if (rc == 0 && lab) {
-		path = xasprintf("%s/labels-idx1-ubyte", dir);
-		rc = dml_write_file(path, lab, lablen, 0644);
-		free(path);
-	}
-	if (rc < 0)
-		goto out;
 	data_rng_seed(&ar, o->seed ^ CONTROL_SALT);
 	prof = profile_new("control", o, d, o->nheld, &ar, -1);
-	path = xasprintf("%s/profile.json", dir);
-	rc = write_json(path, prof);
-	free(path);
+	rc = write_json(dir, "profile.json", prof);
 	json_decref(prof);
 	if (rc < 0)
 		goto out;
@@ -341,13 +341,9 @@ write_control(const char *tmp, const struct opts *o, const dml_data *d)
 	key = rec_new("dml.control");
 	json_object_set_new(key, "set", json_string(cs));
 	json_object_set_new(key, "answers", ans);
-	path = xasprintf("%s/key.ndjson", dir);
-	rc = write_json(path, key);
-	free(path);
+	rc = write_json(dir, "key.ndjson", key);
 	json_decref(key);
 out:
-	free(img);
-	free(lab);
 	free(dir);
 	return rc < 0 ? NULL : json_pack("{s:I,s:s}", "items",
 	    (json_int_t)o->nheld, "set", cs);
@@ -435,7 +431,6 @@ split(const struct opts *o, const dml_data *d, const int *dev)
 	json_t *per = json_array(), *sum = NULL;
 	long consents = 0;
 	int width = 4, rc;
-	char *path;
 	mode_t um = umask(0);
 	data_rng ar;
 
@@ -488,9 +483,7 @@ split(const struct opts *o, const dml_data *d, const int *dev)
 		json_object_set_new(sum, "control", cs);
 	}
 	json_object_set(sum, "per_device", per);
-	path = xasprintf("%s/split.json", tmp);
-	rc = write_json(path, sum);
-	free(path);
+	rc = write_json(tmp, "split.json", sum);
 	json_object_del(sum, "per_device");
 	if (rc < 0)
 		goto fail;

@@ -467,6 +467,8 @@ run_secret(const dist_opts *o, const char *what, uint64_t i,
 	    strlen(what) + 1);
 	crypto_generichash_update(&st, ib, 8);
 	crypto_generichash_final(&st, out, n);
+	sodium_memzero(&st, sizeof st);
+	sodium_memzero(sb, sizeof sb);
 }
 
 /* The permutation's seed: the job id and the seed, so an unseeded run of
@@ -650,8 +652,11 @@ seal_key(const dist_opts *o, const unsigned char pk[32],
 	char b64[128];
 
 	if (o->seeded) {
+		int rc;
 		run_secret(o, "ephemeral", i, eseed, 32);
-		if (seal_seeded(pk, ckey, 32, eseed, ct) < 0)
+		rc = seal_seeded(pk, ckey, 32, eseed, ct);
+		sodium_memzero(eseed, sizeof eseed);
+		if (rc < 0)
 			return NULL;
 	} else if (box_seal(pk, ckey, 32, &p, &ctn) < 0)
 		return NULL;

@@ -299,45 +299,66 @@ report_trainers(const dml_job *j, const char *path)
 	return out;
 }
 
+int
+report_privacy_last(const dml_job *j, const char *path, json_t **last,
+    long *line)
+{
+	rec_in *in = rec_open(path);
+	json_t *r;
+	const char *job;
+	long long prev = -1, round;
+	double e;
+	int rc;
+
+	*last = NULL;
+	if (!in)
+		return -1;
+	rec_set_copy(in, 1);
+	while ((rc = rec_next(in, &r)) > 0) {
+		if (rec_check(in, r, "dml.privacy") < 0 ||
+		    (json_object_get(r, "sig") && rec_verify(r, in, NULL) < 0) ||
+		    rec_get_str(in, r, "job", &job) < 0 ||
+		    rec_get_int(in, r, "round", 0, 1LL << 40, &round) < 0 ||
+		    rec_get_num(in, r, "epsilon", &e) < 0)
+			rc = -1;
+		else if (strcmp(job, j->id) != 0)
+			rc = rec_err(in, "a dml.privacy record of job %.60s, not "
+			    "%s", job, j->id);
+		else if (round <= prev)
+			rc = rec_err(in, "round %lld after round %lld", round,
+			    prev);
+		if (rc < 0) {
+			json_decref(r);
+			break;
+		}
+		prev = round;
+		json_decref(*last);
+		*last = r;
+	}
+	*line = rec_line(in);
+	rec_close(in);
+	if (rc < 0) {
+		json_decref(*last);
+		*last = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 json_t *
 report_privacy(const dml_job *j, const char *path)
 {
 	static const char *const keep[] = {"epsilon", "delta", "rounds",
 	    "round", "mode", "noise", "clip", "sample_rate", "accountant",
 	    "conversion", "budget"};
-	rec_in *in = rec_open(path);
-	json_t *r, *last = NULL, *out;
-	const char *job;
-	double e;
-	int rc;
+	json_t *last, *out;
+	long line;
 
-	if (!in)
+	if (report_privacy_last(j, path, &last, &line) < 0)
 		return NULL;
-	rec_set_copy(in, 1);
-	while ((rc = rec_next(in, &r)) > 0) {
-		if (rec_check(in, r, "dml.privacy") < 0 ||
-		    rec_get_str(in, r, "job", &job) < 0 ||
-		    rec_get_num(in, r, "epsilon", &e) < 0 ||
-		    (json_object_get(r, "sig") && rec_verify(r, in, NULL) < 0))
-			rc = -1;
-		else if (strcmp(job, j->id) != 0)
-			rc = rec_err(in, "a dml.privacy record of job %.60s, not "
-			    "%s", job, j->id);
-		if (rc < 0) {
-			json_decref(r);
-			break;
-		}
-		json_decref(last);
-		last = r;
-	}
-	if (rc == 0 && !last)
-		rc = dml_error("%s: empty input: no dml.privacy record",
-		    rec_name(in));
-	rec_close(in);
-	if (rc < 0) {
-		json_decref(last);
-		return NULL;
-	}
+	if (!last)
+		return dml_error("%s: empty input: no dml.privacy record",
+		    path && strcmp(path, "-") ? path : "<stdin>"), NULL;
 	out = json_object();
 	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
 		if (json_object_get(last, keep[i]))

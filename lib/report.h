@@ -40,9 +40,17 @@ json_t *report_contributions(const dml_job *j, const json_t *agg,
 json_t *report_trainers(const dml_job *j, const char *path);
 /* The report's "privacy" from a file of dml.privacy records (dml-privacy
  * account): the last record's epsilon, delta, rounds, mode, noise, clip,
- * sample rate and accountant. Every record must be of the job and, if
- * signed, verify. NULL with dml_error "file:line: what". */
+ * sample rate and accountant. The records are checked as by
+ * report_privacy_last; an empty file is an error. NULL with dml_error
+ * "file:line: what". */
 json_t *report_privacy(const dml_job *j, const char *path);
+/* The last record of a privacy ledger (a file of dml.privacy records, as
+ * dml-privacy account --spent keeps it): every record must be of job j,
+ * with a round and an epsilon, in increasing rounds, and verify if
+ * signed. *last is NULL for an empty file; *line is the last line read.
+ * -1 with dml_error "file:line: what". */
+int report_privacy_last(const dml_job *j, const char *path, json_t **last,
+    long *line);
 /* Markdown and SVG renderings of a report (malloc'd strings). */
 char *report_markdown(const json_t *report);
 char *report_svg(const json_t *report);

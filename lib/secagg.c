@@ -20,22 +20,25 @@ static const char *const dstep_name[] = {"advertise", "share", "mask",
 static const char *const nstep_name[] = {"collect-keys", "route-shares",
 	"collect-masked", "unmask"};
 
-int
-secagg_dstep_parse(const char *s)
+static int
+step_index(const char *const names[4], const char *s)
 {
 	for (int i = 0; i < 4; i++)
-		if (strcmp(s, dstep_name[i]) == 0)
+		if (strcmp(s, names[i]) == 0)
 			return i;
 	return -1;
 }
 
 int
+secagg_dstep_parse(const char *s)
+{
+	return step_index(dstep_name, s);
+}
+
+int
 secagg_nstep_parse(const char *s)
 {
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, nstep_name[i]) == 0)
-			return i;
-	return -1;
+	return step_index(nstep_name, s);
 }
 
 /* ---- primitives ------------------------------------------------------ */
@@ -470,6 +473,19 @@ check_round(const rec_in *in, const json_t *r, const char *job,
 	return 0;
 }
 
+/* A new record of a round's step: its job, round and session. */
+static json_t *
+round_rec(const char *type, const char *job, long long round,
+    const unsigned char session[32])
+{
+	json_t *r = rec_new(type);
+
+	json_object_set_new(r, "job", json_string(job));
+	json_object_set_new(r, "round", json_integer(round));
+	set_hex32(r, "session", session);
+	return r;
+}
+
 /* ---- the roster ------------------------------------------------------ */
 
 struct devkeys {
@@ -724,6 +740,19 @@ b64_json(const void *p, size_t n)
 	return j;
 }
 
+/* A base64 string field that holds n bytes: its text. Check it before
+ * making room for n bytes the record only claims. */
+static int
+b64_field(const rec_in *in, const json_t *r, const char *key, size_t n,
+    const char **s, size_t *sl)
+{
+	if (rec_str(in, json_object_get(r, key), s, sl) < 0)
+		return rec_err(in, "field \"%s\" must be a base64 string", key);
+	if (*sl != b64_enclen(n))
+		return rec_err(in, "field \"%s\" must hold %zu bytes", key, n);
+	return 0;
+}
+
 /* Decode a base64 string field of exactly n bytes into dst. */
 static int
 get_b64(const rec_in *in, const json_t *r, const char *key, void *dst,
@@ -734,10 +763,8 @@ get_b64(const rec_in *in, const json_t *r, const char *key, void *dst,
 	unsigned char *tmp;
 	long long got;
 
-	if (rec_str(in, json_object_get(r, key), &s, &sl) < 0)
-		return rec_err(in, "field \"%s\" must be a base64 string", key);
-	if (sl != b64_enclen(n))
-		return rec_err(in, "field \"%s\" must hold %zu bytes", key, n);
+	if (b64_field(in, r, key, n, &s, &sl) < 0)
+		return -1;
 	tmp = xmalloc(b64_declen(sl) + 4);
 	got = b64_decode(tmp, s, sl);
 	if (got == (long long)n)
@@ -806,6 +833,10 @@ state_absent(const char *path)
 /* ---- the device ------------------------------------------------------ */
 
 enum { SEC_CSK, SEC_SSK, SEC_B, SEC_SEED, SEC_OWNB, SEC_OWNS, SEC_N };
+/* the state file's names of the secrets and of the step done last */
+static const char *const secname[SEC_N] = {"c_sk", "s_sk", "b", "seed",
+	"own_b", "own_s"};
+static const char *const donename[] = {"advertised", "shared", "masked"};
 
 struct secagg_dev {
 	enum secagg_dstep step;
@@ -860,7 +891,24 @@ derive(unsigned char out[32], const secagg_dev *d, const char *what,
 		    strlen(what) + 1);
 		crypto_generichash_update(&st, c, 4);
 		crypto_generichash_final(&st, out, 32);
+		sodium_memzero(&st, sizeof st);
 	}
+}
+
+/* Overwrite the secrets a device's state holds, then free it. */
+static void
+wipe_state(json_t *st)
+{
+	json_t *e;
+	size_t i;
+
+	for (int j = 0; j < SEC_N; j++)
+		wipe_field(st, secname[j]);
+	json_array_foreach(json_object_get(st, "recv"), i, e) {
+		wipe_field(e, "b");
+		wipe_field(e, "s");
+	}
+	json_decref(st);
 }
 
 static int
@@ -878,8 +926,6 @@ dev_load(secagg_dev *d)
 	unsigned char pk[32];
 	long long v;
 	size_t i;
-	static const char *const secname[SEC_N] = {"c_sk", "s_sk", "b",
-		"seed", "own_b", "own_s"};
 	int rc = -1;
 
 	if (!st)
@@ -905,15 +951,11 @@ dev_load(secagg_dev *d)
 		if (j == SEC_SEED)
 			d->have_seed = 1;
 	}
-	{
-		static const char *const want[] = {"advertised", "shared",
-			"masked"};
-		if (strcmp(step, want[d->step - 1]) != 0) {
-			dml_error("%s: the state is at step \"%s\": the %s "
-			    "step comes after \"%s\"", d->path, step,
-			    dstep_name[d->step], want[d->step - 1]);
-			goto out;
-		}
+	if (strcmp(step, donename[d->step - 1]) != 0) {
+		dml_error("%s: the state is at step \"%s\": the %s step comes "
+		    "after \"%s\"", d->path, step, dstep_name[d->step],
+		    donename[d->step - 1]);
+		goto out;
 	}
 	if (d->step >= SA_MASK) {
 		long long n, t, k, f;
@@ -964,8 +1006,6 @@ dev_load(secagg_dev *d)
 			SF(get_hex32(NULL, e, "b", d->recv + 64 * sl));
 			SF(get_hex32(NULL, e, "s", d->recv + 64 * sl + 32));
 			d->have_recv[sl] = 1;
-			wipe_field(e, "b");
-			wipe_field(e, "s");
 		}
 	}
 	rc = 0;
@@ -973,9 +1013,7 @@ out:
 #undef SF
 	if (rc < 0 && !strstr(dml_errmsg(), d->path))
 		dml_error_prefix("state %s", d->path);
-	for (int j = 0; j < SEC_N; j++)
-		wipe_field(st, secname[j]);
-	json_decref(st);
+	wipe_state(st);
 	return rc;
 }
 
@@ -1039,6 +1077,17 @@ secagg_dev_free(secagg_dev *d)
 	free(d);
 }
 
+/* r signed with k, or NULL (r freed) with dml_error. */
+static json_t *
+signed_rec(json_t *r, const dml_key *k)
+{
+	if (rec_sign(r, k) < 0) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
 static int
 node_signed(const secagg_dev *d, const rec_in *in, const json_t *r)
 {
@@ -1087,6 +1136,22 @@ adv_feed(secagg_dev *d, json_t *r, const rec_in *in)
 	return 0;
 }
 
+/* A secret that is a field element (shared with Shamir's scheme): drawn
+ * from the seed (the counter *i goes on from draw to draw) or from
+ * libsodium's randomness. */
+static void
+draw_element(secagg_dev *d, int slot, const char *what, uint32_t *i)
+{
+	unsigned char *p = d->sec + 32 * slot;
+
+	do {
+		if (d->have_seed)
+			derive(p, d, what, (*i)++);
+		else
+			randombytes_buf(p, 32);
+	} while (!shamir_fix_element(p));
+}
+
 static json_t *
 adv_finish(secagg_dev *d)
 {
@@ -1108,33 +1173,19 @@ adv_finish(secagg_dev *d)
 			ctr[j] = (unsigned char)(d->round >> (8 * j));
 		crypto_generichash_update(&st, ctr, 8);
 		crypto_generichash_final(&st, sec + 32 * SEC_SEED, 32);
+		sodium_memzero(&st, sizeof st);
 		d->have_seed = 1;
 		derive(sec + 32 * SEC_CSK, d, "c", 0);
-		do
-			derive(sec + 32 * SEC_SSK, d, "s", i++);
-		while (!shamir_fix_element(sec + 32 * SEC_SSK));
-		do
-			derive(sec + 32 * SEC_B, d, "b", i++);
-		while (!shamir_fix_element(sec + 32 * SEC_B));
-	} else {
+	} else
 		randombytes_buf(sec + 32 * SEC_CSK, 32);
-		do
-			randombytes_buf(sec + 32 * SEC_SSK, 32);
-		while (!shamir_fix_element(sec + 32 * SEC_SSK));
-		do
-			randombytes_buf(sec + 32 * SEC_B, 32);
-		while (!shamir_fix_element(sec + 32 * SEC_B));
-	}
+	draw_element(d, SEC_SSK, "s", &i);
+	draw_element(d, SEC_B, "b", &i);
 	crypto_scalarmult_base(d->me.c, sec + 32 * SEC_CSK);
 	crypto_scalarmult_base(d->me.s, sec + 32 * SEC_SSK);
 	commit_b(d->me.bc, sec + 32 * SEC_B);
 	memcpy(d->me.pk, d->key->pk, 32);
 	r = keys_record(d->job, d->round, &d->me);
-	if (rec_sign(r, d->key) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	return r;
+	return signed_rec(r, d->key);
 }
 
 static int
@@ -1204,10 +1255,7 @@ share_feed(secagg_dev *d, json_t *r, const rec_in *in)
 	if (shamir_split(d->sec + 32 * SEC_SSK, (int)d->t, h, (int)m,
 	    d->have_seed ? rngkey : NULL, ssh) < 0)
 		goto out;
-	out = rec_new("dml.secagg.shares");
-	json_object_set_new(out, "job", json_string(d->job));
-	json_object_set_new(out, "round", json_integer(d->round));
-	set_hex32(out, "session", d->session);
+	out = round_rec("dml.secagg.shares", d->job, d->round, d->session);
 	arr = json_array();
 	for (uint32_t j = 0; j < m; j++) {
 		if (h[j] == d->index) {
@@ -1415,10 +1463,9 @@ mask_finish(secagg_dev *d)
 	if (!d->got_result)
 		return dml_error("no dml.result of the device in the input"),
 		    NULL;
-	keys = sodium_malloc(32 * ((size_t)d->nn + 1));
-	signs = xmalloc(d->nn + 1);
-	if (!keys)
+	if (!(keys = sodium_malloc(32 * ((size_t)d->nn + 1))))
 		return dml_error("out of secure memory"), NULL;
+	signs = xmalloc(d->nn + 1);
 	secagg_self_key(keys, d->session, d->sec + 32 * SEC_B);
 	signs[nt++] = 1;
 	for (uint32_t j = 0; j < d->nn; j++) {
@@ -1435,21 +1482,14 @@ mask_finish(secagg_dev *d)
 	secagg_masks(d->q, d->len, keys, signs, nt);
 	sodium_free(keys);
 	free(signs);
-	r = rec_new("dml.secagg.masked");
-	json_object_set_new(r, "job", json_string(d->job));
-	json_object_set_new(r, "round", json_integer(d->round));
-	set_hex32(r, "session", d->session);
+	r = round_rec("dml.secagg.masked", d->job, d->round, d->session);
 	json_object_set_new(r, "task", json_string(d->task));
 	if (d->model)
 		json_object_set_new(r, "model", json_string(d->model));
 	json_object_set_new(r, "layout", json_incref(d->layout));
 	json_object_set_new(r, "length", json_integer((json_int_t)d->len));
 	json_object_set_new(r, "y", b64_json(d->q, d->len * 4));
-	if (rec_sign(r, d->key) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	return r;
+	return signed_rec(r, d->key);
 }
 
 static int
@@ -1500,10 +1540,7 @@ unmask_feed(secagg_dev *d, json_t *r, const rec_in *in)
 		    "holders survive, %u needed: refused", live, d->m, d->t);
 		goto out;
 	}
-	out = rec_new("dml.secagg.unmask");
-	json_object_set_new(out, "job", json_string(d->job));
-	json_object_set_new(out, "round", json_integer(d->round));
-	set_hex32(out, "session", d->session);
+	out = round_rec("dml.secagg.unmask", d->job, d->round, d->session);
 	ba = json_array();
 	sa = json_array();
 	/* the neighbours' shares, then the device's own share of b */
@@ -1576,20 +1613,12 @@ secagg_dev_finish(secagg_dev *d)
 		return adv_finish(d);
 	r = d->out;
 	d->out = NULL;
-	if (rec_sign(r, d->key) < 0) {
-		json_decref(r);
-		return NULL;
-	}
-	return r;
+	return signed_rec(r, d->key);
 }
 
 int
 secagg_dev_save(secagg_dev *d)
 {
-	static const char *const stepname[] = {"advertised", "shared",
-		"masked"};
-	static const char *const secname[SEC_N] = {"c_sk", "s_sk", "b",
-		"seed", "own_b", "own_s"};
 	json_t *st, *a;
 	char hex[65];
 	int rc;
@@ -1600,7 +1629,7 @@ secagg_dev_save(secagg_dev *d)
 		return 0;
 	}
 	st = rec_new("dml.secagg.state");
-	json_object_set_new(st, "step", json_string(stepname[d->step]));
+	json_object_set_new(st, "step", json_string(donename[d->step]));
 	key_hex(d->key->pk, 32, hex);
 	json_object_set_new(st, "key", json_string(hex));
 	json_object_set_new(st, "job", json_string(d->job));
@@ -1649,17 +1678,7 @@ secagg_dev_save(secagg_dev *d)
 		json_object_set_new(st, "recv", a);
 	}
 	rc = state_write(d->path, st);
-	for (int j = 0; j < SEC_N; j++)
-		wipe_field(st, secname[j]);
-	if ((a = json_object_get(st, "recv"))) {
-		size_t i;
-		json_t *e;
-		json_array_foreach(a, i, e) {
-			wipe_field(e, "b");
-			wipe_field(e, "s");
-		}
-	}
-	json_decref(st);
+	wipe_state(st);
 	return rc;
 }
 
@@ -1694,6 +1713,16 @@ struct secagg_node {
 	uint32_t *nb;			/* scratch: k neighbours */
 };
 
+/* The shares are secrets until the round is done: wiped. */
+static void
+shareset_free(struct shareset *ss)
+{
+	if (ss->y)
+		sodium_memzero(ss->y, 32 * (size_t)ss->count);
+	free(ss->x);
+	free(ss->y);
+}
+
 static uint32_t
 eff_k(uint32_t n, long long k)
 {
@@ -1703,13 +1732,26 @@ eff_k(uint32_t n, long long k)
 	return k >= (long long)n - 1 ? n - 1 : (uint32_t)k;
 }
 
+/* Set flag on the devices the state lists under key. */
+static int
+flag_from(secagg_node *s, const char *key, int flag)
+{
+	uint32_t *x, nx;
+
+	if (get_idx(NULL, s->st, key, s->ro.n, &x, &nx) < 0)
+		return dml_error_prefix("state %s", s->path);
+	for (uint32_t i = 0; i < nx; i++)
+		s->fl[x[i]] |= flag;
+	free(x);
+	return 0;
+}
+
 static int
 node_load(secagg_node *s)
 {
 	static const char *const want[] = {"keys", "shares", "masked"};
 	const char *step;
 	json_t *ro;
-	uint32_t *x, nx;
 
 	if (!(s->st = state_read(s->path, "dml.secagg.node")))
 		return -1;
@@ -1728,26 +1770,14 @@ node_load(secagg_node *s)
 	s->round = s->ro.round;
 	s->fl = xcalloc(s->ro.n + 1, 1);
 	s->nb = xmalloc((s->ro.k + 2) * sizeof *s->nb);
-	if (s->step >= SA_COLLECT_MASKED) {
-		if (get_idx(NULL, s->st, "shared", s->ro.n, &x, &nx) < 0)
-			return dml_error_prefix("state %s", s->path);
-		for (uint32_t i = 0; i < nx; i++)
-			s->fl[x[i]] |= F_SHARED;
-		free(x);
-	}
+	if (s->step >= SA_COLLECT_MASKED && flag_from(s, "shared", F_SHARED) < 0)
+		return -1;
 	if (s->step == SA_NODE_UNMASK) {
 		const char *task, *model = NULL;
 		long long len;
-		if (get_idx(NULL, s->st, "survivors", s->ro.n, &x, &nx) < 0)
-			return dml_error_prefix("state %s", s->path);
-		for (uint32_t i = 0; i < nx; i++)
-			s->fl[x[i]] |= F_MASKED;
-		free(x);
-		if (get_idx(NULL, s->st, "dropped", s->ro.n, &x, &nx) < 0)
-			return dml_error_prefix("state %s", s->path);
-		for (uint32_t i = 0; i < nx; i++)
-			s->fl[x[i]] |= F_DROPPED;
-		free(x);
+		if (flag_from(s, "survivors", F_MASKED) < 0 ||
+		    flag_from(s, "dropped", F_DROPPED) < 0)
+			return -1;
 		if (rec_get_str(NULL, s->st, "task", &task) < 0 ||
 		    rec_opt_str(NULL, s->st, "model", &model) < 0 ||
 		    rec_get_int(NULL, s->st, "length", 1, 1LL << 31, &len) < 0 ||
@@ -1807,10 +1837,8 @@ secagg_node_free(secagg_node *s)
 	free(s->inbox);
 	if (s->bs)
 		for (uint32_t i = 0; i <= s->ro.n; i++) {
-			free(s->bs[i].x);
-			free(s->bs[i].y);
-			free(s->ss[i].x);
-			free(s->ss[i].y);
+			shareset_free(&s->bs[i]);
+			shareset_free(&s->ss[i]);
 		}
 	free(s->bs);
 	free(s->ss);
@@ -2062,12 +2090,7 @@ cmp_from(const void *a, const void *b)
 static json_t *
 node_rec(const secagg_node *s, const char *type)
 {
-	json_t *r = rec_new(type);
-
-	json_object_set_new(r, "job", json_string(s->ro.job));
-	json_object_set_new(r, "round", json_integer(s->round));
-	set_hex32(r, "session", s->ro.session);
-	return r;
+	return round_rec(type, s->ro.job, s->round, s->ro.session);
 }
 
 static int
@@ -2118,10 +2141,10 @@ static int
 masked_feed(secagg_node *s, json_t *r, const rec_in *in)
 {
 	uint32_t i = device_of(s, r, in, "dml.secagg.masked"), *y;
-	const char *task, *model = NULL;
+	const char *task, *model = NULL, *ys;
 	json_t *layout, *e;
 	long long len, sum = 1;
-	size_t j;
+	size_t j, yl;
 
 	if (!i)
 		return -1;
@@ -2158,6 +2181,8 @@ masked_feed(secagg_node *s, json_t *r, const rec_in *in)
 	    model && strcmp(model, s->model))))
 		return rec_err(in, "device %u's values or base model differ "
 		    "from the first masked input's", i);
+	if (b64_field(in, r, "y", (size_t)len * 4, &ys, &yl) < 0)
+		return -1;
 	y = xmalloc((size_t)len * 4);
 	if (get_b64(in, r, "y", y, (size_t)len * 4) < 0) {
 		free(y);
@@ -2284,6 +2309,7 @@ unmask_node_feed(secagg_node *s, json_t *r, const rec_in *in)
 	s->fl[i] |= F_SEEN;
 	rc = 0;
 out:
+	sodium_memzero(sh, (nent + 1) * 32);
 	free(mark);
 	free(of);
 	free(sh);
@@ -2323,6 +2349,7 @@ recover(secagg_node *s, struct shareset *ss, unsigned char out[32],
 	}
 	if (rc == 0)
 		rc = shamir_apply(lambda, y, (int)t, out);
+	sodium_memzero(y, 32 * (size_t)t);
 	free(ord);
 	free(y);
 	return rc;
@@ -2363,9 +2390,17 @@ unmask_node_finish(secagg_node *s, rec_out *o)
 		}
 	}
 	nterms += nsurv;
-	keys = xmalloc(32 * (nterms + 1));
-	signs = xmalloc(nterms + 1);
+	keys = sodium_allocarray(nterms + 1, 32);
 	skd = sodium_malloc(32);
+	if (!keys || !skd) {
+		dml_error("out of secure memory");
+		if (keys)
+			sodium_free(keys);
+		if (skd)
+			sodium_free(skd);
+		goto out0;
+	}
+	signs = xmalloc(nterms + 1);
 	/* survivors: their self masks come off */
 	for (uint32_t v = 1; v <= n; v++) {
 		if (!(s->fl[v] & F_MASKED))
@@ -2455,8 +2490,7 @@ unmask_node_finish(secagg_node *s, rec_out *o)
 	if (rc == 0)
 		json_object_set_new(s->st, "step", json_string("done"));
 out:
-	sodium_memzero(keys, 32 * (nterms + 1));
-	free(keys);
+	sodium_free(keys);
 	free(signs);
 	sodium_free(skd);
 	free(acc);
@@ -2502,4 +2536,73 @@ int
 secagg_node_save(secagg_node *s)
 {
 	return state_write(s->path, s->st);
+}
+
+/* ---- a step over input files ----------------------------------------- */
+
+static int
+run_feed(secagg_dev *d, secagg_node *s, json_t *r, const rec_in *in)
+{
+	return d ? secagg_dev_feed(d, r, in) : secagg_node_feed(s, r, in);
+}
+
+/* Every record of the files to the step; -1 at the first bad one (or
+ * unreadable input) unless skip takes it. */
+static int
+run_inputs(secagg_dev *d, secagg_node *s, void (*skip)(const char *),
+    int nfiles, char **files)
+{
+	json_t *r;
+	int got = 0;
+
+	for (int i = 0; got >= 0 && i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? files[i] : NULL);
+		if (!in)
+			return -1;
+		while ((got = rec_next(in, &r)) > 0) {
+			int bad = run_feed(d, s, r, in) < 0;
+			json_decref(r);
+			if (bad && skip)
+				skip(dml_errmsg());
+			else if (bad) {
+				got = -1;
+				break;
+			}
+		}
+		rec_close(in);
+	}
+	return got < 0 ? -1 : 0;
+}
+
+int
+secagg_run_files(secagg_dev *d, secagg_node *s, const char *out,
+    void (*skip)(const char *), int nfiles, char **files)
+{
+	rec_out *o = NULL;
+	json_t *r = NULL;
+
+	if (run_inputs(d, s, skip, nfiles, files) < 0)
+		return AGG_EREJECT;
+	if (d && !(r = secagg_dev_finish(d)))
+		return AGG_EREJECT;
+	if (!(o = rec_out_open(out))) {
+		json_decref(r);
+		return AGG_ESYSTEM;
+	}
+	if (s && secagg_node_finish(s, o) < 0) {
+		rec_out_abort(o);
+		return AGG_EREJECT;
+	}
+	if (d && rec_out_write(o, r, NULL) < 0) {
+		json_decref(r);
+		rec_out_abort(o);
+		return AGG_ESYSTEM;
+	}
+	json_decref(r);
+	if ((d ? secagg_dev_save(d) : secagg_node_save(s)) < 0) {
+		rec_out_abort(o);
+		return AGG_ESYSTEM;
+	}
+	/* rec_out_commit frees o, whether it succeeds or not */
+	return rec_out_commit(o) < 0 ? AGG_ESYSTEM : 0;
 }

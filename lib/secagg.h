@@ -148,4 +148,17 @@ int secagg_node_finish(secagg_node *s, rec_out *o);
 int secagg_node_save(secagg_node *s);
 void secagg_node_free(secagg_node *s);
 
+/* ---- a step over input files (dml-encrypt, dml-aggregate) ----------- */
+
+/* Run a device's step (d) or the node's (s; the other NULL): feed it the
+ * records of files[0..nfiles) (stdin when nfiles is 0), write its output
+ * to out (NULL or "-": stdout) and save the state; the output appears
+ * only once the state is saved. skip: when given, each bad record is
+ * passed to it (its message) and left out; else the first one ends the
+ * run. 0; AGG_EREJECT with dml_error on bad input or a round that cannot
+ * go on (nothing written); AGG_ESYSTEM with dml_error when the output or
+ * the state cannot be written. */
+int secagg_run_files(secagg_dev *d, secagg_node *s, const char *out,
+    void (*skip)(const char *msg), int nfiles, char **files);
+
 #endif

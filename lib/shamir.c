@@ -84,24 +84,12 @@ fe_add(fe *h, const fe *f, const fe *g)
 	fe_carry(h);
 }
 
+/* h = t, five 128-bit limb products, carried down to 51-bit limbs. */
 static void
-fe_mul(fe *h, const fe *f, const fe *g)
+fe_reduce_wide(fe *h, u128 t[5])
 {
-	const uint64_t *a = f->v, *b = g->v;
-	uint64_t b1 = 19 * b[1], b2 = 19 * b[2], b3 = 19 * b[3],
-		 b4 = 19 * b[4], c;
-	u128 t[5];
+	uint64_t c;
 
-	t[0] = (u128)a[0] * b[0] + (u128)a[1] * b4 + (u128)a[2] * b3 +
-	    (u128)a[3] * b2 + (u128)a[4] * b1;
-	t[1] = (u128)a[0] * b[1] + (u128)a[1] * b[0] + (u128)a[2] * b4 +
-	    (u128)a[3] * b3 + (u128)a[4] * b2;
-	t[2] = (u128)a[0] * b[2] + (u128)a[1] * b[1] + (u128)a[2] * b[0] +
-	    (u128)a[3] * b4 + (u128)a[4] * b3;
-	t[3] = (u128)a[0] * b[3] + (u128)a[1] * b[2] + (u128)a[2] * b[1] +
-	    (u128)a[3] * b[0] + (u128)a[4] * b4;
-	t[4] = (u128)a[0] * b[4] + (u128)a[1] * b[3] + (u128)a[2] * b[2] +
-	    (u128)a[3] * b[1] + (u128)a[4] * b[0];
 	for (int i = 0; i < 4; i++) {
 		t[i + 1] += t[i] >> 51;
 		t[i] &= M51;
@@ -114,25 +102,36 @@ fe_mul(fe *h, const fe *f, const fe *g)
 	fe_carry(h);
 }
 
+static void
+fe_mul(fe *h, const fe *f, const fe *g)
+{
+	const uint64_t *a = f->v, *b = g->v;
+	uint64_t b1 = 19 * b[1], b2 = 19 * b[2], b3 = 19 * b[3],
+		 b4 = 19 * b[4];
+	u128 t[5];
+
+	t[0] = (u128)a[0] * b[0] + (u128)a[1] * b4 + (u128)a[2] * b3 +
+	    (u128)a[3] * b2 + (u128)a[4] * b1;
+	t[1] = (u128)a[0] * b[1] + (u128)a[1] * b[0] + (u128)a[2] * b4 +
+	    (u128)a[3] * b3 + (u128)a[4] * b2;
+	t[2] = (u128)a[0] * b[2] + (u128)a[1] * b[1] + (u128)a[2] * b[0] +
+	    (u128)a[3] * b4 + (u128)a[4] * b3;
+	t[3] = (u128)a[0] * b[3] + (u128)a[1] * b[2] + (u128)a[2] * b[1] +
+	    (u128)a[3] * b[0] + (u128)a[4] * b4;
+	t[4] = (u128)a[0] * b[4] + (u128)a[1] * b[3] + (u128)a[2] * b[2] +
+	    (u128)a[3] * b[1] + (u128)a[4] * b[0];
+	fe_reduce_wide(h, t);
+}
+
 /* h = f x for a small public x. */
 static void
 fe_mul_small(fe *h, const fe *f, uint32_t x)
 {
 	u128 t[5];
-	uint64_t c;
 
 	for (int i = 0; i < 5; i++)
 		t[i] = (u128)f->v[i] * x;
-	for (int i = 0; i < 4; i++) {
-		t[i + 1] += t[i] >> 51;
-		t[i] &= M51;
-	}
-	c = (uint64_t)(t[4] >> 51);
-	t[4] &= M51;
-	for (int i = 0; i < 5; i++)
-		h->v[i] = (uint64_t)t[i];
-	h->v[0] += 19 * c;
-	fe_carry(h);
+	fe_reduce_wide(h, t);
 }
 
 static void

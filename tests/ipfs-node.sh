@@ -5,36 +5,19 @@
 # PORT, API and node_pid, and stops the node at exit (stop_node).
 IPFS=$SRC_DIR/contrib/ipfs
 PY=/usr/bin/python3
-if [ ! -x "$IPFS/node_modules/.bin/jsipfs" ]; then
-	if [ "${DML_REQUIRE_REAL:-0}" = 1 ]; then
-		echo "not ok 1 - js-ipfs is installed (DML_REQUIRE_REAL=1): run contrib/ipfs/install"
-		echo "1..1"
-		exit 1
-	fi
-	echo "1..0 # SKIP js-ipfs is not installed (contrib/ipfs/install)"
-	cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
-	exit 0
-fi
-
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-PORT=$(free_port)
+test_require_real 'js-ipfs is' contrib/ipfs/install \
+	'[ -x "$IPFS/node_modules/.bin/jsipfs" ]'
+PORT=$(test_free_port)
 API=http://127.0.0.1:$PORT
 node_pid=
 stop_node() {
 	[ -z "$node_pid" ] || "$IPFS/stop" "$node_pid"
 	node_pid=
 }
-trap 'stop_node' EXIT
-trap 'stop_node; exit 1' HUP INT TERM
+test_at_exit stop_node
 t0=$(date +%s)
 if ! node_pid=$("$IPFS/start" "$TRASH/node" "$PORT" 2>start.err); then
 	node_pid=
-	echo "not ok 1 - start a js-ipfs node"
-	sed 's/^/#  /' start.err
-	echo "1..1"
-	exit 1
+	test_bail "start a js-ipfs node" start.err
 fi
 echo "# js-ipfs node $node_pid on $API, up in $(($(date +%s) - t0)) s"

@@ -19,20 +19,9 @@
 #                               ($REP, $FED1, $FED2, $DEVEL: the keys)
 ETH=$SRC_DIR/contrib/ethereum
 PY=/usr/bin/python3
-if [ ! -x "$ETH/node_modules/.bin/ganache" ] || [ ! -d "$ETH/node_modules/solc" ]; then
-	if [ "${DML_REQUIRE_REAL:-0}" = 1 ]; then
-		echo "not ok 1 - ganache and solc are installed (DML_REQUIRE_REAL=1): run contrib/ethereum/install"
-		echo "1..1"
-		exit 1
-	fi
-	echo "1..0 # SKIP ganache and solc are not installed (contrib/ethereum/install)"
-	cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
-	exit 0
-fi
-free_port() {
-	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-PORT=$(free_port)
+test_require_real 'ganache and solc are' contrib/ethereum/install \
+	'[ -x "$ETH/node_modules/.bin/ganache" ] && [ -d "$ETH/node_modules/solc" ]'
+PORT=$(test_free_port)
 DML_ETH_RPC=http://127.0.0.1:$PORT
 export DML_ETH_RPC
 # the node's PID lives in its pidfile: tests run in subshells
@@ -49,13 +38,10 @@ kill_node() {
 start_node() {
 	ETH_PERSIST=1 "$ETH/start" "$TRASH/chain" "$PORT" >/dev/null 2>>"$TRASH/start.err"
 }
-trap 'stop_node' EXIT
-trap 'stop_node; exit 1' HUP INT TERM
+test_at_exit stop_node
 if ! "$ETH/compile" "$TRASH/build" 2>compile.err || ! start_node; then
-	echo "not ok 1 - compile the contracts and start ganache"
-	sed 's/^/#  /' compile.err start.err 2>/dev/null
-	echo "1..1"
-	exit 1
+	test_bail "compile the contracts and start ganache" compile.err \
+		start.err
 fi
 rpc() {
 	curl -s -H 'content-type: application/json' --data \

@@ -85,3 +85,37 @@ test_done() {
 	fi
 	exit 1
 }
+
+# For a script that runs a real component (a node, a chain) on loopback
+# (tests/ipfs-node.sh, tests/lib-eth.sh):
+#   test_require_real 'WHAT is' INSTALL CHECK   unless the shell snippet
+#       CHECK holds, skip the whole script (WHAT not installed), or fail
+#       it when DML_REQUIRE_REAL=1 (as CI does): run INSTALL first
+#   test_bail TITLE [FILE...]   fail the whole script now, FILEs shown
+#   test_free_port              a free TCP port on 127.0.0.1
+#   test_at_exit CMD            run CMD when the script exits or is killed
+test_bail() {
+	echo "not ok 1 - $1"
+	shift
+	[ $# = 0 ] || sed 's/^/#  /' "$@" 2>/dev/null
+	echo "1..1"
+	exit 1
+}
+
+test_require_real() {
+	eval "$3" && return 0
+	[ "${DML_REQUIRE_REAL:-0}" = 1 ] &&
+		test_bail "$1 installed (DML_REQUIRE_REAL=1): run $2"
+	echo "1..0 # SKIP $1 not installed ($2)"
+	cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
+	exit 0
+}
+
+test_free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+test_at_exit() {
+	trap "$1" EXIT
+	trap "$1; exit 1" HUP INT TERM
+}

@@ -154,7 +154,7 @@ test_expect_success 'the node is down: clear error, exit 1, bounded time' '
 	test_grep "dml-ipfs-get: .*$API: cannot connect" err && test_empty out
 '
 test_expect_success 'nothing listening on a port at all' '
-	P=$(free_port) &&
+	P=$(test_free_port) &&
 	within 15 test_must_fail dml-ipfs-get --api 127.0.0.1:$P "$(field cid local.1)" 2>err &&
 	test_grep "cannot connect" err
 '

@@ -364,4 +364,46 @@ test_expect_success 'values beyond --clip are clamped (and said so)' '
 	test_grep "\"clip\":20" r/roster
 '
 
+test_expect_success 'a masked input that claims more values than it holds is refused before room is made for them' '
+	./mkresults job -o sjob --task stats >/dev/null &&
+	SJ=$(dml-job --id sjob) && mkdir -p s && rm -f s/* d1/st d2/st d3/st &&
+	for i in 1 2 3; do
+		$PY -c "
+import json, sys
+u = json.load(open(\"d$i/u\")); u[\"job\"] = \"$SJ\"; u[\"task\"] = \"stats\"
+print(json.dumps(u))" >s/u$i && ./rec-sign d$i/key s/u$i >s/res$i &&
+		dev $i advertise s/res$i >s/keys$i || return 1
+	done &&
+	sn() { step=$1; shift; dml-aggregate --scheme secagg --step $step \
+		--state s/node.st -j sjob -k node.key "$@"; } &&
+	cat s/keys1 s/keys2 s/keys3 | sn collect-keys >s/roster &&
+	for i in 1 2 3; do dev $i share -r node.pub s/roster >s/shares$i || return 1; done &&
+	cat s/shares1 s/shares2 s/shares3 | sn route-shares >s/inbox &&
+	grep "\"key\":\"$(hexkey 1)\"" s/inbox >s/inbox1 &&
+	dev 1 mask -r node.pub s/inbox1 s/res1 >s/masked1 &&
+	$PY -c "
+import json
+m = json.load(open(\"s/masked1\")); del m[\"sig\"]
+m[\"length\"] = 2 ** 31; m[\"layout\"] = [{\"name\": \"x\", \"length\": 2 ** 31 - 1}]
+print(json.dumps(m))" >s/big && ./rec-sign d1/key s/big >s/big.sig &&
+	# (under ASan, which maps terabytes, without the limit)
+	lim="ulimit -v 2000000" &&
+	(eval "$lim" && dml-aggregate --version) >/dev/null 2>&1 || lim=: &&
+	(eval "$lim" && sn collect-masked s/big.sig >out 2>err; echo $? >rc) &&
+	echo 1 >want && test_cmp want rc &&
+	test_grep "s/big.sig:1: field \"y\" must hold 8589934592 bytes" err &&
+	test_empty out
+'
+test_expect_success 'a failed write of the output is an error (exit 2), not a crash' '
+	rm -rf node.st d*/st &&
+	test_expect_code 2 dev 1 advertise --seed s d1/res >/dev/full 2>err &&
+	test_grep "write error" err && ! test_grep -i "sanitizer\|double free" err &&
+	for i in 1 2 3; do
+		rm -f d$i/st && dev $i advertise --seed s d$i/res >k.$i || return 1
+	done &&
+	cat k.1 k.2 k.3 >keys &&
+	test_expect_code 2 node collect-keys keys >/dev/full 2>err &&
+	test_grep "write error" err && ! test_grep -i "sanitizer\|double free" err
+'
+
 test_done

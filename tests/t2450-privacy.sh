@@ -358,6 +358,21 @@ print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 	test_empty out
 '
 
+test_expect_success 'bad input: a privacy ledger whose rounds go back (dml-privacy and dml-report alike)' '
+	$PY -c "
+import json
+r = json.loads(open(\"spent\").readline())
+del r[\"sig\"]; del r[\"from\"]
+for rd, e in ((1, r[\"epsilon\"] * 2), (0, r[\"epsilon\"])):
+    r[\"round\"] = rd; r[\"epsilon\"] = e
+    print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
+" >backward &&
+	test_must_fail dml-privacy account -j central.json --spent backward r1.agg >out 2>err &&
+	test_grep "^dml-privacy: backward:2: round 0 after round 1" err && test_empty out &&
+	test_must_fail dml-report -j central.json -k node.key --no-seal --privacy backward f.agg >out 2>err &&
+	test_grep "^dml-report: backward:2: round 0 after round 1" err && test_empty out
+'
+
 test_expect_success 'examples/experiments/privacy.sh runs and writes epsilon against accuracy' '
 	OUT=exp DEVICES=20 LIMIT=400 Q=0.5 ROUNDS=2 ZS="1 2" JOBS=1 \
 		sh "$SRC_DIR/examples/experiments/privacy.sh" >exp.out &&

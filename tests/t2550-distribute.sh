@@ -181,6 +181,29 @@ test_expect_success 'dml-aggregate --assignments: results only from assigned dev
 	dml-aggregate -j job.json -k fed1.key --assignments assigned -K mixed.json >agg 2>/dev/null &&
 	test_grep "\"devices\":2" agg && test_grep "\"forged\":1" agg
 '
+test_expect_success 'dml-aggregate --scheme secagg --assignments: keys only from assigned devices' '
+	DR=$(grep -l "$(head -1 want)" devs/*/pub | xargs dirname) &&
+	dml-encrypt --scheme secagg --step advertise --state sa1.st \
+		-k $D1/key res1.json >keys1 &&
+	dml-encrypt --scheme secagg --step advertise --state sa2.st \
+		-k $D2/key res2.json >keys2 &&
+	dml-encrypt --scheme secagg --step advertise --state sar.st \
+		-k $DR/key resr.json >keysr &&
+	cat keys1 keysr keys2 >keys &&
+	test_must_fail dml-aggregate --scheme secagg --step collect-keys \
+		--state sa.st -j job.json -k fed1.key --assignments assigned \
+		keys >roster 2>err &&
+	test_grep "keys:2: device .* is not one of the job.s devices" err &&
+	test_empty roster && ! test -e sa.st &&
+	dml-aggregate --scheme secagg --step collect-keys --state sa.st \
+		-j job.json -k fed1.key --assignments assigned \
+		--distributor dist.pub -K keys >roster 2>err &&
+	test_grep "(skipped)" err &&
+	test $(grep -o "\"sig\"" roster | wc -l) = 3 &&
+	test_expect_code 2 dml-aggregate -j job.json -k fed1.key \
+		--distributor dist.pub ok.json 2>err &&
+	test_grep "distributor goes with --assignments" err
+'
 test_expect_success 'dml-aggregate --assignments refuses an assignment for another job or signer' '
 	dml-distribute -j job2.json -k dist.key --node fed1.pub -m model.json -A alg3 reg >other &&
 	test_must_fail dml-aggregate -j job.json -k fed1.key --assignments other ok.json >agg 2>err &&

@@ -40,22 +40,7 @@ fi
 head -10 results-1000.ndjson >results-10.ndjson
 head -10 results-small-10000.ndjson >results-small-10.ndjson
 
-# best of 3 wall-clock seconds of a command (its stdout discarded)
-best3() {
-	best=
-	for i in 1 2 3; do
-		/usr/bin/time -f %e -o time.out "$@" >/dev/null
-		t=$(tail -1 time.out)
-		best=$(echo "$t ${best:-$t}" | awk '{print ($1 < $2) ? $1 : $2}')
-	done
-	echo "$best"
-}
-
-# peak RSS in KB, as /usr/bin/time -v reports it
-peak() {
-	/usr/bin/time -v "$@" >/dev/null 2>time.v
-	sed -n 's/.*Maximum resident set size (kbytes): //p' time.v
-}
+. "$here/lib.sh"	# best3, peak
 
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (b - a) * 100 / a }'; }
 

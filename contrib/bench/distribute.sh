@@ -51,22 +51,7 @@ DIST="$bin/dml-distribute -j job.json -k dist.key --node n1.pub=eu
 	--node n2.pub=na --node n3.pub=asia --node n4.pub -m model.json
 	-A alg.sealed"
 
-# best of 3 wall-clock seconds (stdout discarded)
-best3() {
-	best=
-	for i in 1 2 3; do
-		/usr/bin/time -f %e -o time.out "$@" >/dev/null
-		t=$(tail -1 time.out)
-		best=$(echo "$t ${best:-$t}" | awk '{print ($1 < $2) ? $1 : $2}')
-	done
-	echo "$best"
-}
-# peak RSS in KB, as /usr/bin/time -v reports it
-peak() {
-	/usr/bin/time -v "$@" >/dev/null 2>time.v
-	sed -n 's/.*Maximum resident set size (kbytes): //p' time.v
-}
-verdict() { awk "BEGIN { print ($1) ? \"PASS\" : \"FAIL\" }"; }
+. "$here/lib.sh"	# best3, peak, verdict
 
 echo "registry of 1,000,000 devices, $(du -m reg-1000000.ndjson | cut -f1) MB; one core"
 $DIST -v reg-1000000.ndjson 2>counts.txt >assign.ndjson

@@ -33,20 +33,9 @@ ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -I"$top/lib" \
 	$(pkg-config --cflags $PKGS) -o paillier_bench "$here/paillier_bench.c" \
 	"$top/lib/libdml.a" $(pkg-config --libs $PKGS) -lpthread -lm
 
-# best of N wall-clock seconds of a command (its stdout discarded)
-best() {
-	n=$1 best=
-	shift
-	for i in $(seq "$n"); do
-		/usr/bin/time -f %e -o time.out "$@" >/dev/null
-		t=$(tail -1 time.out)
-		best=$(echo "$t ${best:-$t}" | awk '{print ($1 < $2) ? $1 : $2}')
-	done
-	echo "$best"
-}
+. "$here/lib.sh"	# best, verdict
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a / b }'; }
-verdict() { awk "BEGIN { print ($1) ? \"PASS\" : \"FAIL\" }"; }
 
 echo "one core; 2048-bit keys (112-bit security)"
 ./paillier_bench speed 3 14 14 256 >speed.txt

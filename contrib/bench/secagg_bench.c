@@ -43,6 +43,35 @@ element(unsigned char b[32])
 	while (!shamir_fix_element(b));
 }
 
+/* The pair masks between each dropped device u and its surviving
+ * neighbours v: their keys and signs appended at keys[32 nt], signs[nt].
+ * The survivors added them (from v's side: +1 when v < u); the node
+ * (node_side, from u's recovered key) takes them off. */
+static int
+pair_terms(const secagg_graph *g, const char *dropped,
+    const unsigned char session[32], const unsigned char *ssk,
+    const unsigned char *spk, int node_side, unsigned char *keys,
+    signed char *signs, uint32_t *nt, uint32_t *nb)
+{
+	for (uint32_t u = 1; u <= g->n; u++) {
+		uint32_t c;
+		if (!dropped[u])
+			continue;
+		c = secagg_neighbours(g, u, nb);
+		for (uint32_t i = 0; i < c; i++) {
+			uint32_t v = nb[i], me = node_side ? u : v,
+				 other = node_side ? v : u;
+			if (dropped[v])
+				continue;
+			if (secagg_pair_key(keys + 32 * *nt, session,
+			    ssk + 32 * (me - 1), spk + 32 * (other - 1)) < 0)
+				return -1;
+			signs[(*nt)++] = (v < u) != node_side ? 1 : -1;
+		}
+	}
+	return 0;
+}
+
 static int
 node(uint32_t n, size_t p, double drop, uint32_t k)
 {
@@ -133,21 +162,9 @@ node(uint32_t n, size_t p, double drop, uint32_t k)
 		secagg_self_key(keys + 32 * nt, session, b + 32 * (v - 1));
 		signs[nt++] = 1;
 	}
-	for (uint32_t u = 1; u <= n; u++) {
-		uint32_t c;
-		if (!dropped[u])
-			continue;
-		c = secagg_neighbours(&g, u, nb);
-		for (uint32_t i = 0; i < c; i++) {
-			uint32_t v = nb[i];
-			if (dropped[v])
-				continue;
-			if (secagg_pair_key(keys + 32 * nt, session,
-			    ssk + 32 * (v - 1), spk + 32 * (u - 1)) < 0)
-				return 1;
-			signs[nt++] = v < u ? 1 : -1;
-		}
-	}
+	if (pair_terms(&g, dropped, session, ssk, spk, 0, keys, signs, &nt,
+	    nb) < 0)
+		return 1;
 	fprintf(stderr, "secagg_bench: masking the sum (%u terms) ...\n", nt);
 	secagg_masks(ysum, p, keys, signs, nt);
 
@@ -186,22 +203,10 @@ node(uint32_t n, size_t p, double drop, uint32_t k)
 			}
 		}
 		tr = cpu() - t0;
-		for (uint32_t u = 1; u <= n; u++) {
-			uint32_t c;
-			if (!dropped[u])
-				continue;
-			/* the recovered key is ssk: reconstructed above */
-			c = secagg_neighbours(&g, u, nb);
-			for (uint32_t i = 0; i < c; i++) {
-				uint32_t v = nb[i];
-				if (dropped[v])
-					continue;
-				if (secagg_pair_key(keys + 32 * nt, session,
-				    ssk + 32 * (u - 1), spk + 32 * (v - 1)) < 0)
-					return 1;
-				signs[nt++] = v < u ? -1 : 1;
-			}
-		}
+		/* the recovered key is ssk: reconstructed above */
+		if (pair_terms(&g, dropped, session, ssk, spk, 1, keys, signs,
+		    &nt, nb) < 0)
+			return 1;
 		tk = cpu() - t0 - tr;
 		secagg_masks(ysum, p, keys, signs, nt);
 	}
