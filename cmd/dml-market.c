@@ -540,6 +540,7 @@ cmd_verify(int argc, char **argv)
 {
 	market_license c;
 	long long created;
+	char jid[CID_MAXSTR] = "";
 	dml_job j;
 	int rc;
 
@@ -564,9 +565,12 @@ cmd_verify(int argc, char **argv)
 		if (market_license_allows(&c, cust, j.model, created) < 0)
 			dml_die(DML_EXIT_REJECT, "%s: %s", opt[O_JOB],
 			    dml_errmsg());
+		strcpy(jid, j.id);
 		job_free(&j);
 	}
-	if (opt['L'] && (rc = market_license_paid(&c, ledger_path())) < 0)
+	if (opt['L'] && ((rc = market_license_paid(&c, ledger_path())) < 0 ||
+	    (rc = market_license_unused(&c, ledger_path(), *jid ? jid :
+	    NULL)) < 0))
 		dml_fail(exit_of(rc));
 	market_license_free(&c);
 	return 0;

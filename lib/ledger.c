@@ -100,6 +100,13 @@ struct escrow {
 	enum ledger_escrow_state state;
 };
 
+/* A single-use license named by an escrow: the job it was used for. */
+struct license_use {
+	char *license;
+	char *job;
+	long long seq;
+};
+
 struct credit {
 	const char *to;
 	mpz_t amt;
@@ -108,7 +115,7 @@ struct credit {
 struct ledger {
 	char *path;
 	int fd, flags, broken;
-	struct map accts, escrows;
+	struct map accts, escrows, licenses;
 	long long seq, last_time, last_epoch;
 	unsigned char head[HASHLEN];
 	char authority[65];
@@ -130,6 +137,7 @@ struct pending {
 	char escrow_acct[CID_MAXSTR + 8];
 	struct escrow *esc;		/* settle, refund: the job's escrow */
 	const char *job, *customer;	/* escrow */
+	const char *license;		/* escrow: a single-use license */
 	long long deadline, epoch;
 	const char *from;
 	mpz_t supply, growth;		/* genesis */
@@ -174,8 +182,17 @@ ledger_close(ledger *l)
 			free(e);
 		}
 	}
+	for (size_t i = 0; i < l->licenses.cap; i++) {
+		struct license_use *u = l->licenses.v[i];
+		if (u) {
+			free(u->license);
+			free(u->job);
+			free(u);
+		}
+	}
 	free(l->accts.v);
 	free(l->escrows.v);
+	free(l->licenses.v);
 	for (size_t i = 0; i < l->crcap; i++)
 		mpz_clear(l->cr[i].amt);
 	free(l->cr);
@@ -543,6 +560,33 @@ check_transfer(ledger *l, const json_t *e, struct pending *p)
 	return 0;
 }
 
+/* The license an escrow names, if any: {"id": CID, "kind": single or
+ * subscription}. A single-use license escrows one job only. */
+static int
+escrow_license(ledger *l, const json_t *e, struct pending *p)
+{
+	json_t *x = json_object_get(e, "license");
+	const char *kind;
+	struct license_use *u;
+
+	p->license = NULL;
+	if (!x)
+		return 0;
+	if (!json_is_object(x) || get_cid(x, "id", &p->license) < 0 ||
+	    rec_get_str(NULL, x, "kind", &kind) < 0 ||
+	    (strcmp(kind, "single") != 0 && strcmp(kind, "subscription") != 0))
+		return dml_error("escrow: field \"license\" needs \"id\" (a "
+		    "CID) and \"kind\" (single or subscription)");
+	if (strcmp(kind, "single") != 0) {
+		p->license = NULL;
+		return 0;
+	}
+	if ((u = map_get(&l->licenses, p->license)))
+		return dml_error("escrow: single-use license %s is already "
+		    "used by job %s (entry %lld)", p->license, u->job, u->seq);
+	return 0;
+}
+
 static int
 check_escrow(ledger *l, const json_t *e, struct pending *p)
 {
@@ -560,6 +604,8 @@ check_escrow(ledger *l, const json_t *e, struct pending *p)
 		    "customer");
 	if (map_get(&l->escrows, p->job))
 		return dml_error("escrow: job %s already has an escrow", p->job);
+	if (escrow_license(l, e, p) < 0)
+		return -1;
 	if (p->time >= p->deadline)
 		return dml_error("escrow: the job's deadline %s has passed", dl);
 	p->debit = p->from;
@@ -878,6 +924,13 @@ commit(ledger *l, struct pending *p, const unsigned char hash[HASHLEN])
 		x->seq = p->seq;
 		x->state = ESCROW_OPEN;
 		map_put(&l->escrows, x);
+		if (p->license) {
+			struct license_use *u = xcalloc(1, sizeof *u);
+			u->license = xstrdup(p->license);
+			u->job = xstrdup(p->job);
+			u->seq = p->seq;
+			map_put(&l->licenses, u);
+		}
 		break;
 	}
 	case OP_SETTLE: p->esc->state = ESCROW_SETTLED; break;
@@ -1313,6 +1366,20 @@ fail:
 /* ---- queries ------------------------------------------------------------ */
 
 int
+ledger_license_use(const ledger *l, const char *license, const char **job,
+    long long *seq)
+{
+	struct license_use *u = map_get(&l->licenses, license);
+
+	if (!u)
+		return -1;
+	*job = u->job;
+	if (seq)
+		*seq = u->seq;
+	return 0;
+}
+
+int
 ledger_escrow_get(const ledger *l, const char *job, ledger_escrow *e)
 {
 	struct escrow *x = map_get(&l->escrows, job);
@@ -1445,10 +1512,15 @@ ledger_escrow_body(const dml_job *j)
 {
 	json_t *r = j->rec, *rw = json_object_get(r, "reward");
 
-	return json_pack("{s:s,s:s,s:O,s:O,s:O}", "op", "escrow", "job", j->id,
-	    "amount", json_object_get(rw, "budget"), "deadline",
+	json_t *b = json_pack("{s:s,s:s,s:O,s:O,s:O}", "op", "escrow", "job",
+	    j->id, "amount", json_object_get(rw, "budget"), "deadline",
 	    json_object_get(r, "deadline"), "customer",
 	    json_object_get(r, "customer"));
+
+	/* the license the job names: a single-use one escrows one job */
+	if (json_object_get(r, "license"))
+		json_object_set(b, "license", json_object_get(r, "license"));
+	return b;
 }
 
 static json_t *

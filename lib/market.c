@@ -526,6 +526,30 @@ market_license_paid(const market_license *c, const char *ledger_path)
 	return 0;
 }
 
+int
+market_license_unused(const market_license *c, const char *ledger_path,
+    const char *job)
+{
+	const char *by;
+	long long seq;
+	ledger *l;
+	int rc;
+
+	if (c->kind != LICENSE_SINGLE)
+		return 0;
+	if ((rc = ledger_open(&l, ledger_path, 0, NULL, NULL)) < 0)
+		return rc;
+	rc = 0;
+	if (ledger_license_use(l, c->id, &by, &seq) == 0 &&
+	    (!job || strcmp(by, job) != 0)) {
+		dml_error("single-use license %s is used up: the escrow of "
+		    "job %s (ledger entry %lld) names it", c->id, by, seq);
+		rc = LEDGER_REJECT;
+	}
+	ledger_close(l);
+	return rc;
+}
+
 /* ---- competitions ------------------------------------------------------- */
 
 int

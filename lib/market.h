@@ -113,6 +113,13 @@ int market_license_allows(const market_license *c, const char *customer,
  * 0 yes, LEDGER_REJECT no, LEDGER_ESYS the ledger cannot be read. */
 int market_license_paid(const market_license *c, const char *ledger_path);
 
+/* A single-use license escrows one job (the ledger refuses a second
+ * escrow naming it): 0 if no escrow of the ledger names it or the one
+ * that does is job `job`'s (may be NULL); LEDGER_REJECT (used by another
+ * job) or LEDGER_ESYS (the ledger cannot be read). Subscriptions: 0. */
+int market_license_unused(const market_license *c, const char *ledger_path,
+    const char *job);
+
 /* ---- competitions ------------------------------------------------------ */
 
 typedef struct market_comp {
