@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "cid.h"
 #include "data.h"
 #include "ipfs.h"
@@ -31,8 +32,12 @@ static const char usage[] =
 "                       the matching listings: category, price, id order\n"
 "  acquire -k CUSTKEY --listing CID|FILE\n"
 "                       pay the developer on the ledger, write a dml.license\n"
-"  verify --license FILE [--job JOBFILE]\n"
-"                       check a license (and that the job may use it)\n"
+"  acquire -k CUSTKEY --listing CID|FILE --rpc URL --escrow ADDR\n"
+"          -K ETHKEY -P BOOK   pay in DML tokens on an Ethereum node instead\n"
+"  verify --license FILE [--job JOBFILE] [-L LEDGER | --rpc URL\n"
+"          --escrow ADDR -P BOOK]\n"
+"                       check a license (and that the job may use it), its\n"
+"                       payment on the ledger or on chain\n"
 "  compete -k CUSTKEY --images FILE --labels FILE --prize N --deadline T\n"
 "          [--split P,P,...] [--award-by T] [--metric accuracy|loss]\n"
 "          [--description D] [--nonce TEXT]\n"
@@ -53,12 +58,17 @@ static const char usage[] =
 "      --time TIME      the record's and the ledger entry's time, RFC 3339\n"
 "                       UTC (default now)\n"
 "  -o, --output FILE    write the record to FILE (whole or not at all)\n"
+"      --rpc URL        an Ethereum node's JSON-RPC URL (as dml-settle)\n"
+"      --escrow ADDR    the JobEscrow contract whose token pays (default\n"
+"                       $DML_ETH_ESCROW)\n"
+"  -K, --eth-key FILE   the paying Ethereum key (dml-keygen --eth)\n"
+"  -P, --payees FILE    the address book: signed dml.eth.payee records\n"
 "  -h, --help, --version\n";
 
 enum { O_ALG = 256, O_CAT, O_DESC, O_PRICE, O_LIC, O_PERIOD, O_KEYWORD,
 	O_MAXP, O_LISTING, O_LICENSE, O_JOB, O_TIME, O_IMAGES, O_LABELS,
 	O_PRIZE, O_SPLIT, O_DEADLINE, O_AWARD, O_METRIC, O_COMP, O_MODEL,
-	O_BOARD, O_NONCE, O_VERSION };
+	O_BOARD, O_NONCE, O_RPC, O_ESCROW, O_VERSION };
 
 static const struct option opts[] = {
 	{"key", required_argument, 0, 'k'},
@@ -89,6 +99,10 @@ static const struct option opts[] = {
 	{"model", required_argument, 0, O_MODEL},
 	{"leaderboard", required_argument, 0, O_BOARD},
 	{"nonce", required_argument, 0, O_NONCE},
+	{"rpc", required_argument, 0, O_RPC},
+	{"escrow", required_argument, 0, O_ESCROW},
+	{"eth-key", required_argument, 0, 'K'},
+	{"payees", required_argument, 0, 'P'},
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, O_VERSION},
 	{0, 0, 0, 0}};
@@ -116,7 +130,7 @@ parse(int argc, char **argv, const char *allowed)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:L:i:r:a:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:L:i:r:a:o:hK:P:", opts, NULL)) != -1) {
 		const char *name = NULL;
 		if (c == 'h') {
 			fputs(usage, stdout);
@@ -184,6 +198,30 @@ write_one(const json_t *r)
 {
 	if (rec_out_one(opt['o'], r, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
+}
+
+/* --rpc, --escrow, -K: a connection to the node (c->out unset). */
+static void
+chain_open(chain *c)
+{
+	const char *escrow = opt[O_ESCROW] ? opt[O_ESCROW] :
+	    getenv("DML_ETH_ESCROW");
+
+	chain_init(c);
+	if (chain_connect(c, opt[O_RPC]) < 0)
+		dml_usage_error("--rpc: %s", dml_errmsg());
+	if (!escrow || eth_address_parse(escrow, c->escrow) < 0)
+		dml_usage_error("--escrow ADDR (or $DML_ETH_ESCROW): the "
+		    "JobEscrow whose token pays%s%s", escrow ? ": " : "",
+		    escrow ? dml_errmsg() : "");
+	c->has_escrow = 1;
+	if (opt['K']) {
+		if (eth_key_load(opt['K'], &c->key) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		c->has_key = 1;
+	}
+	if (!opt['P'])
+		dml_usage_error("--rpc needs -P BOOK (the address book)");
 }
 
 static int
@@ -480,20 +518,73 @@ find_listing(const char *arg, market_listing *l)
 		    "canonical (its id is %s)", arg, l->id);
 }
 
+/* Pay listing l's price on the ledger: the entry's seq and hash. */
+static json_t *
+pay_ledger(const market_listing *l, const char *hex, const dml_key *k)
+{
+	json_t *body, *pay;
+	char head[65];
+	ledger *led;
+	mpz_t bal, price;
+	int rc;
+
+	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
+	    NULL)) < 0)
+		dml_fail(exit_of(rc));
+	mpz_inits(bal, price, NULL);
+	ledger_balance(led, hex, bal);
+	mpz_set_str(price, l->price, 10);
+	if (mpz_cmp(bal, price) < 0) {
+		char *b = mpz_get_str(NULL, 10, bal);
+		dml_die(DML_EXIT_REJECT, "insufficient funds: listing %s costs "
+		    "%s tokens, the balance of %.16s... is %s", l->id, l->price,
+		    hex, b);
+	}
+	mpz_clears(bal, price, NULL);
+	body = json_pack("{s:s,s:s,s:s}", "op", "transfer", "to", l->developer,
+	    "amount", l->price);
+	if ((rc = ledger_submit(led, body, k, opt[O_TIME])) < 0)
+		dml_fail(exit_of(rc));
+	ledger_head(led, head);
+	pay = market_ledger_payment(ledger_entries(led) - 1, head);
+	ledger_close(led);
+	json_decref(body);
+	return pay;
+}
+
+/* Pay listing l's price in tokens on chain: the transaction. */
+static json_t *
+pay_chain(const market_listing *l, const char *hex)
+{
+	json_t *pay;
+	chain c;
+	int rc;
+
+	chain_open(&c);
+	if (!opt['K'])
+		dml_usage_error("acquire --rpc needs -K ETHKEY (the payer)");
+	if ((rc = market_pay_chain(&c, l, hex, opt['P'], &pay)) < 0)
+		dml_fail(chain_exit(rc));
+	chain_close(&c);
+	return pay;
+}
+
 static int
 cmd_acquire(int argc, char **argv)
 {
 	market_listing l;
 	market_license c;
-	json_t *body, *r;
-	char hex[65], head[65];
+	json_t *r;
+	char hex[65];
 	rec_out *out;
-	ledger *led;
-	mpz_t bal, price;
 	dml_key k;
-	int rc;
 
-	parse(argc, argv, "key ledger index repo api output listing time");
+	parse(argc, argv, "key ledger index repo api output listing time rpc "
+	    "escrow eth-key payees");
+	if (opt[O_RPC] && opt['L'])
+		dml_usage_error("-L (the ledger) or --rpc (a chain), not both");
+	if (!opt[O_RPC] && (opt[O_ESCROW] || opt['K'] || opt['P']))
+		dml_usage_error("--escrow, -K and -P need --rpc URL");
 	find_listing(need(O_LISTING, "--listing CID|FILE"), &l);
 	load_key(&k);
 	key_hex(k.pk, 32, hex);
@@ -501,27 +592,8 @@ cmd_acquire(int argc, char **argv)
 		dml_die(DML_EXIT_REJECT, "listing %s is your own", l.id);
 	if (!(out = rec_out_open(opt['o'])))
 		dml_fail(DML_EXIT_USAGE);
-	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
-	    NULL)) < 0)
-		dml_fail(exit_of(rc));
-	mpz_inits(bal, price, NULL);
-	ledger_balance(led, hex, bal);
-	mpz_set_str(price, l.price, 10);
-	if (mpz_cmp(bal, price) < 0) {
-		char *b = mpz_get_str(NULL, 10, bal);
-		dml_die(DML_EXIT_REJECT, "insufficient funds: listing %s costs "
-		    "%s tokens, the balance of %.16s... is %s", l.id, l.price,
-		    hex, b);
-	}
-	mpz_clears(bal, price, NULL);
-	body = json_pack("{s:s,s:s,s:s}", "op", "transfer", "to", l.developer,
-	    "amount", l.price);
-	if ((rc = ledger_submit(led, body, &k, opt[O_TIME])) < 0)
-		dml_fail(exit_of(rc));
-	ledger_head(led, head);
-	r = market_license_new(&l, hex, now, ledger_entries(led) - 1, head);
-	ledger_close(led);
-	json_decref(body);
+	r = market_license_new(&l, hex, now, opt[O_RPC] ? pay_chain(&l, hex) :
+	    pay_ledger(&l, hex, &k));
 	if (rec_sign(r, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	key_free(&k);
@@ -544,7 +616,9 @@ cmd_verify(int argc, char **argv)
 	dml_job j;
 	int rc;
 
-	parse(argc, argv, "ledger license job");
+	parse(argc, argv, "ledger license job rpc escrow payees");
+	if (!opt[O_RPC] && (opt[O_ESCROW] || opt['P']))
+		dml_usage_error("--escrow and -P need --rpc URL");
 	if (market_license_load(need(O_LIC, "--license FILE"), &c) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (opt[O_JOB]) {
@@ -568,10 +642,21 @@ cmd_verify(int argc, char **argv)
 		strcpy(jid, j.id);
 		job_free(&j);
 	}
-	if (opt['L'] && ((rc = market_license_paid(&c, ledger_path())) < 0 ||
-	    (rc = market_license_unused(&c, ledger_path(), *jid ? jid :
-	    NULL)) < 0))
+	/* -L: the payment (unless it is on chain and --rpc checks it) and,
+	 * for a single-use license, the escrow that used it */
+	if (opt['L'] && !(c.pay_chain && opt[O_RPC]) &&
+	    (rc = market_license_paid(&c, ledger_path())) < 0)
 		dml_fail(exit_of(rc));
+	if (opt['L'] && (rc = market_license_unused(&c, ledger_path(), *jid ?
+	    jid : NULL)) < 0)
+		dml_fail(exit_of(rc));
+	if (opt[O_RPC]) {
+		chain ch;
+		chain_open(&ch);
+		if ((rc = market_license_paid_chain(&c, &ch, opt['P'])) < 0)
+			dml_fail(chain_exit(rc));
+		chain_close(&ch);
+	}
 	market_license_free(&c);
 	return 0;
 }

@@ -1267,3 +1267,228 @@ chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
 	json_decref(rc);
 	return emit(c, r);
 }
+
+/* ---- payments: a license's price paid to its developer ----------------- */
+
+int
+chain_payee(const char *bookf, const char *key, unsigned char addr[20])
+{
+	json_t *book;
+	const char *a;
+	int st;
+
+	if ((st = address_book(bookf, &book)) < 0) {
+		json_decref(book);
+		return st;
+	}
+	a = json_string_value(json_object_get(book, key));
+	if (a)
+		eth_address_parse(a, addr);
+	else
+		dml_error("%.16s... has no address in %s", key, bookf ? bookf :
+		    "the address book (--payees)");
+	json_decref(book);
+	return a ? 0 : CHAIN_REJECT;
+}
+
+/* The token balance of an address. */
+static int
+balance_of(chain *c, const unsigned char token[20], const unsigned char a[20],
+    mpz_t out)
+{
+	unsigned char *r;
+	size_t n;
+	eth_abi abi;
+	int st;
+
+	eth_abi_init(&abi, "balanceOf(address)", 1);
+	eth_abi_address(&abi, a);
+	if ((st = view(c, token, &abi, &r, &n, "balanceOf")) < 0)
+		return st;
+	if (eth_ret_mpz(r, n, 0, out) < 0)
+		st = fail("balanceOf");
+	free(r);
+	return st;
+}
+
+/* Is there, in the receipt, a Transfer(from, to, amount) log of the token? */
+static int
+has_transfer(const json_t *receipt, const unsigned char token[20],
+    const unsigned char from[20], const unsigned char to[20],
+    const mpz_t amount)
+{
+	json_t *logs = eth_receipt_logs(receipt,
+	    "Transfer(address,address,uint256)"), *lg;
+	unsigned char w[32];
+	size_t i;
+	int found = 0;
+	mpz_t v;
+
+	mpz_init(v);
+	json_array_foreach(logs, i, lg) {
+		json_t *tp = json_object_get(lg, "topics");
+		const char *ad = json_string_value(json_object_get(lg, "address")),
+		    *t1 = json_string_value(json_array_get(tp, 1)),
+		    *t2 = json_string_value(json_array_get(tp, 2));
+		unsigned char a[20];
+		if (!ad || !t1 || !t2 || eth_address_parse(ad, a) < 0 ||
+		    memcmp(a, token, 20) != 0)
+			continue;
+		if (eth_unhex(t1, w, 32) < 0 || memcmp(w + 12, from, 20) != 0 ||
+		    eth_unhex(t2, w, 32) < 0 || memcmp(w + 12, to, 20) != 0 ||
+		    log_word(lg, 0, v) < 0 || mpz_cmp(v, amount) != 0)
+			continue;
+		found = 1;
+	}
+	mpz_clear(v);
+	json_decref(logs);
+	return found;
+}
+
+int
+chain_pay(chain *c, const unsigned char to[20], const mpz_t amount,
+    json_t **payment)
+{
+	unsigned char token[20];
+	json_t *rc = NULL, *p;
+	uint64_t block = 0, id;
+	eth_abi abi;
+	mpz_t bal;
+	int st;
+
+	*payment = NULL;
+	if (!c->has_key) {
+		dml_error("paying needs --eth-key FILE");
+		return CHAIN_ESYS;
+	}
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	mpz_init(bal);
+	if ((st = balance_of(c, token, c->key.addr, bal)) == 0 &&
+	    mpz_cmp(bal, amount) < 0) {
+		char s[43], *a = mpz_get_str(NULL, 10, amount),
+		     *b = mpz_get_str(NULL, 10, bal);
+		eth_address_str(c->key.addr, s);
+		dml_error("insufficient funds: %s tokens to pay, the token "
+		    "balance of %s is %s", a, s, b);
+		free(a);
+		free(b);
+		st = CHAIN_REJECT;
+	}
+	mpz_clear(bal);
+	if (st < 0)
+		return st;
+	if (!(id = eth_chain_id(c->rpc)))
+		return fail("chain id");
+	eth_abi_init(&abi, "transfer(address,uint256)", 2);
+	eth_abi_address(&abi, to);
+	eth_abi_mpz(&abi, amount);
+	if ((st = send_tx(c, token, &abi, "transfer", &rc)) < 0)
+		return st;
+	if (!has_transfer(rc, token, c->key.addr, to, amount) ||
+	    eth_quantity_u64(json_object_get(rc, "blockNumber"), &block) < 0) {
+		json_decref(rc);
+		dml_error("transfer: the receipt has no Transfer event of the "
+		    "payment");
+		return CHAIN_REJECT;
+	}
+	p = json_object();
+	json_object_set_new(p, "chain", json_integer((json_int_t)id));
+	json_object_set_new(p, "token", addrstr(token));
+	json_object_set(p, "tx", json_object_get(rc, "transactionHash"));
+	json_object_set_new(p, "block", json_integer((json_int_t)block));
+	json_object_set_new(p, "from", addrstr(c->key.addr));
+	json_object_set_new(p, "to", addrstr(to));
+	json_object_set_new(p, "amount", mpzstr(amount));
+	json_decref(rc);
+	*payment = p;
+	return 0;
+}
+
+/* An address field of a payment. */
+static int
+pay_addr(const json_t *p, const char *key, unsigned char a[20])
+{
+	const char *s = json_string_value(json_object_get(p, key));
+
+	if (!s || eth_address_parse(s, a) < 0)
+		return dml_error("field \"payment.%s\" is not an address", key);
+	return 0;
+}
+
+int
+chain_payment_check(chain *c, const json_t *p, const unsigned char from[20],
+    const unsigned char to[20], const mpz_t amount)
+{
+	unsigned char token[20], pt[20], pf[20], pto[20], h[32];
+	const char *tx = json_string_value(json_object_get(p, "tx")),
+		   *am = json_string_value(json_object_get(p, "amount"));
+	json_int_t chain_id = json_integer_value(json_object_get(p, "chain")),
+		   block = json_integer_value(json_object_get(p, "block"));
+	uint64_t id, got = 0;
+	json_t *rc;
+	char want[43];
+	mpz_t v;
+	int st, ok;
+
+	if (pay_addr(p, "token", pt) < 0 || pay_addr(p, "from", pf) < 0 ||
+	    pay_addr(p, "to", pto) < 0)
+		return CHAIN_REJECT;
+	if (!tx || strlen(tx) != 66 || eth_unhex(tx, h, 32) < 0)
+		return dml_error("field \"payment.tx\" is not a transaction "
+		    "hash"), CHAIN_REJECT;
+	mpz_init(v);
+	ok = am && mpz_set_str(v, am, 10) == 0 && mpz_cmp(v, amount) == 0;
+	mpz_clear(v);
+	if (!ok)
+		return dml_error("the payment's amount is not the price"),
+		    CHAIN_REJECT;
+	if (memcmp(pto, to, 20) != 0) {
+		eth_address_str(to, want);
+		return dml_error("the payment went to %s, not to the "
+		    "developer's address %s", json_string_value(
+		    json_object_get(p, "to")), want), CHAIN_REJECT;
+	}
+	if (memcmp(pf, from, 20) != 0) {
+		eth_address_str(from, want);
+		return dml_error("the payment came from %s, not from the "
+		    "licensee's address %s", json_string_value(
+		    json_object_get(p, "from")), want), CHAIN_REJECT;
+	}
+	if (!(id = eth_chain_id(c->rpc)))
+		return fail(NULL);
+	if ((uint64_t)chain_id != id)
+		return dml_error("the payment is on chain %lld, the node's "
+		    "chain is %llu", (long long)chain_id,
+		    (unsigned long long)id), CHAIN_REJECT;
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	if (memcmp(token, pt, 20) != 0) {
+		eth_address_str(token, want);
+		return dml_error("the payment is in token %s, not in the "
+		    "escrow's token %s", json_string_value(json_object_get(p,
+		    "token")), want), CHAIN_REJECT;
+	}
+	if (!(rc = eth_rpc_call(c->rpc, "eth_getTransactionReceipt",
+	    json_pack("[s]", tx), NULL)))
+		return fail(NULL);
+	st = CHAIN_REJECT;
+	if (!json_is_object(rc))
+		dml_error("transaction %s is not on the chain", tx);
+	else if (strcmp(json_string_value(json_object_get(rc, "status")) ?
+	    json_string_value(json_object_get(rc, "status")) : "", "0x1") != 0)
+		dml_error("transaction %s failed (status 0)", tx);
+	else if (!has_transfer(rc, token, from, to, amount)) {
+		char *a = mpz_get_str(NULL, 10, amount);
+		dml_error("transaction %s is no Transfer of %s tokens to the "
+		    "developer", tx, a);
+		free(a);
+	} else if (eth_quantity_u64(json_object_get(rc, "blockNumber"),
+	    &got) < 0 || got != (uint64_t)block)
+		dml_error("transaction %s was mined in block %llu, not %lld",
+		    tx, (unsigned long long)got, (long long)block);
+	else
+		st = 0;
+	json_decref(rc);
+	return st;
+}

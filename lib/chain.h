@@ -111,4 +111,23 @@ int chain_emit_growth(chain *c, long long epoch, const char *ownersf,
 int chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
     const char *reason);
 
+/* ---- payments: a license's price paid to its developer ---------------- */
+
+/* The address the address book (signed dml.eth.payee records; NULL: none)
+ * gives identity `key` (hex). CHAIN_REJECT with dml_error if it has none. */
+int chain_payee(const char *bookf, const char *key, unsigned char addr[20]);
+/* Pay `amount` tokens (the escrow's token) from the key's address to `to`:
+ * the token balance is checked first (too low: CHAIN_REJECT, nothing
+ * sent), the receipt must hold the Transfer event. *payment (new
+ * reference): {"chain","token","tx","block","from","to","amount"}. */
+int chain_pay(chain *c, const unsigned char to[20], const mpz_t amount,
+    json_t **payment);
+/* Is `payment` (as chain_pay makes it) a payment of `amount` from `from`
+ * to `to` on this node's chain, in the escrow's token: the receipt of its
+ * transaction (eth_getTransactionReceipt) succeeded, in its block, and
+ * holds the token's Transfer(from, to, amount) log? */
+int chain_payment_check(chain *c, const json_t *payment,
+    const unsigned char from[20], const unsigned char to[20],
+    const mpz_t amount);
+
 #endif

@@ -340,8 +340,14 @@ out:
 /* ---- licenses ----------------------------------------------------------- */
 
 json_t *
+market_ledger_payment(long long seq, const char *hash)
+{
+	return json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "hash", hash);
+}
+
+json_t *
 market_license_new(const market_listing *l, const char *licensee,
-    long long t, long long seq, const char *hash)
+    long long t, json_t *payment)
 {
 	json_t *r = rec_new("dml.license");
 	char buf[32];
@@ -358,9 +364,52 @@ market_license_new(const market_listing *l, const char *licensee,
 		ledger_time_format(t + l->period_days * 86400, buf);
 		json_object_set_new(r, "valid_until", json_string(buf));
 	}
-	json_object_set_new(r, "payment", json_pack("{s:I,s:s}", "seq",
-	    (json_int_t)seq, "hash", hash));
+	json_object_set_new(r, "payment", payment);
 	return r;
+}
+
+/* A license's payment: a ledger entry {"seq","hash"}, or a transfer on
+ * chain {"chain","token","tx","block","from","to","amount"}. */
+static int
+license_payment(const rec_in *in, const json_t *pay, market_license *c)
+{
+	const char *s;
+	long long v;
+	unsigned char a[20];
+	static const char *const addrs[] = {"token", "from", "to"};
+
+	c->pay_seq = -1;
+	if (!json_object_get(pay, "tx")) {
+		if (rec_get_int(in, pay, "seq", 0, 1LL << 50, &c->pay_seq) < 0 ||
+		    rec_get_str(in, pay, "hash", &c->pay_hash) < 0)
+			return -1;
+		if (strlen(c->pay_hash) != 64 ||
+		    strspn(c->pay_hash, "0123456789abcdef") != 64)
+			return rec_err(in, "field \"payment.hash\" is not a "
+			    "ledger hash");
+		return 0;
+	}
+	if (rec_get_int(in, pay, "chain", 1, 1LL << 50, &v) < 0 ||
+	    rec_get_int(in, pay, "block", 0, 1LL << 50, &v) < 0 ||
+	    rec_get_str(in, pay, "tx", &s) < 0)
+		return -1;
+	if (strlen(s) != 66 || strncmp(s, "0x", 2) != 0 ||
+	    strspn(s + 2, "0123456789abcdef") != 64)
+		return rec_err(in, "field \"payment.tx\" is not a transaction "
+		    "hash");
+	for (size_t i = 0; i < 3; i++) {
+		if (rec_get_str(in, pay, addrs[i], &s) < 0)
+			return -1;
+		if (eth_address_parse(s, a) < 0)
+			return rec_err(in, "field \"payment.%s\" is not an "
+			    "address", addrs[i]);
+	}
+	if (rec_get_amount(in, pay, "amount", &s) < 0)
+		return -1;
+	if (strcmp(s, c->price) != 0)
+		return rec_err(in, "field \"payment.amount\" is not the price");
+	c->pay_chain = pay;
+	return 0;
 }
 
 int
@@ -381,16 +430,10 @@ market_license_from_record(const rec_in *in, json_t *r, market_license *c)
 	    rec_get_str(in, r, "kind", &kind) < 0 ||
 	    get_time(in, r, "valid_from", &c->valid_from) < 0 ||
 	    !(pay = rec_get_obj(in, r, "payment")) ||
-	    rec_get_int(in, pay, "seq", 0, 1LL << 50, &c->pay_seq) < 0 ||
-	    rec_get_str(in, pay, "hash", &c->pay_hash) < 0)
+	    license_payment(in, pay, c) < 0)
 		goto fail;
 	if (market_kind_parse(kind, &c->kind) < 0) {
 		rec_err(in, "field \"kind\": %s", dml_errmsg());
-		goto fail;
-	}
-	if (strlen(c->pay_hash) != 64 ||
-	    strspn(c->pay_hash, "0123456789abcdef") != 64) {
-		rec_err(in, "field \"payment.hash\" is not a ledger hash");
 		goto fail;
 	}
 	if (c->kind == LICENSE_SUBSCRIPTION) {
@@ -513,7 +556,14 @@ market_license_paid(const market_license *c, const char *ledger_path)
 {
 	struct paid_ctx p = {c, 0};
 	ledger *l;
-	int rc = ledger_open(&l, ledger_path, 0, paid_visit, &p);
+	int rc;
+
+	if (c->pay_chain)
+		return dml_error("license %s was paid on chain (transaction %s), "
+		    "not on the ledger: verify it with --rpc", c->id,
+		    json_string_value(json_object_get(c->pay_chain, "tx"))),
+		    LEDGER_REJECT;
+	rc = ledger_open(&l, ledger_path, 0, paid_visit, &p);
 
 	if (rc == 1)
 		return LEDGER_REJECT;
@@ -524,6 +574,59 @@ market_license_paid(const market_license *c, const char *ledger_path)
 		return dml_error("license %s: the ledger has no entry %lld",
 		    c->id, c->pay_seq), LEDGER_REJECT;
 	return 0;
+}
+
+int
+market_pay_chain(chain *c, const market_listing *l, const char *licensee,
+    const char *bookf, json_t **payment)
+{
+	unsigned char to[20], me[20];
+	char a[43], b[43];
+	mpz_t price;
+	int st;
+
+	*payment = NULL;
+	if ((st = chain_payee(bookf, l->developer, to)) < 0 ||
+	    (st = chain_payee(bookf, licensee, me)) < 0)
+		return dml_error_prefix("listing %s", l->id), st;
+	if (!c->has_key)
+		return dml_error("paying on chain needs --eth-key FILE"),
+		    CHAIN_ESYS;
+	if (memcmp(me, c->key.addr, 20) != 0) {
+		eth_address_str(c->key.addr, a);
+		eth_address_str(me, b);
+		return dml_error("the paying key's address %s is not the "
+		    "licensee's address %s in %s", a, b, bookf), CHAIN_REJECT;
+	}
+	mpz_init_set_str(price, l->price, 10);
+	st = chain_pay(c, to, price, payment);
+	mpz_clear(price);
+	if (st < 0)
+		dml_error_prefix("listing %s", l->id);
+	return st;
+}
+
+int
+market_license_paid_chain(const market_license *c, chain *ch,
+    const char *bookf)
+{
+	unsigned char to[20], from[20];
+	mpz_t price;
+	int st;
+
+	if (!c->pay_chain)
+		return dml_error("license %s was paid on the ledger (entry "
+		    "%lld), not on chain: verify it with -L", c->id,
+		    c->pay_seq), CHAIN_REJECT;
+	if ((st = chain_payee(bookf, c->developer, to)) < 0 ||
+	    (st = chain_payee(bookf, c->licensee, from)) < 0)
+		return dml_error_prefix("license %s", c->id), st;
+	mpz_init_set_str(price, c->price, 10);
+	st = chain_payment_check(ch, c->pay_chain, from, to, price);
+	mpz_clear(price);
+	if (st < 0)
+		dml_error_prefix("license %s", c->id);
+	return st;
 }
 
 int
