@@ -921,58 +921,29 @@ cmd_score(int argc, char **argv)
 	return 0;
 }
 
+/* The prize paid on the ledger: the same library call as dml-settle
+ * --competition. */
 static int
 cmd_award(int argc, char **argv)
 {
 	market_comp c;
-	rec_in *in;
-	json_t *b, *body, *pr;
-	market_entry *ents;
-	market_score *s;
-	settle_list pay;
-	char bid[CID_MAXSTR];
-	size_t n;
-	ledger *led;
-	ledger_escrow esc;
+	json_t *pr;
+	char hash[65];
+	long long seq;
 	dml_key k;
-	mpz_t refund, prize;
 	int rc;
 
 	parse(argc, argv, "key ledger output competition leaderboard time");
 	if (market_comp_load(need(O_COMP, "--competition FILE"), &c) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	if (!(b = rec_read_one(need(O_BOARD, "--leaderboard FILE"), &in)) ||
-	    market_leaderboard_parse(in, b, &c, bid, &ents, &n) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	s = xcalloc(n + 1, sizeof *s);
-	for (size_t i = 0; i < n; i++)
-		s[i].e = &ents[i];
-	settle_list_init(&pay);
-	mpz_inits(refund, prize, NULL);
-	market_prizes(&c, s, n, &pay, refund);
-	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
-	    NULL)) < 0)
-		dml_fail(exit_of(rc));
-	if (ledger_escrow_get(led, c.id, &esc) < 0)
-		dml_die(DML_EXIT_REJECT, "competition %s has no escrowed prize "
-		    "on %s", c.id, ledger_path());
+	need(O_BOARD, "--leaderboard FILE");
 	load_key(&k);
-	body = ledger_settle_body(c.id, bid, NULL, c.customer, &pay, refund);
-	if ((rc = ledger_submit(led, body, &k, opt[O_TIME])) < 0)
+	if ((rc = market_award_ledger(ledger_path(), &c, opt[O_BOARD], &k,
+	    opt[O_TIME], &pr, &seq, hash)) < 0)
 		dml_fail(exit_of(rc));
-	ledger_close(led);
 	key_free(&k);
-	mpz_set_str(prize, c.prize, 10);
-	pr = settle_record(c.id, bid, c.customer, prize, &pay, refund, 0);
 	write_one(pr);
 	json_decref(pr);
-	json_decref(body);
-	settle_list_clear(&pay);
-	mpz_clears(refund, prize, NULL);
-	free(ents);
-	free(s);
-	json_decref(b);
-	rec_close(in);
 	market_comp_free(&c);
 	return 0;
 }

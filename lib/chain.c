@@ -5,6 +5,7 @@
 #include "job.h"
 #include "keccak.h"
 #include "ledger.h"
+#include "market.h"
 #include "merkle.h"
 #include "sign.h"
 #include "util.h"
@@ -372,68 +373,60 @@ check_settled(const json_t *receipt, const char *job,
 	return rc;
 }
 
-int
-chain_settle(chain *c, const char *jobf, const char *storedf,
-    const char *contribf, const char *bookf, char already[CID_MAXSTR])
+/* The escrow `id_s` (a job's or a competition's CID; `what` names it) on
+ * chain, which must be open or settled: *cj (cleared by the caller). */
+static int
+escrow_on_chain(chain *c, const char *what, const char *id_s,
+    const char *deposit, unsigned char id[32], chain_job *cj)
 {
-	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], hex[65],
-	     cs[CID_MAXSTR];
-	unsigned char id[32], root[32];
-	settle_contrib sc;
-	settle_terms t;
-	settle_list p;
-	chain_job cj;
+	int st;
+
+	chain_job_id(id_s, id);
+	if ((st = chain_job_get(c, id, cj)) < 0)
+		return st;
+	if (cj->state == CHAIN_NONE) {
+		dml_error("%s %s has no escrow on chain (dml-settle deposit%s)",
+		    what, id_s, deposit);
+		return CHAIN_REJECT;
+	}
+	if (cj->state != CHAIN_OPEN && cj->state != CHAIN_SETTLED) {
+		dml_error("%s %s is already %s", what, id_s,
+		    chain_state_name(cj->state));
+		return CHAIN_REJECT;
+	}
+	return 0;
+}
+
+/* Commit payout list p of escrow id_s (state cj) as one Merkle root: the
+ * dml.eth.payouts list (report and contributions name what it pays for;
+ * contributions may be NULL) to the IPFS store and out, then
+ * dml.eth.settled. Settled before with the same root: nothing sent. */
+static int
+settle_root(chain *c, const char *what, const char *id_s, const unsigned char id[32],
+    const chain_job *cj, const char *report, const char *contributions,
+    const char *customer, const settle_list *p, mpz_t refund,
+    const json_t *book, char already[CID_MAXSTR])
+{
+	unsigned char root[32];
+	char cs[CID_MAXSTR];
 	merkle_tree tree;
-	json_t *book = NULL, *rec = NULL, *rc = NULL, *r;
-	mpz_t refund, paid, unmapped;
-	dml_job j;
+	json_t *rec, *rc = NULL, *r;
+	mpz_t paid, unmapped;
 	eth_abi a;
 	int st;
 
-	already[0] = 0;
-	if (job_load(jobf, &j) < 0)
-		return CHAIN_REJECT;
-	settle_terms_init(&t);
-	settle_list_init(&p);
-	mpz_inits(refund, paid, unmapped, cj.amount, cj.unclaimed, NULL);
-	memset(&sc, 0, sizeof sc);
-	st = CHAIN_REJECT;
-	if (settle_terms_from_job(&t, &j) < 0)
-		goto out;
-	if ((st = settle_load_stored(storedf, report)) < 0 ||
-	    (st = settle_load_contrib(contribf, j.id, &sc, cid_contrib)) < 0)
-		goto out;
-	if ((st = address_book(bookf, &book)) < 0)
-		goto clear_sc;
-	chain_job_clear(&cj);
-	chain_job_id(j.id, id);
-	if ((st = chain_job_get(c, id, &cj)) < 0)
-		goto clear_sc;
-	st = CHAIN_REJECT;
-	if (cj.state == CHAIN_NONE) {
-		dml_error("job %s has no escrow on chain (dml-settle deposit)",
-		    j.id);
-		goto clear_sc;
-	}
-	if (cj.state != CHAIN_OPEN && cj.state != CHAIN_SETTLED) {
-		dml_error("job %s is already %s", j.id,
-		    chain_state_name(cj.state));
-		goto clear_sc;
-	}
-	if (settle_compute(&t, &sc, cj.amount, &p, refund) < 0) {
-		dml_error_prefix("job %s", j.id);
-		goto clear_sc;
-	}
+	mpz_inits(paid, unmapped, NULL);
 	rec = rec_new("dml.eth.payouts");
-	json_object_set_new(rec, "job", json_string(j.id));
+	json_object_set_new(rec, "job", json_string(id_s));
 	json_object_set_new(rec, "job_id", hexstr(id, 32));
 	json_object_set_new(rec, "report", json_string(report));
-	json_object_set_new(rec, "contributions", json_string(cid_contrib));
-	key_hex(j.customer, 32, hex);
-	json_object_set_new(rec, "customer", json_string(hex));
+	if (contributions)
+		json_object_set_new(rec, "contributions",
+		    json_string(contributions));
+	json_object_set_new(rec, "customer", json_string(customer));
 	json_object_set_new(rec, "escrow_contract", addrstr(c->escrow));
-	json_object_set_new(rec, "escrow", mpzstr(cj.amount));
-	json_object_set_new(rec, "leaves", leaves_of(&p, book, paid, unmapped,
+	json_object_set_new(rec, "escrow", mpzstr(cj->amount));
+	json_object_set_new(rec, "leaves", leaves_of(p, book, paid, unmapped,
 	    &tree));
 	mpz_add(refund, refund, unmapped);
 	merkle_root(&tree, root);
@@ -446,25 +439,25 @@ chain_settle(chain *c, const char *jobf, const char *storedf,
 	/* the payout list on chain: what claims are proven against */
 	if ((st = store_list(rec, cs)) < 0 ||
 	    (st = emit(c, json_incref(rec))) < 0)
-		goto clear_sc;
-	if (cj.state == CHAIN_SETTLED) {
+		goto out;
+	if (cj->state == CHAIN_SETTLED) {
 		/* a rerun after a crash, or a second settle: never twice */
-		if (memcmp(cj.root, root, 32) != 0) {
-			char *h = eth_hex(cj.root, 32);
-			dml_error("job %s is already settled on chain with "
-			    "another root %s", j.id, h);
+		if (memcmp(cj->root, root, 32) != 0) {
+			char *h = eth_hex(cj->root, 32);
+			dml_error("%s %s is already settled on chain with "
+			    "another root %s", what, id_s, h);
 			free(h);
 			st = CHAIN_REJECT;
-			goto clear_sc;
+			goto out;
 		}
 		r = rec_new("dml.eth.settled");
-		json_object_set_new(r, "job", json_string(j.id));
+		json_object_set_new(r, "job", json_string(id_s));
 		json_object_set_new(r, "root", hexstr(root, 32));
 		json_object_set_new(r, "payouts", json_string(cs));
 		json_object_set_new(r, "already", json_true());
-		strcpy(already, j.id);
+		strcpy(already, id_s);
 		st = emit(c, r);
-		goto clear_sc;
+		goto out;
 	}
 	eth_abi_init(&a, "settle(bytes32,bytes32,uint256,string)", 4);
 	eth_abi_word(&a, id);
@@ -472,26 +465,118 @@ chain_settle(chain *c, const char *jobf, const char *storedf,
 	eth_abi_mpz(&a, paid);
 	eth_abi_string(&a, cs);
 	if ((st = send_tx(c, c->escrow, &a, "settle", &rc)) < 0 ||
-	    (st = check_settled(rc, j.id, id, root)) < 0)
-		goto clear_sc;
+	    (st = check_settled(rc, id_s, id, root)) < 0)
+		goto out;
 	r = rec_new("dml.eth.settled");
-	json_object_set_new(r, "job", json_string(j.id));
+	json_object_set_new(r, "job", json_string(id_s));
 	json_object_set_new(r, "root", hexstr(root, 32));
 	json_object_set_new(r, "payouts", json_string(cs));
 	json_object_set_new(r, "paid", mpzstr(paid));
 	json_object_set_new(r, "refund", mpzstr(refund));
 	set_tx(r, rc, 1);
 	st = emit(c, r);
-clear_sc:
-	settle_contrib_clear(&sc);
 out:
 	json_decref(rc);
 	json_decref(rec);
+	mpz_clears(paid, unmapped, NULL);
+	return st;
+}
+
+int
+chain_settle(chain *c, const char *jobf, const char *storedf,
+    const char *contribf, const char *bookf, char already[CID_MAXSTR])
+{
+	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], hex[65];
+	unsigned char id[32];
+	settle_contrib sc;
+	settle_terms t;
+	settle_list p;
+	chain_job cj;
+	json_t *book = NULL;
+	mpz_t refund;
+	dml_job j;
+	int st;
+
+	already[0] = 0;
+	if (job_load(jobf, &j) < 0)
+		return CHAIN_REJECT;
+	settle_terms_init(&t);
+	settle_list_init(&p);
+	mpz_inits(refund, cj.amount, cj.unclaimed, NULL);
+	memset(&sc, 0, sizeof sc);
+	st = CHAIN_REJECT;
+	if (settle_terms_from_job(&t, &j) < 0)
+		goto out;
+	if ((st = settle_load_stored(storedf, report)) < 0 ||
+	    (st = settle_load_contrib(contribf, j.id, &sc, cid_contrib)) < 0)
+		goto out;
+	if ((st = address_book(bookf, &book)) < 0)
+		goto clear_sc;
+	chain_job_clear(&cj);
+	if ((st = escrow_on_chain(c, "job", j.id, "", id, &cj)) < 0)
+		goto clear_sc;
+	st = CHAIN_REJECT;
+	if (settle_compute(&t, &sc, cj.amount, &p, refund) < 0) {
+		dml_error_prefix("job %s", j.id);
+		goto clear_sc;
+	}
+	key_hex(j.customer, 32, hex);
+	st = settle_root(c, "job", j.id, id, &cj, report, cid_contrib, hex, &p,
+	    refund, book, already);
+clear_sc:
+	settle_contrib_clear(&sc);
+out:
 	json_decref(book);
 	settle_list_clear(&p);
 	settle_terms_clear(&t);
-	mpz_clears(refund, paid, unmapped, cj.amount, cj.unclaimed, NULL);
+	mpz_clears(refund, cj.amount, cj.unclaimed, NULL);
 	job_free(&j);
+	return st;
+}
+
+int
+chain_settle_competition(chain *c, const char *compf, const char *boardf,
+    const char *bookf, char already[CID_MAXSTR])
+{
+	char bid[CID_MAXSTR];
+	unsigned char id[32];
+	market_comp mc;
+	settle_list p;
+	chain_job cj;
+	json_t *book = NULL;
+	mpz_t refund, prize;
+	int st;
+
+	already[0] = 0;
+	if (market_comp_load(compf, &mc) < 0)
+		return CHAIN_REJECT;
+	settle_list_init(&p);
+	mpz_inits(refund, prize, cj.amount, cj.unclaimed, NULL);
+	st = CHAIN_REJECT;
+	if (market_award_list(&mc, boardf, bid, &p, refund) < 0)
+		goto out;
+	if ((st = address_book(bookf, &book)) < 0)
+		goto out;
+	chain_job_clear(&cj);
+	if ((st = escrow_on_chain(c, "competition", mc.id, " --competition",
+	    id, &cj)) < 0)
+		goto out;
+	mpz_set_str(prize, mc.prize, 10);
+	if (mpz_cmp(cj.amount, prize) != 0) {
+		char *a = mpz_get_str(NULL, 10, cj.amount);
+		dml_error("competition %s: %s tokens are deposited on chain, "
+		    "its prize is %s", mc.id, a, mc.prize);
+		free(a);
+		st = CHAIN_REJECT;
+		goto out;
+	}
+	st = settle_root(c, "competition", mc.id, id, &cj, bid, NULL, mc.customer, &p,
+	    refund, book, already);
+out:
+	json_decref(book);
+	settle_list_clear(&p);
+	mpz_clears(refund, prize, cj.amount, cj.unclaimed, NULL);
+	market_comp_free(&mc);
 	return st;
 }
 
@@ -807,15 +892,46 @@ out:
 
 /* ---- deposit, transfer, balance, status, refund ------------------------- */
 
+/* approve and deposit amt against escrow id_s until deadline. */
+static int
+deposit(chain *c, const char *id_s, const mpz_t amt, long long deadline)
+{
+	unsigned char token[20], id[32];
+	json_t *rc = NULL, *r;
+	eth_abi a;
+	int st;
+
+	chain_job_id(id_s, id);
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	eth_abi_init(&a, "approve(address,uint256)", 2);
+	eth_abi_address(&a, c->escrow);
+	eth_abi_mpz(&a, amt);
+	if ((st = send_tx(c, token, &a, "approve", &rc)) < 0)
+		return st;
+	json_decref(rc);
+	eth_abi_init(&a, "deposit(bytes32,uint256,uint64)", 3);
+	eth_abi_word(&a, id);
+	eth_abi_mpz(&a, amt);
+	eth_abi_u64(&a, (uint64_t)deadline);
+	if ((st = send_tx(c, c->escrow, &a, "deposit", &rc)) < 0)
+		return st;
+	r = rec_new("dml.eth.deposited");
+	json_object_set_new(r, "job", json_string(id_s));
+	json_object_set_new(r, "job_id", hexstr(id, 32));
+	json_object_set_new(r, "amount", mpzstr(amt));
+	json_object_set_new(r, "deadline", json_integer(deadline));
+	set_tx(r, rc, 1);
+	json_decref(rc);
+	return emit(c, r);
+}
+
 int
 chain_deposit(chain *c, const char *jobf, const char *amount)
 {
-	unsigned char token[20], id[32];
 	const char *budget, *dl;
 	long long deadline;
-	json_t *rc = NULL, *r;
 	dml_job j;
-	eth_abi a;
 	mpz_t amt;
 	int st;
 
@@ -834,34 +950,27 @@ chain_deposit(chain *c, const char *jobf, const char *amount)
 		dml_error_prefix("%s: bad deadline", jobf);
 		goto out;
 	}
-	chain_job_id(j.id, id);
-	if ((st = token_of(c, token)) < 0)
-		goto out;
-	eth_abi_init(&a, "approve(address,uint256)", 2);
-	eth_abi_address(&a, c->escrow);
-	eth_abi_mpz(&a, amt);
-	if ((st = send_tx(c, token, &a, "approve", &rc)) < 0)
-		goto out;
-	json_decref(rc);
-	eth_abi_init(&a, "deposit(bytes32,uint256,uint64)", 3);
-	eth_abi_word(&a, id);
-	eth_abi_mpz(&a, amt);
-	eth_abi_u64(&a, (uint64_t)deadline);
-	if ((st = send_tx(c, c->escrow, &a, "deposit", &rc)) < 0)
-		goto out;
-	r = rec_new("dml.eth.deposited");
-	json_object_set_new(r, "job", json_string(j.id));
-	json_object_set_new(r, "job_id", hexstr(id, 32));
-	json_object_set_new(r, "amount", mpzstr(amt));
-	json_object_set_new(r, "deadline", json_integer(deadline));
-	set_tx(r, rc, 1);
-	json_decref(rc);
-	rc = NULL;
-	st = emit(c, r);
+	st = deposit(c, j.id, amt, deadline);
 out:
-	json_decref(rc);
 	mpz_clear(amt);
 	job_free(&j);
+	return st;
+}
+
+int
+chain_deposit_competition(chain *c, const char *compf)
+{
+	market_comp mc;
+	mpz_t amt;
+	int st;
+
+	if (market_comp_load(compf, &mc) < 0)
+		return CHAIN_REJECT;
+	/* the prize is escrowed until award_by, as on the ledger */
+	mpz_init_set_str(amt, mc.prize, 10);
+	st = deposit(c, mc.id, amt, mc.award_by);
+	mpz_clear(amt);
+	market_comp_free(&mc);
 	return st;
 }
 

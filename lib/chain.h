@@ -85,6 +85,15 @@ int chain_deposit(chain *c, const char *jobf, const char *amount);
  * id; else it is "". */
 int chain_settle(chain *c, const char *jobf, const char *storedf,
     const char *contribf, const char *bookf, char already[CID_MAXSTR]);
+/* A competition's prize (dml.competition in compf) deposited by the
+ * sender against the competition's id until its award_by time. */
+int chain_deposit_competition(chain *c, const char *compf);
+/* The prize paid by a leaderboard (signed by the competition's customer):
+ * the payouts computed as on the ledger (market_award_list) settled as one
+ * Merkle root against the competition's deposit, as chain_settle does
+ * for a job; the winners claim with chain_claim. */
+int chain_settle_competition(chain *c, const char *compf,
+    const char *boardf, const char *bookf, char already[CID_MAXSTR]);
 /* The proof of one leaf of a dml.eth.payouts list (index >= 0, or the
  * leaf of address `who` and `role`): dml.eth.proof; then, unless
  * proof_only, the claim (dml.eth.claimed). force skips the local checks

@@ -955,3 +955,80 @@ market_leaderboard_parse(const rec_in *in, const json_t *b,
 	*n = json_array_size(rank);
 	return 0;
 }
+
+/* ---- awards: the prize paid by a leaderboard ---------------------------- */
+
+int
+market_award_list(const market_comp *c, const char *boardf,
+    char bid[CID_MAXSTR], settle_list *pay, mpz_t refund)
+{
+	market_entry *ents;
+	market_score *s;
+	rec_in *in;
+	json_t *b;
+	size_t n;
+
+	if (!(b = rec_read_one(boardf, &in)))
+		return -1;
+	if (market_leaderboard_parse(in, b, c, bid, &ents, &n) < 0) {
+		json_decref(b);
+		rec_close(in);
+		return -1;
+	}
+	s = xcalloc(n + 1, sizeof *s);
+	for (size_t i = 0; i < n; i++)
+		s[i].e = &ents[i];
+	market_prizes(c, s, n, pay, refund);
+	free(ents);
+	free(s);
+	json_decref(b);
+	rec_close(in);
+	return 0;
+}
+
+int
+market_award_ledger(const char *ledger_path, const market_comp *c,
+    const char *boardf, const dml_key *k, const char *when, json_t **payouts,
+    long long *seq, char hash[65])
+{
+	char bid[CID_MAXSTR];
+	settle_list pay;
+	ledger_escrow esc;
+	json_t *body;
+	ledger *led;
+	mpz_t refund, prize;
+	int rc;
+
+	*payouts = NULL;
+	settle_list_init(&pay);
+	mpz_inits(refund, prize, NULL);
+	if (market_award_list(c, boardf, bid, &pay, refund) < 0) {
+		rc = LEDGER_REJECT;
+		goto out;
+	}
+	if ((rc = ledger_open(&led, ledger_path, LEDGER_WRITE, NULL, NULL)) < 0)
+		goto out;
+	if (ledger_escrow_get(led, c->id, &esc) < 0) {
+		dml_error("competition %s has no escrowed prize on %s", c->id,
+		    ledger_path);
+		rc = LEDGER_REJECT;
+	} else {
+		body = ledger_settle_body(c->id, bid, NULL, c->customer, &pay,
+		    refund);
+		if ((rc = ledger_submit(led, body, k, when)) == 0) {
+			ledger_head(led, hash);
+			*seq = ledger_entries(led) - 1;
+		}
+		json_decref(body);
+	}
+	ledger_close(led);
+	if (rc == 0) {
+		mpz_set_str(prize, c->prize, 10);
+		*payouts = settle_record(c->id, bid, c->customer, prize, &pay,
+		    refund, 0);
+	}
+out:
+	settle_list_clear(&pay);
+	mpz_clears(refund, prize, NULL);
+	return rc;
+}

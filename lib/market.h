@@ -200,4 +200,17 @@ int market_leaderboard_parse(const rec_in *in, const json_t *b,
 int market_prizes(const market_comp *c, const market_score *ranked,
     size_t n, settle_list *out, mpz_t refund);
 
+/* The payouts of competition c's prize by the leaderboard in boardf
+ * (market_leaderboard_parse: the competition's, signed by its customer):
+ * *bid its id, `pay` (initialised) the list, `refund` what goes back. */
+int market_award_list(const market_comp *c, const char *boardf,
+    char bid[CID_MAXSTR], settle_list *pay, mpz_t refund);
+/* Pay the prize on the embedded ledger: one settle entry of the
+ * competition's escrow (the ledger settles an escrow once), signed by k at
+ * `when` (NULL: now). *payouts: the dml.payouts record (new reference);
+ * *seq and hash: the entry. 0, LEDGER_REJECT or LEDGER_ESYS. */
+int market_award_ledger(const char *ledger_path, const market_comp *c,
+    const char *boardf, const dml_key *k, const char *when, json_t **payouts,
+    long long *seq, char hash[65]);
+
 #endif
