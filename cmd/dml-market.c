@@ -40,14 +40,17 @@ static const char usage[] =
 "                       payment on the ledger or on chain\n"
 "  compete -k CUSTKEY --images FILE --labels FILE --prize N --deadline T\n"
 "          [--split P,P,...] [--award-by T] [--metric accuracy|loss]\n"
-"          [--description D] [--nonce TEXT]\n"
-"                       post a competition, escrow its prize\n"
+"          [--description D] [--nonce TEXT] [--rpc URL --escrow ADDR\n"
+"          -K ETHKEY]   post a competition, escrow its prize on the ledger\n"
+"                       (or deposit it on chain)\n"
 "  enter -k KEY --competition FILE --model FILE\n"
 "                       store the model on IPFS, write a dml.entry\n"
 "  score -k CUSTKEY --competition FILE --images FILE --labels FILE\n"
 "          [ENTRIES...]  score the entries, write a dml.leaderboard\n"
 "  award -k KEY --competition FILE --leaderboard FILE\n"
-"                       pay the winners from the escrowed prize\n"
+"                       pay the winners from the escrowed prize on the\n"
+"                       ledger (as dml-settle --competition; on chain:\n"
+"                       dml-settle --rpc --competition --leaderboard)\n"
 "Options:\n"
 "  -k, --key FILE       the signer's secret key (dml-keygen)\n"
 "  -L, --ledger FILE    the ledger (default $DML_LEDGER, else\n"
@@ -202,7 +205,7 @@ write_one(const json_t *r)
 
 /* --rpc, --escrow, -K: a connection to the node (c->out unset). */
 static void
-chain_open(chain *c)
+chain_open(chain *c, int need_book)
 {
 	const char *escrow = opt[O_ESCROW] ? opt[O_ESCROW] :
 	    getenv("DML_ETH_ESCROW");
@@ -220,7 +223,7 @@ chain_open(chain *c)
 			dml_fail(DML_EXIT_USAGE);
 		c->has_key = 1;
 	}
-	if (!opt['P'])
+	if (need_book && !opt['P'])
 		dml_usage_error("--rpc needs -P BOOK (the address book)");
 }
 
@@ -560,7 +563,7 @@ pay_chain(const market_listing *l, const char *hex)
 	chain c;
 	int rc;
 
-	chain_open(&c);
+	chain_open(&c, 1);
 	if (!opt['K'])
 		dml_usage_error("acquire --rpc needs -K ETHKEY (the payer)");
 	if ((rc = market_pay_chain(&c, l, hex, opt['P'], &pay)) < 0)
@@ -652,7 +655,7 @@ cmd_verify(int argc, char **argv)
 		dml_fail(exit_of(rc));
 	if (opt[O_RPC]) {
 		chain ch;
-		chain_open(&ch);
+		chain_open(&ch, 1);
 		if ((rc = market_license_paid_chain(&c, &ch, opt['P'])) < 0)
 			dml_fail(chain_exit(rc));
 		chain_close(&ch);
@@ -693,7 +696,10 @@ cmd_compete(int argc, char **argv)
 	int rc;
 
 	parse(argc, argv, "key ledger output images labels prize split "
-	    "deadline award-by metric description time nonce");
+	    "deadline award-by metric description time nonce rpc escrow "
+	    "eth-key");
+	if (opt[O_RPC] && opt['L'])
+		dml_usage_error("-L (the ledger) or --rpc (a chain), not both");
 	if (cid_of_file(need(O_IMAGES, "--images FILE"), img) < 0 ||
 	    cid_of_file(need(O_LABELS, "--labels FILE"), lab) < 0)
 		dml_fail(DML_EXIT_USAGE);
@@ -743,6 +749,22 @@ cmd_compete(int argc, char **argv)
 		dml_usage_error("%s", dml_errmsg());
 	if (!(out = rec_out_open(opt['o'])) || rec_out_write(out, r, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (opt[O_RPC]) {
+		/* on chain: deposited on JobEscrow under the competition's id */
+		chain ch;
+		chain_open(&ch, 0);
+		if (!opt['K'])
+			dml_usage_error("compete --rpc needs -K ETHKEY (the "
+			    "depositor)");
+		if (!(ch.out = rec_out_open(NULL)))
+			dml_fail(DML_EXIT_USAGE);
+		rc = chain_deposit_id(&ch, c.id, c.prize, c.award_by);
+		if (rc < 0)
+			dml_fail(chain_exit(rc));
+		rec_out_abort(ch.out);
+		chain_close(&ch);
+		goto commit;
+	}
 	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
 	    NULL)) < 0)
 		dml_fail(exit_of(rc));
@@ -753,8 +775,9 @@ cmd_compete(int argc, char **argv)
 	if ((rc = ledger_submit(led, body, &k, opt[O_TIME])) < 0)
 		dml_fail(exit_of(rc));
 	ledger_close(led);
-	key_free(&k);
 	json_decref(body);
+commit:
+	key_free(&k);
 	if (rec_out_commit(out) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	market_comp_free(&c);

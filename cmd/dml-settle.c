@@ -463,7 +463,12 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 	} else if (strcmp(cmd, "deposit") == 0 && compf) {
 		if (!keyf)
 			dml_usage_error("deposit needs --eth-key FILE");
-		rc = chain_deposit_competition(&c, compf);
+		market_comp mc;
+		if (market_comp_load(compf, &mc) < 0)
+			dml_fail(DML_EXIT_REJECT);
+		/* the prize is escrowed until award_by, as on the ledger */
+		rc = chain_deposit_id(&c, mc.id, mc.prize, mc.award_by);
+		market_comp_free(&mc);
 	} else if (strcmp(cmd, "settle") == 0) {
 		if (!jobf || !storedf || !contribf || !keyf)
 			dml_usage_error("--eth-key, --job, --stored and "

@@ -958,19 +958,18 @@ out:
 }
 
 int
-chain_deposit_competition(chain *c, const char *compf)
+chain_deposit_id(chain *c, const char *id_s, const char *amount,
+    long long deadline)
 {
-	market_comp mc;
 	mpz_t amt;
-	int st;
+	int st = CHAIN_REJECT;
 
-	if (market_comp_load(compf, &mc) < 0)
-		return CHAIN_REJECT;
-	/* the prize is escrowed until award_by, as on the ledger */
-	mpz_init_set_str(amt, mc.prize, 10);
-	st = deposit(c, mc.id, amt, mc.award_by);
+	mpz_init(amt);
+	if (mpz_set_str(amt, amount, 10) < 0 || mpz_sgn(amt) <= 0)
+		dml_error("%s: no amount to deposit", id_s);
+	else
+		st = deposit(c, id_s, amt, deadline);
 	mpz_clear(amt);
-	market_comp_free(&mc);
 	return st;
 }
 

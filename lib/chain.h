@@ -85,9 +85,11 @@ int chain_deposit(chain *c, const char *jobf, const char *amount);
  * id; else it is "". */
 int chain_settle(chain *c, const char *jobf, const char *storedf,
     const char *contribf, const char *bookf, char already[CID_MAXSTR]);
-/* A competition's prize (dml.competition in compf) deposited by the
- * sender against the competition's id until its award_by time. */
-int chain_deposit_competition(chain *c, const char *compf);
+/* Deposit `amount` against an escrow id that is not a job's (a
+ * competition's prize: its CID, until its award_by time); as
+ * chain_deposit. */
+int chain_deposit_id(chain *c, const char *id_s, const char *amount,
+    long long deadline);
 /* The prize paid by a leaderboard (signed by the competition's customer):
  * the payouts computed as on the ledger (market_award_list) settled as one
  * Merkle root against the competition's deposit, as chain_settle does

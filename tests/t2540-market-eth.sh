@@ -139,4 +139,80 @@ test_expect_success 'an unreachable node: exit 2, nothing written' '
 	test_grep "cannot reach the node" err &&
 	! test -e lic3.json
 '
+# A competition on chain: the prize deposited on JobEscrow under the
+# competition's id, settled by dml-settle as one Merkle root, claimed.
+D1=$(hex d1.pub) D5=$(hex d5.pub)
+test_expect_success 'compete --rpc: the prize deposited on chain under the competition id' '
+	dml-settle transfer -K deployer.eth --to $CUSTOMER --amount 1000 >/dev/null &&
+	head -c 100 /dev/urandom >img.idx && head -c 10 /dev/urandom >lab.idx &&
+	test_expect_code 2 dml-market compete -k cust.key --images img.idx \
+		--labels lab.idx --prize 300 --deadline 2026-02-01T00:00:00Z \
+		--time 2026-01-05T00:00:00Z $RPC 2>err &&
+	test_grep "needs -K ETHKEY" err &&
+	dml-market compete -k cust.key --images img.idx --labels lab.idx \
+		--prize 300 --split 50,30,10 --deadline 2026-02-01T00:00:00Z \
+		--time 2026-01-05T00:00:00Z --nonce c1 $RPC -K customer.eth -o comp.json &&
+	test "$(bal $CUSTOMER)" = 700 &&
+	COMP=$(dml-ipfs-put -n comp.json | field cid) &&
+	test_expect_code 1 dml-settle deposit -K customer.eth --competition comp.json 2>err &&
+	test_grep "JobExists" err
+'
+# board NAME KEY ENTRANTS...: a leaderboard of comp.json signed by KEY
+board() {
+	n=$1 k=$2
+	shift 2
+	r=0 rk=
+	for e in "$@"; do
+		r=$((r + 1))
+		rk="$rk${rk:+,}{\"entrant\":\"$e\",\"rank\":$r}"
+	done
+	printf '{"competition":"%s","customer":"%s","ranking":[%s],"type":"dml.leaderboard","v":1}\n' \
+		"$(dml-ipfs-put -n comp.json | field cid)" "$(hex cust.pub)" "$rk" | $SIGN $k >$n
+}
+test_expect_success 'dml-settle --rpc --competition: one root, the winners claim their prizes' '
+	board b.json cust.key $D1 $D5 $DEVEL &&
+	dml-settle -K deployer.eth -P book.nd --competition comp.json \
+		--leaderboard b.json >cs.out &&
+	head -1 cs.out | jq -c "[.leaves[] | {amount, to}]" >got &&
+	printf "[{\"amount\":\"150\",\"to\":\"%s\"},{\"amount\":\"30\",\"to\":\"%s\"}]\n" $D1 $DEVEL >want.0 &&
+	jq -c "sort_by(.to)" want.0 >want && jq -c "sort_by(.to)" got >got.s &&
+	test_cmp want got.s &&
+	head -1 cs.out | test_grep "\"paid\":\"180\",\"refund\":\"120\"" - &&
+	head -1 cs.out | test_grep "\"report\":\"$(dml-ipfs-put -n b.json | field cid)\"" - &&
+	tail -1 cs.out | test_grep "\"type\":\"dml.eth.settled\"" - &&
+	gas=$(tail -1 cs.out | jq .gas_used) &&
+	echo "# gas of a competition settlement (one root, 3 ranks): $gas" >&3 &&
+	before=$(bal $DEVADDR) &&
+	dml-settle claim -K customer.eth --payouts cs.out --address $(addr d1.payee) >cl1 &&
+	dml-settle claim -K customer.eth --payouts cs.out --address $DEVADDR >cl2 &&
+	echo "# gas of a claim: $(jq .gas_used cl2 | tail -1)" >&3 &&
+	test "$(bal $(addr d1.payee))" = 150 &&
+	test "$(bal $DEVADDR)" = $((before + 30))
+' 3>&1
+test_expect_success 'a second award pays nothing; another leaderboard, a foreign one: refused' '
+	b1=$(bal $(addr d1.payee) $DEVADDR $CUSTOMER) &&
+	dml-settle -K deployer.eth -P book.nd --competition comp.json \
+		--leaderboard b.json >again 2>err &&
+	test_grep "competition .* was already settled with these payouts: nothing sent" err &&
+	board b2.json cust.key $DEVEL $D1 &&
+	test_expect_code 1 dml-settle -K deployer.eth -P book.nd --competition comp.json \
+		--leaderboard b2.json >out 2>err &&
+	test_grep "competition .* is already settled on chain with another root" err &&
+	board fake.json d1.key $D1 &&
+	test_expect_code 1 dml-settle -K deployer.eth -P book.nd --competition comp.json \
+		--leaderboard fake.json >out 2>err &&
+	test_grep "fake.json:1: not a leaderboard of competition .* signed by its customer" err &&
+	test_expect_code 1 dml-settle claim -K customer.eth --payouts cs.out \
+		--address $(addr d1.payee) 2>err &&
+	test_grep "already claimed" err &&
+	test "$(bal $(addr d1.payee) $DEVADDR $CUSTOMER)" = "$b1"
+'
+test_expect_success 'a competition without a deposit on chain is refused' '
+	jq -c ".nonce = \"c2\" | del(.sig, .from)" comp.json | $SIGN cust.key >comp2.json &&
+	cp comp.json comp1.json && cp comp2.json comp.json &&
+	board b3.json cust.key $D1 && cp comp1.json comp.json &&
+	test_expect_code 1 dml-settle -K deployer.eth -P book.nd --competition comp2.json \
+		--leaderboard b3.json 2>err &&
+	test_grep "competition .* has no escrow on chain (dml-settle deposit --competition)" err
+'
 test_done
