@@ -174,6 +174,14 @@ set_tx(json_t *r, const json_t *receipt, int gas)
 		    gas_used(receipt)));
 }
 
+/* emit a record of a mined transaction: its hash and gas. */
+static int
+emit_tx(chain *c, json_t *r, const json_t *receipt)
+{
+	set_tx(r, receipt, 1);
+	return emit(c, r);
+}
+
 int
 chain_job_get(chain *c, const unsigned char id[32], chain_job *j)
 {
@@ -397,6 +405,18 @@ escrow_on_chain(chain *c, const char *what, const char *id_s,
 	return 0;
 }
 
+/* A dml.eth.settled record: the escrow, its root, the payout list's CID. */
+static json_t *
+settled_rec(const char *id_s, const unsigned char root[32], const char *cs)
+{
+	json_t *r = rec_new("dml.eth.settled");
+
+	json_object_set_new(r, "job", json_string(id_s));
+	json_object_set_new(r, "root", hexstr(root, 32));
+	json_object_set_new(r, "payouts", json_string(cs));
+	return r;
+}
+
 /* Commit payout list p of escrow id_s (state cj) as one Merkle root: the
  * dml.eth.payouts list (report and contributions name what it pays for;
  * contributions may be NULL) to the IPFS store and out, then
@@ -450,10 +470,7 @@ settle_root(chain *c, const char *what, const char *id_s, const unsigned char id
 			st = CHAIN_REJECT;
 			goto out;
 		}
-		r = rec_new("dml.eth.settled");
-		json_object_set_new(r, "job", json_string(id_s));
-		json_object_set_new(r, "root", hexstr(root, 32));
-		json_object_set_new(r, "payouts", json_string(cs));
+		r = settled_rec(id_s, root, cs);
 		json_object_set_new(r, "already", json_true());
 		strcpy(already, id_s);
 		st = emit(c, r);
@@ -467,14 +484,10 @@ settle_root(chain *c, const char *what, const char *id_s, const unsigned char id
 	if ((st = send_tx(c, c->escrow, &a, "settle", &rc)) < 0 ||
 	    (st = check_settled(rc, id_s, id, root)) < 0)
 		goto out;
-	r = rec_new("dml.eth.settled");
-	json_object_set_new(r, "job", json_string(id_s));
-	json_object_set_new(r, "root", hexstr(root, 32));
-	json_object_set_new(r, "payouts", json_string(cs));
+	r = settled_rec(id_s, root, cs);
 	json_object_set_new(r, "paid", mpzstr(paid));
 	json_object_set_new(r, "refund", mpzstr(refund));
-	set_tx(r, rc, 1);
-	st = emit(c, r);
+	st = emit_tx(c, r, rc);
 out:
 	json_decref(rc);
 	json_decref(rec);
@@ -764,8 +777,7 @@ chain_claim(chain *c, const char *payf, long index, const char *who,
 	json_object_set_new(x, "index", json_integer((json_int_t)i));
 	json_object_set_new(x, "address", addrstr(a));
 	json_object_set_new(x, "amount", mpzstr(amt));
-	set_tx(x, rc, 1);
-	st = emit(c, x);
+	st = emit_tx(c, x, rc);
 out:
 	free(lv);
 	json_decref(rc);
@@ -973,20 +985,32 @@ chain_deposit_id(chain *c, const char *id_s, const char *amount,
 	return st;
 }
 
+/* A token call sig(to, amount[, text]): *rc the receipt. */
+static int
+token_tx(chain *c, const unsigned char token[20], const char *sig,
+    const unsigned char to[20], const mpz_t amount, const char *text,
+    const char *what, json_t **rc)
+{
+	eth_abi a;
+
+	eth_abi_init(&a, sig, text ? 3 : 2);
+	eth_abi_address(&a, to);
+	eth_abi_mpz(&a, amount);
+	if (text)
+		eth_abi_string(&a, text);
+	return send_tx(c, token, &a, what, rc);
+}
+
 int
 chain_transfer(chain *c, const unsigned char to[20], const mpz_t amount)
 {
 	unsigned char token[20];
 	json_t *rc, *r;
-	eth_abi abi;
 	int st;
 
-	if ((st = token_of(c, token)) < 0)
-		return st;
-	eth_abi_init(&abi, "transfer(address,uint256)", 2);
-	eth_abi_address(&abi, to);
-	eth_abi_mpz(&abi, amount);
-	if ((st = send_tx(c, token, &abi, "transfer", &rc)) < 0)
+	if ((st = token_of(c, token)) < 0 ||
+	    (st = token_tx(c, token, "transfer(address,uint256)", to, amount,
+	    NULL, "transfer", &rc)) < 0)
 		return st;
 	r = rec_new("dml.eth.transferred");
 	json_object_set_new(r, "to", addrstr(to));
@@ -996,12 +1020,30 @@ chain_transfer(chain *c, const unsigned char to[20], const mpz_t amount)
 	return emit(c, r);
 }
 
+/* The token balance of an address. */
+static int
+balance_of(chain *c, const unsigned char token[20], const unsigned char a[20],
+    mpz_t out)
+{
+	unsigned char *r;
+	size_t n;
+	eth_abi abi;
+	int st;
+
+	eth_abi_init(&abi, "balanceOf(address)", 1);
+	eth_abi_address(&abi, a);
+	if ((st = view(c, token, &abi, &r, &n, "balanceOf")) < 0)
+		return st;
+	if (eth_ret_mpz(r, n, 0, out) < 0)
+		st = fail("balanceOf");
+	free(r);
+	return st;
+}
+
 int
 chain_balance(chain *c, char **addrs, int n)
 {
-	unsigned char token[20], a[20], *r;
-	size_t rn;
-	eth_abi abi;
+	unsigned char token[20], a[20];
 	mpz_t z;
 	int st;
 
@@ -1014,14 +1056,7 @@ chain_balance(chain *c, char **addrs, int n)
 			st = CHAIN_REJECT;
 			break;
 		}
-		eth_abi_init(&abi, "balanceOf(address)", 1);
-		eth_abi_address(&abi, a);
-		if ((st = view(c, token, &abi, &r, &rn, "balanceOf")) < 0)
-			break;
-		if (eth_ret_mpz(r, rn, 0, z) < 0)
-			st = fail("balanceOf");
-		free(r);
-		if (st < 0)
+		if ((st = balance_of(c, token, a, z)) < 0)
 			break;
 		rec = rec_new("dml.eth.balance");
 		json_object_set_new(rec, "address", addrstr(a));
@@ -1066,27 +1101,40 @@ chain_status(chain *c, const char *jobf)
 	return st;
 }
 
-int
-chain_refund(chain *c, const char *jobf)
+/* Send escrow call `sig` (one bytes32 argument: the job's id) about the
+ * job of jobf: *rc the receipt. On failure j is freed. */
+static int
+job_tx(chain *c, const char *jobf, const char *sig, const char *what,
+    dml_job *j, json_t **rc)
 {
 	unsigned char id[32];
-	json_t *rc, *r;
-	dml_job j;
 	eth_abi a;
 	int st;
 
-	if (job_load(jobf, &j) < 0)
+	if (job_load(jobf, j) < 0)
 		return CHAIN_REJECT;
-	chain_job_id(j.id, id);
-	eth_abi_init(&a, "refund(bytes32)", 1);
+	chain_job_id(j->id, id);
+	eth_abi_init(&a, sig, 1);
 	eth_abi_word(&a, id);
-	if ((st = send_tx(c, c->escrow, &a, "refund", &rc)) == 0) {
-		r = rec_new("dml.eth.refunded");
-		json_object_set_new(r, "job", json_string(j.id));
-		set_tx(r, rc, 0);
-		json_decref(rc);
-		st = emit(c, r);
-	}
+	if ((st = send_tx(c, c->escrow, &a, what, rc)) < 0)
+		job_free(j);
+	return st;
+}
+
+int
+chain_refund(chain *c, const char *jobf)
+{
+	json_t *rc, *r;
+	dml_job j;
+	int st;
+
+	if ((st = job_tx(c, jobf, "refund(bytes32)", "refund", &j, &rc)) < 0)
+		return st;
+	r = rec_new("dml.eth.refunded");
+	json_object_set_new(r, "job", json_string(j.id));
+	set_tx(r, rc, 0);
+	json_decref(rc);
+	st = emit(c, r);
 	job_free(&j);
 	return st;
 }
@@ -1094,21 +1142,14 @@ chain_refund(chain *c, const char *jobf)
 int
 chain_sweep(chain *c, const char *jobf)
 {
-	unsigned char id[32];
 	json_t *rc, *r, *logs;
 	const char *d;
 	dml_job j;
-	eth_abi a;
 	mpz_t amt;
 	int st;
 
-	if (job_load(jobf, &j) < 0)
-		return CHAIN_REJECT;
-	chain_job_id(j.id, id);
-	eth_abi_init(&a, "sweep(bytes32)", 1);
-	eth_abi_word(&a, id);
-	if ((st = send_tx(c, c->escrow, &a, "sweep", &rc)) < 0)
-		goto out;
+	if ((st = job_tx(c, jobf, "sweep(bytes32)", "sweep", &j, &rc)) < 0)
+		return st;
 	logs = eth_receipt_logs(rc, "Swept(bytes32,address,uint256)");
 	d = json_string_value(json_object_get(json_array_get(logs, 0),
 	    "data"));
@@ -1121,13 +1162,11 @@ chain_sweep(chain *c, const char *jobf)
 		r = rec_new("dml.eth.swept");
 		json_object_set_new(r, "job", json_string(j.id));
 		json_object_set_new(r, "amount", mpzstr(amt));
-		set_tx(r, rc, 1);
-		st = emit(c, r);
+		st = emit_tx(c, r, rc);
 	}
 	mpz_clear(amt);
 	json_decref(logs);
 	json_decref(rc);
-out:
 	job_free(&j);
 	return st;
 }
@@ -1329,8 +1368,7 @@ chain_emit_growth(chain *c, long long epoch, const char *ownersf,
 	json_object_set_new(r, "owners", json_integer((json_int_t)n));
 	json_object_set_new(r, "seed", hexstr(seed, 32));
 	json_object_set_new(r, "payouts", pay);
-	set_tx(r, rc, 1);
-	st = emit(c, r);
+	st = emit_tx(c, r, rc);
 out:
 	free(want);
 	free(v);
@@ -1346,17 +1384,12 @@ chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
 {
 	unsigned char token[20];
 	json_t *rc, *r, *logs;
-	eth_abi a;
 	size_t n;
 	int st;
 
-	if ((st = token_of(c, token)) < 0)
-		return st;
-	eth_abi_init(&a, "payBounty(address,uint256,string)", 3);
-	eth_abi_address(&a, to);
-	eth_abi_mpz(&a, amount);
-	eth_abi_string(&a, reason ? reason : "");
-	if ((st = send_tx(c, token, &a, "bounty", &rc)) < 0)
+	if ((st = token_of(c, token)) < 0 ||
+	    (st = token_tx(c, token, "payBounty(address,uint256,string)", to,
+	    amount, reason ? reason : "", "bounty", &rc)) < 0)
 		return st;
 	logs = eth_receipt_logs(rc, "Bounty(address,uint256,string)");
 	n = json_array_size(logs);
@@ -1397,26 +1430,6 @@ chain_payee(const char *bookf, const char *key, unsigned char addr[20])
 		    "the address book (--payees)");
 	json_decref(book);
 	return a ? 0 : CHAIN_REJECT;
-}
-
-/* The token balance of an address. */
-static int
-balance_of(chain *c, const unsigned char token[20], const unsigned char a[20],
-    mpz_t out)
-{
-	unsigned char *r;
-	size_t n;
-	eth_abi abi;
-	int st;
-
-	eth_abi_init(&abi, "balanceOf(address)", 1);
-	eth_abi_address(&abi, a);
-	if ((st = view(c, token, &abi, &r, &n, "balanceOf")) < 0)
-		return st;
-	if (eth_ret_mpz(r, n, 0, out) < 0)
-		st = fail("balanceOf");
-	free(r);
-	return st;
 }
 
 /* Is there, in the receipt, a Transfer(from, to, amount) log of the token? */
@@ -1460,7 +1473,6 @@ chain_pay(chain *c, const unsigned char to[20], const mpz_t amount,
 	unsigned char token[20];
 	json_t *rc = NULL, *p;
 	uint64_t block = 0, id;
-	eth_abi abi;
 	mpz_t bal;
 	int st;
 
@@ -1488,10 +1500,8 @@ chain_pay(chain *c, const unsigned char to[20], const mpz_t amount,
 		return st;
 	if (!(id = eth_chain_id(c->rpc)))
 		return fail("chain id");
-	eth_abi_init(&abi, "transfer(address,uint256)", 2);
-	eth_abi_address(&abi, to);
-	eth_abi_mpz(&abi, amount);
-	if ((st = send_tx(c, token, &abi, "transfer", &rc)) < 0)
+	if ((st = token_tx(c, token, "transfer(address,uint256)", to, amount,
+	    NULL, "transfer", &rc)) < 0)
 		return st;
 	if (!has_transfer(rc, token, c->key.addr, to, amount) ||
 	    eth_quantity_u64(json_object_get(rc, "blockNumber"), &block) < 0) {

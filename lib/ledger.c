@@ -103,7 +103,7 @@ struct escrow {
 /* A single-use license named by an escrow: the job it was used for. */
 struct license_use {
 	char *license;
-	char *job;
+	char job[CID_MAXSTR];
 	long long seq;
 };
 
@@ -159,6 +159,43 @@ ledger_new(void)
 	return l;
 }
 
+/* Free a map and, with fn, each of its values. */
+static void
+map_clear(struct map *m, void (*fn)(void *))
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i])
+			fn(m->v[i]);
+	free(m->v);
+}
+
+static void
+acct_free(void *p)
+{
+	struct acct *a = p;
+
+	free(a->name);
+	mpz_clear(a->bal);
+	free(a);
+}
+
+static void
+escrow_free(void *p)
+{
+	struct escrow *e = p;
+
+	free(e->job);
+	mpz_clear(e->amount);
+	free(e);
+}
+
+static void
+license_use_free(void *p)
+{
+	free(*(char **)p);	/* the key: the license */
+	free(p);
+}
+
 void
 ledger_close(ledger *l)
 {
@@ -166,33 +203,9 @@ ledger_close(ledger *l)
 		return;
 	if (l->fd >= 0)
 		close(l->fd);	/* releases the lock */
-	for (size_t i = 0; i < l->accts.cap; i++) {
-		struct acct *a = l->accts.v[i];
-		if (a) {
-			free(a->name);
-			mpz_clear(a->bal);
-			free(a);
-		}
-	}
-	for (size_t i = 0; i < l->escrows.cap; i++) {
-		struct escrow *e = l->escrows.v[i];
-		if (e) {
-			free(e->job);
-			mpz_clear(e->amount);
-			free(e);
-		}
-	}
-	for (size_t i = 0; i < l->licenses.cap; i++) {
-		struct license_use *u = l->licenses.v[i];
-		if (u) {
-			free(u->license);
-			free(u->job);
-			free(u);
-		}
-	}
-	free(l->accts.v);
-	free(l->escrows.v);
-	free(l->licenses.v);
+	map_clear(&l->accts, acct_free);
+	map_clear(&l->escrows, escrow_free);
+	map_clear(&l->licenses, license_use_free);
 	for (size_t i = 0; i < l->crcap; i++)
 		mpz_clear(l->cr[i].amt);
 	free(l->cr);
@@ -927,7 +940,7 @@ commit(ledger *l, struct pending *p, const unsigned char hash[HASHLEN])
 		if (p->license) {
 			struct license_use *u = xcalloc(1, sizeof *u);
 			u->license = xstrdup(p->license);
-			u->job = xstrdup(p->job);
+			snprintf(u->job, sizeof u->job, "%s", p->job);
 			u->seq = p->seq;
 			map_put(&l->licenses, u);
 		}

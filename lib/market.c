@@ -93,6 +93,15 @@ get_time(const rec_in *in, const json_t *r, const char *key, long long *t)
 	return 0;
 }
 
+/* Release a record that failed its checks, or a parsed one: -1. */
+static int
+drop(json_t **rec)
+{
+	json_decref(*rec);
+	*rec = NULL;
+	return -1;
+}
+
 /* Verify r's signature and that it is by the key in field `who`; set the
  * record's id. */
 static int
@@ -149,20 +158,16 @@ market_listing_from_record(const rec_in *in, json_t *r, market_listing *l)
 		rec_err(in, "a single-use license has no \"period_days\"");
 		goto fail;
 	}
-	if (signed_by(in, r, "developer", l->developer, l->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "developer", l->developer, l->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	l->rec = NULL;
-	return -1;
+	return drop(&l->rec);
 }
 
 void
 market_listing_free(market_listing *l)
 {
-	json_decref(l->rec);
-	l->rec = NULL;
+	drop(&l->rec);
 }
 
 void
@@ -448,49 +453,39 @@ market_license_from_record(const rec_in *in, json_t *r, market_license *c)
 		rec_err(in, "a single-use license has no \"valid_until\"");
 		goto fail;
 	}
-	if (signed_by(in, r, "licensee", c->licensee, c->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "licensee", c->licensee, c->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	c->rec = NULL;
-	return -1;
+	return drop(&c->rec);
 }
 
-/* The one record of a file, parsed by fn into out. */
+/* The one record of a file: a license (comp 0) or a competition. */
 static int
-load_one(const char *path, int (*fn)(const rec_in *, json_t *, void *),
-    void *out)
+load_one(const char *path, int comp, void *out)
 {
 	rec_in *in;
-	json_t *r = rec_read_one(path, &in);
+	json_t *r;
 	int rc;
 
-	if (!r)
+	memset(out, 0, comp ? sizeof(market_comp) : sizeof(market_license));
+	if (!(r = rec_read_one(path, &in)))
 		return -1;
-	rc = fn(in, r, out);
+	rc = comp ? market_comp_from_record(in, r, out) :
+	    market_license_from_record(in, r, out);
 	rec_close(in);
 	return rc;
-}
-
-static int
-license_fn(const rec_in *in, json_t *r, void *out)
-{
-	return market_license_from_record(in, r, out);
 }
 
 int
 market_license_load(const char *path, market_license *c)
 {
-	memset(c, 0, sizeof *c);
-	return load_one(path, license_fn, c);
+	return load_one(path, 0, c);
 }
 
 void
 market_license_free(market_license *c)
 {
-	json_decref(c->rec);
-	c->rec = NULL;
+	drop(&c->rec);
 }
 
 int
@@ -705,33 +700,22 @@ market_comp_from_record(const rec_in *in, json_t *r, market_comp *c)
 		    "100%%", sum);
 		goto fail;
 	}
-	if (signed_by(in, r, "customer", c->customer, c->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "customer", c->customer, c->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	c->rec = NULL;
-	return -1;
-}
-
-static int
-comp_fn(const rec_in *in, json_t *r, void *out)
-{
-	return market_comp_from_record(in, r, out);
+	return drop(&c->rec);
 }
 
 int
 market_comp_load(const char *path, market_comp *c)
 {
-	memset(c, 0, sizeof *c);
-	return load_one(path, comp_fn, c);
+	return load_one(path, 1, c);
 }
 
 void
 market_comp_free(market_comp *c)
 {
-	json_decref(c->rec);
-	c->rec = NULL;
+	drop(&c->rec);
 }
 
 int
@@ -758,20 +742,16 @@ market_entry_from_record(const rec_in *in, json_t *r, const market_comp *c,
 		rec_err(in, "the entry was made after the deadline %s", t);
 		goto fail;
 	}
-	if (signed_by(in, r, "entrant", e->entrant, e->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "entrant", e->entrant, e->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	e->rec = NULL;
-	return -1;
+	return drop(&e->rec);
 }
 
 void
 market_entry_free(market_entry *e)
 {
-	json_decref(e->rec);
-	e->rec = NULL;
+	drop(&e->rec);
 }
 
 static int
