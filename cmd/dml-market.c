@@ -629,11 +629,16 @@ cmd_verify(int argc, char **argv)
 		const char *lic, *cr;
 		if (job_load(opt[O_JOB], &j) < 0)
 			dml_fail(DML_EXIT_REJECT);
-		lic = job_license(&j, NULL);
+		int single;
+		lic = job_license(&j, &single);
 		if (!lic || strcmp(lic, c.id) != 0)
 			dml_die(DML_EXIT_REJECT, "%s: the job names %s%s, not "
 			    "license %s", opt[O_JOB], lic ? "license " : "",
 			    lic ? lic : "no license", c.id);
+		if (single != (c.kind == LICENSE_SINGLE))
+			dml_die(DML_EXIT_REJECT, "%s: the job calls license %s "
+			    "%s, it is %s", opt[O_JOB], c.id, single ? "single" :
+			    "subscription", market_kind_name(c.kind));
 		cr = json_string_value(json_object_get(j.rec, "created"));
 		if (!cr || ledger_time_parse(cr, &created) < 0)
 			dml_die(DML_EXIT_REJECT, "%s: the job has no valid "

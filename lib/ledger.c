@@ -100,11 +100,13 @@ struct escrow {
 	enum ledger_escrow_state state;
 };
 
-/* A single-use license named by an escrow: the job it was used for. */
+/* A license named by an escrow: the first job it was used for, and
+ * whether an escrow named it single-use. */
 struct license_use {
 	char *license;
 	char job[CID_MAXSTR];
 	long long seq;
+	int single;
 };
 
 struct credit {
@@ -137,7 +139,8 @@ struct pending {
 	char escrow_acct[CID_MAXSTR + 8];
 	struct escrow *esc;		/* settle, refund: the job's escrow */
 	const char *job, *customer;	/* escrow */
-	const char *license;		/* escrow: a single-use license */
+	const char *license;		/* escrow: the license it names */
+	int single;			/* ... as a single-use license */
 	long long deadline, epoch;
 	const char *from;
 	mpz_t supply, growth;		/* genesis */
@@ -574,7 +577,10 @@ check_transfer(ledger *l, const json_t *e, struct pending *p)
 }
 
 /* The license an escrow names, if any: {"id": CID, "kind": single or
- * subscription}. A single-use license escrows one job only. */
+ * subscription}. A single-use license escrows one job only: an escrow
+ * naming a license named before is refused when either names it
+ * single-use (a job cannot dodge the rule by calling its license a
+ * subscription; dml-market verify --job compares the kinds). */
 static int
 escrow_license(ledger *l, const json_t *e, struct pending *p)
 {
@@ -590,11 +596,8 @@ escrow_license(ledger *l, const json_t *e, struct pending *p)
 	    (strcmp(kind, "single") != 0 && strcmp(kind, "subscription") != 0))
 		return dml_error("escrow: field \"license\" needs \"id\" (a "
 		    "CID) and \"kind\" (single or subscription)");
-	if (strcmp(kind, "single") != 0) {
-		p->license = NULL;
-		return 0;
-	}
-	if ((u = map_get(&l->licenses, p->license)))
+	p->single = strcmp(kind, "single") == 0;
+	if ((u = map_get(&l->licenses, p->license)) && (u->single || p->single))
 		return dml_error("escrow: single-use license %s is already "
 		    "used by job %s (entry %lld)", p->license, u->job, u->seq);
 	return 0;
@@ -937,11 +940,12 @@ commit(ledger *l, struct pending *p, const unsigned char hash[HASHLEN])
 		x->seq = p->seq;
 		x->state = ESCROW_OPEN;
 		map_put(&l->escrows, x);
-		if (p->license) {
+		if (p->license && !map_get(&l->licenses, p->license)) {
 			struct license_use *u = xcalloc(1, sizeof *u);
 			u->license = xstrdup(p->license);
 			snprintf(u->job, sizeof u->job, "%s", p->job);
 			u->seq = p->seq;
+			u->single = p->single;
 			map_put(&l->licenses, u);
 		}
 		break;

@@ -223,6 +223,18 @@ test_expect_success 'a single-use license escrows one job: the ledger refuses a 
 	test $(wc -l <out) = 1 && test_grep "\"job\":\"$S1\"" out &&
 	test_grep "refused: single-use license $LIC2 is used by job $S1" err
 '
+test_expect_success 'a job calling a single-use license a subscription: refused by the ledger and by verify' '
+	LIC2=$(cidof lic2.json) S1=$(dml-job --id s1.json) &&
+	jq -c ".license.kind = \"subscription\" | .nonce = \"s3\" | del(.sig, .from)" s2.json |
+		$SIGN cust.key >s3.json &&
+	cp $L before &&
+	test_expect_code 1 dml-ledger escrow -k cust.key --job s3.json \
+		--time 2026-01-20T00:00:03Z 2>err &&
+	test_grep "single-use license $LIC2 is already used by job $S1" err &&
+	cmp before $L &&
+	test_must_fail dml-market verify --license lic2.json --job s3.json 2>err &&
+	test_grep "the job calls license $LIC2 subscription, it is single" err
+'
 test_expect_success '8 concurrent publishers: every listing indexed once, whole lines' '
 	for i in 1 2 3 4 5 6 7 8; do
 		dml-market publish -k dev.key --algorithm zero.model --category c$i \
