@@ -56,8 +56,13 @@ escrow_covers(struct state *s, const dml_job *j, const char *bid)
 	mpz_t need;
 	int ok;
 
-	if (ledger_escrow_get(s->led, j->id, &e) < 0)
+	if (ledger_escrow_get(s->led, j->id, &e) < 0) {
+		const char *lic = job_license(j, &ok), *by;
+		if (lic && ok && ledger_license_use(s->led, lic, &by, NULL) == 0)
+			return dml_error("single-use license %s is used by job "
+			    "%s", lic, by);
 		return dml_error("no escrow on the ledger");
+	}
 	key_hex(j->customer, 32, cust);
 	if (strcmp(e.customer, cust) != 0)
 		return dml_error("the escrow is not the job's customer's");

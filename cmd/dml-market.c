@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "cid.h"
 #include "data.h"
 #include "ipfs.h"
@@ -31,18 +32,25 @@ static const char usage[] =
 "                       the matching listings: category, price, id order\n"
 "  acquire -k CUSTKEY --listing CID|FILE\n"
 "                       pay the developer on the ledger, write a dml.license\n"
-"  verify --license FILE [--job JOBFILE]\n"
-"                       check a license (and that the job may use it)\n"
+"  acquire -k CUSTKEY --listing CID|FILE --rpc URL --escrow ADDR\n"
+"          -K ETHKEY -P BOOK   pay in DML tokens on an Ethereum node instead\n"
+"  verify --license FILE [--job JOBFILE] [-L LEDGER | --rpc URL\n"
+"          --escrow ADDR -P BOOK]\n"
+"                       check a license (and that the job may use it), its\n"
+"                       payment on the ledger or on chain\n"
 "  compete -k CUSTKEY --images FILE --labels FILE --prize N --deadline T\n"
 "          [--split P,P,...] [--award-by T] [--metric accuracy|loss]\n"
-"          [--description D] [--nonce TEXT]\n"
-"                       post a competition, escrow its prize\n"
+"          [--description D] [--nonce TEXT] [--rpc URL --escrow ADDR\n"
+"          -K ETHKEY]   post a competition, escrow its prize on the ledger\n"
+"                       (or deposit it on chain)\n"
 "  enter -k KEY --competition FILE --model FILE\n"
 "                       store the model on IPFS, write a dml.entry\n"
 "  score -k CUSTKEY --competition FILE --images FILE --labels FILE\n"
 "          [ENTRIES...]  score the entries, write a dml.leaderboard\n"
 "  award -k KEY --competition FILE --leaderboard FILE\n"
-"                       pay the winners from the escrowed prize\n"
+"                       pay the winners from the escrowed prize on the\n"
+"                       ledger (as dml-settle --competition; on chain:\n"
+"                       dml-settle --rpc --competition --leaderboard)\n"
 "Options:\n"
 "  -k, --key FILE       the signer's secret key (dml-keygen)\n"
 "  -L, --ledger FILE    the ledger (default $DML_LEDGER, else\n"
@@ -53,12 +61,17 @@ static const char usage[] =
 "      --time TIME      the record's and the ledger entry's time, RFC 3339\n"
 "                       UTC (default now)\n"
 "  -o, --output FILE    write the record to FILE (whole or not at all)\n"
+"      --rpc URL        an Ethereum node's JSON-RPC URL (as dml-settle)\n"
+"      --escrow ADDR    the JobEscrow contract whose token pays (default\n"
+"                       $DML_ETH_ESCROW)\n"
+"  -K, --eth-key FILE   the paying Ethereum key (dml-keygen --eth)\n"
+"  -P, --payees FILE    the address book: signed dml.eth.payee records\n"
 "  -h, --help, --version\n";
 
 enum { O_ALG = 256, O_CAT, O_DESC, O_PRICE, O_LIC, O_PERIOD, O_KEYWORD,
 	O_MAXP, O_LISTING, O_LICENSE, O_JOB, O_TIME, O_IMAGES, O_LABELS,
 	O_PRIZE, O_SPLIT, O_DEADLINE, O_AWARD, O_METRIC, O_COMP, O_MODEL,
-	O_BOARD, O_NONCE, O_VERSION };
+	O_BOARD, O_NONCE, O_RPC, O_ESCROW, O_VERSION };
 
 static const struct option opts[] = {
 	{"key", required_argument, 0, 'k'},
@@ -89,6 +102,10 @@ static const struct option opts[] = {
 	{"model", required_argument, 0, O_MODEL},
 	{"leaderboard", required_argument, 0, O_BOARD},
 	{"nonce", required_argument, 0, O_NONCE},
+	{"rpc", required_argument, 0, O_RPC},
+	{"escrow", required_argument, 0, O_ESCROW},
+	{"eth-key", required_argument, 0, 'K'},
+	{"payees", required_argument, 0, 'P'},
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, O_VERSION},
 	{0, 0, 0, 0}};
@@ -116,7 +133,7 @@ parse(int argc, char **argv, const char *allowed)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "k:L:i:r:a:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "k:L:i:r:a:o:hK:P:", opts, NULL)) != -1) {
 		const char *name = NULL;
 		if (c == 'h') {
 			fputs(usage, stdout);
@@ -184,6 +201,30 @@ write_one(const json_t *r)
 {
 	if (rec_out_one(opt['o'], r, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
+}
+
+/* --rpc, --escrow, -K: a connection to the node (c->out unset). */
+static void
+chain_open(chain *c, int need_book)
+{
+	const char *escrow = opt[O_ESCROW] ? opt[O_ESCROW] :
+	    getenv("DML_ETH_ESCROW");
+
+	chain_init(c);
+	if (chain_connect(c, opt[O_RPC]) < 0)
+		dml_usage_error("--rpc: %s", dml_errmsg());
+	if (!escrow || eth_address_parse(escrow, c->escrow) < 0)
+		dml_usage_error("--escrow ADDR (or $DML_ETH_ESCROW): the "
+		    "JobEscrow whose token pays%s%s", escrow ? ": " : "",
+		    escrow ? dml_errmsg() : "");
+	c->has_escrow = 1;
+	if (opt['K']) {
+		if (eth_key_load(opt['K'], &c->key) < 0)
+			dml_fail(DML_EXIT_USAGE);
+		c->has_key = 1;
+	}
+	if (need_book && !opt['P'])
+		dml_usage_error("--rpc needs -P BOOK (the address book)");
 }
 
 static int
@@ -480,20 +521,73 @@ find_listing(const char *arg, market_listing *l)
 		    "canonical (its id is %s)", arg, l->id);
 }
 
+/* Pay listing l's price on the ledger: the entry's seq and hash. */
+static json_t *
+pay_ledger(const market_listing *l, const char *hex, const dml_key *k)
+{
+	json_t *body, *pay;
+	char head[65];
+	ledger *led;
+	mpz_t bal, price;
+	int rc;
+
+	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
+	    NULL)) < 0)
+		dml_fail(exit_of(rc));
+	mpz_inits(bal, price, NULL);
+	ledger_balance(led, hex, bal);
+	mpz_set_str(price, l->price, 10);
+	if (mpz_cmp(bal, price) < 0) {
+		char *b = mpz_get_str(NULL, 10, bal);
+		dml_die(DML_EXIT_REJECT, "insufficient funds: listing %s costs "
+		    "%s tokens, the balance of %.16s... is %s", l->id, l->price,
+		    hex, b);
+	}
+	mpz_clears(bal, price, NULL);
+	body = json_pack("{s:s,s:s,s:s}", "op", "transfer", "to", l->developer,
+	    "amount", l->price);
+	if ((rc = ledger_submit(led, body, k, opt[O_TIME])) < 0)
+		dml_fail(exit_of(rc));
+	ledger_head(led, head);
+	pay = market_ledger_payment(ledger_entries(led) - 1, head);
+	ledger_close(led);
+	json_decref(body);
+	return pay;
+}
+
+/* Pay listing l's price in tokens on chain: the transaction. */
+static json_t *
+pay_chain(const market_listing *l, const char *hex)
+{
+	json_t *pay;
+	chain c;
+	int rc;
+
+	chain_open(&c, 1);
+	if (!opt['K'])
+		dml_usage_error("acquire --rpc needs -K ETHKEY (the payer)");
+	if ((rc = market_pay_chain(&c, l, hex, opt['P'], &pay)) < 0)
+		dml_fail(chain_exit(rc));
+	chain_close(&c);
+	return pay;
+}
+
 static int
 cmd_acquire(int argc, char **argv)
 {
 	market_listing l;
 	market_license c;
-	json_t *body, *r;
-	char hex[65], head[65];
+	json_t *r;
+	char hex[65];
 	rec_out *out;
-	ledger *led;
-	mpz_t bal, price;
 	dml_key k;
-	int rc;
 
-	parse(argc, argv, "key ledger index repo api output listing time");
+	parse(argc, argv, "key ledger index repo api output listing time rpc "
+	    "escrow eth-key payees");
+	if (opt[O_RPC] && opt['L'])
+		dml_usage_error("-L (the ledger) or --rpc (a chain), not both");
+	if (!opt[O_RPC] && (opt[O_ESCROW] || opt['K'] || opt['P']))
+		dml_usage_error("--escrow, -K and -P need --rpc URL");
 	find_listing(need(O_LISTING, "--listing CID|FILE"), &l);
 	load_key(&k);
 	key_hex(k.pk, 32, hex);
@@ -501,27 +595,8 @@ cmd_acquire(int argc, char **argv)
 		dml_die(DML_EXIT_REJECT, "listing %s is your own", l.id);
 	if (!(out = rec_out_open(opt['o'])))
 		dml_fail(DML_EXIT_USAGE);
-	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
-	    NULL)) < 0)
-		dml_fail(exit_of(rc));
-	mpz_inits(bal, price, NULL);
-	ledger_balance(led, hex, bal);
-	mpz_set_str(price, l.price, 10);
-	if (mpz_cmp(bal, price) < 0) {
-		char *b = mpz_get_str(NULL, 10, bal);
-		dml_die(DML_EXIT_REJECT, "insufficient funds: listing %s costs "
-		    "%s tokens, the balance of %.16s... is %s", l.id, l.price,
-		    hex, b);
-	}
-	mpz_clears(bal, price, NULL);
-	body = json_pack("{s:s,s:s,s:s}", "op", "transfer", "to", l.developer,
-	    "amount", l.price);
-	if ((rc = ledger_submit(led, body, &k, opt[O_TIME])) < 0)
-		dml_fail(exit_of(rc));
-	ledger_head(led, head);
-	r = market_license_new(&l, hex, now, ledger_entries(led) - 1, head);
-	ledger_close(led);
-	json_decref(body);
+	r = market_license_new(&l, hex, now, opt[O_RPC] ? pay_chain(&l, hex) :
+	    pay_ledger(&l, hex, &k));
 	if (rec_sign(r, &k) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	key_free(&k);
@@ -540,10 +615,13 @@ cmd_verify(int argc, char **argv)
 {
 	market_license c;
 	long long created;
+	char jid[CID_MAXSTR] = "";
 	dml_job j;
 	int rc;
 
-	parse(argc, argv, "ledger license job");
+	parse(argc, argv, "ledger license job rpc escrow payees");
+	if (!opt[O_RPC] && (opt[O_ESCROW] || opt['P']))
+		dml_usage_error("--escrow and -P need --rpc URL");
 	if (market_license_load(need(O_LIC, "--license FILE"), &c) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (opt[O_JOB]) {
@@ -551,11 +629,16 @@ cmd_verify(int argc, char **argv)
 		const char *lic, *cr;
 		if (job_load(opt[O_JOB], &j) < 0)
 			dml_fail(DML_EXIT_REJECT);
-		lic = job_license(&j, NULL);
+		int single;
+		lic = job_license(&j, &single);
 		if (!lic || strcmp(lic, c.id) != 0)
 			dml_die(DML_EXIT_REJECT, "%s: the job names %s%s, not "
 			    "license %s", opt[O_JOB], lic ? "license " : "",
 			    lic ? lic : "no license", c.id);
+		if (single != (c.kind == LICENSE_SINGLE))
+			dml_die(DML_EXIT_REJECT, "%s: the job calls license %s "
+			    "%s, it is %s", opt[O_JOB], c.id, single ? "single" :
+			    "subscription", market_kind_name(c.kind));
 		cr = json_string_value(json_object_get(j.rec, "created"));
 		if (!cr || ledger_time_parse(cr, &created) < 0)
 			dml_die(DML_EXIT_REJECT, "%s: the job has no valid "
@@ -564,10 +647,24 @@ cmd_verify(int argc, char **argv)
 		if (market_license_allows(&c, cust, j.model, created) < 0)
 			dml_die(DML_EXIT_REJECT, "%s: %s", opt[O_JOB],
 			    dml_errmsg());
+		strcpy(jid, j.id);
 		job_free(&j);
 	}
-	if (opt['L'] && (rc = market_license_paid(&c, ledger_path())) < 0)
+	/* -L: the payment (unless it is on chain and --rpc checks it) and,
+	 * for a single-use license, the escrow that used it */
+	if (opt['L'] && !(c.pay_chain && opt[O_RPC]) &&
+	    (rc = market_license_paid(&c, ledger_path())) < 0)
 		dml_fail(exit_of(rc));
+	if (opt['L'] && (rc = market_license_unused(&c, ledger_path(), *jid ?
+	    jid : NULL)) < 0)
+		dml_fail(exit_of(rc));
+	if (opt[O_RPC]) {
+		chain ch;
+		chain_open(&ch, 1);
+		if ((rc = market_license_paid_chain(&c, &ch, opt['P'])) < 0)
+			dml_fail(chain_exit(rc));
+		chain_close(&ch);
+	}
 	market_license_free(&c);
 	return 0;
 }
@@ -604,7 +701,10 @@ cmd_compete(int argc, char **argv)
 	int rc;
 
 	parse(argc, argv, "key ledger output images labels prize split "
-	    "deadline award-by metric description time nonce");
+	    "deadline award-by metric description time nonce rpc escrow "
+	    "eth-key");
+	if (opt[O_RPC] && opt['L'])
+		dml_usage_error("-L (the ledger) or --rpc (a chain), not both");
 	if (cid_of_file(need(O_IMAGES, "--images FILE"), img) < 0 ||
 	    cid_of_file(need(O_LABELS, "--labels FILE"), lab) < 0)
 		dml_fail(DML_EXIT_USAGE);
@@ -654,6 +754,22 @@ cmd_compete(int argc, char **argv)
 		dml_usage_error("%s", dml_errmsg());
 	if (!(out = rec_out_open(opt['o'])) || rec_out_write(out, r, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
+	if (opt[O_RPC]) {
+		/* on chain: deposited on JobEscrow under the competition's id */
+		chain ch;
+		chain_open(&ch, 0);
+		if (!opt['K'])
+			dml_usage_error("compete --rpc needs -K ETHKEY (the "
+			    "depositor)");
+		if (!(ch.out = rec_out_open(NULL)))
+			dml_fail(DML_EXIT_USAGE);
+		rc = chain_deposit_id(&ch, c.id, c.prize, c.award_by);
+		if (rc < 0)
+			dml_fail(chain_exit(rc));
+		rec_out_abort(ch.out);
+		chain_close(&ch);
+		goto commit;
+	}
 	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
 	    NULL)) < 0)
 		dml_fail(exit_of(rc));
@@ -664,8 +780,9 @@ cmd_compete(int argc, char **argv)
 	if ((rc = ledger_submit(led, body, &k, opt[O_TIME])) < 0)
 		dml_fail(exit_of(rc));
 	ledger_close(led);
-	key_free(&k);
 	json_decref(body);
+commit:
+	key_free(&k);
 	if (rec_out_commit(out) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	market_comp_free(&c);
@@ -832,58 +949,29 @@ cmd_score(int argc, char **argv)
 	return 0;
 }
 
+/* The prize paid on the ledger: the same library call as dml-settle
+ * --competition. */
 static int
 cmd_award(int argc, char **argv)
 {
 	market_comp c;
-	rec_in *in;
-	json_t *b, *body, *pr;
-	market_entry *ents;
-	market_score *s;
-	settle_list pay;
-	char bid[CID_MAXSTR];
-	size_t n;
-	ledger *led;
-	ledger_escrow esc;
+	json_t *pr;
+	char hash[65];
+	long long seq;
 	dml_key k;
-	mpz_t refund, prize;
 	int rc;
 
 	parse(argc, argv, "key ledger output competition leaderboard time");
 	if (market_comp_load(need(O_COMP, "--competition FILE"), &c) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	if (!(b = rec_read_one(need(O_BOARD, "--leaderboard FILE"), &in)) ||
-	    market_leaderboard_parse(in, b, &c, bid, &ents, &n) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	s = xcalloc(n + 1, sizeof *s);
-	for (size_t i = 0; i < n; i++)
-		s[i].e = &ents[i];
-	settle_list_init(&pay);
-	mpz_inits(refund, prize, NULL);
-	market_prizes(&c, s, n, &pay, refund);
-	if ((rc = ledger_open(&led, ledger_path(), LEDGER_WRITE, NULL,
-	    NULL)) < 0)
-		dml_fail(exit_of(rc));
-	if (ledger_escrow_get(led, c.id, &esc) < 0)
-		dml_die(DML_EXIT_REJECT, "competition %s has no escrowed prize "
-		    "on %s", c.id, ledger_path());
+	need(O_BOARD, "--leaderboard FILE");
 	load_key(&k);
-	body = ledger_settle_body(c.id, bid, NULL, c.customer, &pay, refund);
-	if ((rc = ledger_submit(led, body, &k, opt[O_TIME])) < 0)
+	if ((rc = market_award_ledger(ledger_path(), &c, opt[O_BOARD], &k,
+	    opt[O_TIME], &pr, &seq, hash)) < 0)
 		dml_fail(exit_of(rc));
-	ledger_close(led);
 	key_free(&k);
-	mpz_set_str(prize, c.prize, 10);
-	pr = settle_record(c.id, bid, c.customer, prize, &pay, refund, 0);
 	write_one(pr);
 	json_decref(pr);
-	json_decref(body);
-	settle_list_clear(&pay);
-	mpz_clears(refund, prize, NULL);
-	free(ents);
-	free(s);
-	json_decref(b);
-	rec_close(in);
 	market_comp_free(&c);
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "eth.h"
 #include "job.h"
 #include "ledger.h"
+#include "market.h"
 #include "record.h"
 #include "settle.h"
 #include "sign.h"
@@ -38,6 +39,12 @@ static const char usage[] =
 "  -n, --dry-run            compute and print the payouts, append nothing\n"
 "  -h, --help, --version\n"
 "\n"
+"A competition's prize (see dml-market(1)):\n"
+"usage: dml-settle [-L LEDGER] -k KEY --competition COMP --leaderboard LB\n"
+"                  [--time TIME]\n"
+"      --competition FILE   the dml.competition whose escrowed prize pays\n"
+"      --leaderboard FILE   its dml.leaderboard, signed by its customer\n"
+"\n"
 "On an Ethereum node (see dml-settle(1), ETHEREUM):\n"
 "usage: dml-settle --rpc URL --escrow ADDR --eth-key K --payees BOOK\n"
 "                  --job JOBFILE --stored STORED --contributions FILE\n"
@@ -49,6 +56,10 @@ static const char usage[] =
 "                  [--settler ADDR] [--claim-period S]\n"
 "       dml-settle --rpc URL deposit|status|refund|sweep --escrow ADDR\n"
 "                  --job J [--eth-key K] [--amount N]\n"
+"       dml-settle --rpc URL deposit --escrow ADDR --eth-key K\n"
+"                  --competition COMP\n"
+"       dml-settle --rpc URL --escrow ADDR --eth-key K --payees BOOK\n"
+"                  --competition COMP --leaderboard LB\n"
 "       dml-settle --rpc URL emit --escrow ADDR --eth-key K --epoch K\n"
 "                  --owners FILE --payees BOOK\n"
 "       dml-settle --rpc URL bounty --escrow ADDR --eth-key K --to ADDR\n"
@@ -84,7 +95,8 @@ exit_of(int rc)
 enum { O_TIME = 256, O_VERSION, O_CHAIN, O_NONCE, O_TIMEOUT,
 	O_PAYOUTS, O_INDEX, O_ADDRESS, O_ROLE, O_PROOF, O_FORCE,
 	O_CONTRACTS, O_SUPPLY, O_GROWTH, O_BOUNTY, O_SETTLER, O_TO,
-	O_AMOUNT, O_CLAIM_PERIOD, O_EPOCH, O_OWNERS, O_REASON };
+	O_AMOUNT, O_CLAIM_PERIOD, O_EPOCH, O_OWNERS, O_REASON, O_COMP,
+	O_BOARD };
 static const struct option opts[] = {
 	{"ledger", required_argument, 0, 'L'},
 	{"key", required_argument, 0, 'k'},
@@ -119,16 +131,55 @@ static const struct option opts[] = {
 	{"epoch", required_argument, 0, O_EPOCH},
 	{"owners", required_argument, 0, O_OWNERS},
 	{"reason", required_argument, 0, O_REASON},
+	{"competition", required_argument, 0, O_COMP},
+	{"leaderboard", required_argument, 0, O_BOARD},
 	{0, 0, 0, 0}};
 
 static int chain_main(int argc, char **argv, const char *jobf,
     const char *storedf, const char *contribf);
 
+/* A competition's prize on the ledger: the payouts, then the entry. */
+static int
+award_main(const char *path, const char *keyf, const char *compf,
+    const char *boardf, const char *when)
+{
+	market_comp c;
+	json_t *pr, *r;
+	char hash[65];
+	long long seq;
+	rec_out *out;
+	dml_key k;
+	int rc;
+
+	if (market_comp_load(compf, &c) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (key_load(keyf, &k) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (!(out = rec_out_open(NULL)))
+		dml_fail(DML_EXIT_USAGE);
+	if ((rc = market_award_ledger(path, &c, boardf, &k, when, &pr, &seq,
+	    hash)) < 0)
+		dml_fail(exit_of(rc));
+	key_free(&k);
+	r = rec_new("dml.appended");
+	json_object_set_new(r, "op", json_string("settle"));
+	json_object_set_new(r, "seq", json_integer(seq));
+	json_object_set_new(r, "hash", json_string(hash));
+	if (rec_out_write(out, pr, NULL) < 0 || rec_out_write(out, r, NULL) < 0 ||
+	    rec_out_commit(out) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	json_decref(r);
+	json_decref(pr);
+	market_comp_free(&c);
+	dml_close_stdout();
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *keyf = NULL, *jobf = NULL, *storedf = NULL,
-		   *contribf = NULL, *when = NULL;
+		   *contribf = NULL, *when = NULL, *compf = NULL, *boardf = NULL;
 	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], hex[65];
 	static const char *state[] = {"open", "settled", "refunded"};
 	static char *deflt;	/* the default ledger path, kept to the end */
@@ -166,6 +217,8 @@ main(int argc, char **argv)
 		case 's': storedf = optarg; break;
 		case 'c': contribf = optarg; break;
 		case O_TIME: when = optarg; break;
+		case O_COMP: compf = optarg; break;
+		case O_BOARD: boardf = optarg; break;
 		case 'n': dry = 1; break;
 		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
 		case O_VERSION: dml_version();
@@ -185,14 +238,26 @@ main(int argc, char **argv)
 		dml_usage_error("chain options need --rpc URL");
 	if (optind != argc)
 		dml_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!jobf || !storedf || !contribf || (!keyf && !dry))
-		dml_usage_error("-k KEY, --job, --stored and --contributions are "
-		    "required");
 	if (when) {
 		long long tt;
 		if (ledger_time_parse(when, &tt) < 0)
 			dml_usage_error("--time: %s", dml_errmsg());
 	}
+	if (compf || boardf) {
+		if (!compf || !boardf || !keyf)
+			dml_usage_error("-k KEY, --competition and --leaderboard "
+			    "are required");
+		if (jobf || storedf || contribf || dry)
+			dml_usage_error("--competition takes no --job, --stored, "
+			    "--contributions or --dry-run");
+		if (dml_crypto_init() < 0)
+			dml_fail(DML_EXIT_USAGE);
+		return award_main(path ? path : (deflt = ledger_default_path()),
+		    keyf, compf, boardf, when);
+	}
+	if (!jobf || !storedf || !contribf || (!keyf && !dry))
+		dml_usage_error("-k KEY, --job, --stored and --contributions are "
+		    "required");
 	if (!path)
 		path = deflt = ledger_default_path();
 	if (dml_crypto_init() < 0)
@@ -276,7 +341,7 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 	    "DML_ETH_ESCROW"), *keyf = NULL, *bookf = NULL, *payf = NULL,
 		   *who = NULL, *role = NULL, *dir = NULL, *settler = NULL,
 		   *to = NULL, *amount = NULL, *ownersf = NULL, *reason = NULL,
-		   *cmd;
+		   *compf = NULL, *boardf = NULL, *cmd;
 	unsigned char st[20], ta[20];
 	long idx = -1, v, epoch = -1, period = 7776000;
 	int ch, proof_only = 0, force = 0, rc;
@@ -340,6 +405,8 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 				dml_usage_error("--epoch: %s", dml_errmsg());
 			break;
 		case O_OWNERS: ownersf = optarg; break;
+		case O_COMP: compf = optarg; break;
+		case O_BOARD: boardf = optarg; break;
 		case O_REASON:
 			if (strlen(optarg) > 1000)
 				dml_usage_error("--reason: at most 1000 bytes");
@@ -376,7 +443,33 @@ chain_main(int argc, char **argv, const char *jobf, const char *storedf,
 	}
 	if (!(c.out = rec_out_open(NULL)))
 		dml_fail(DML_EXIT_USAGE);
-	if (strcmp(cmd, "settle") == 0) {
+	if ((compf || boardf) && strcmp(cmd, "settle") != 0 &&
+	    !(strcmp(cmd, "deposit") == 0 && !boardf))
+		dml_usage_error("--competition is for settle and deposit, "
+		    "--leaderboard for settle");
+	if (compf && jobf)
+		dml_usage_error("--job or --competition, not both");
+	if (strcmp(cmd, "settle") == 0 && (compf || boardf)) {
+		if (!compf || !boardf || !keyf)
+			dml_usage_error("--eth-key, --competition and "
+			    "--leaderboard are required");
+		if (storedf || contribf)
+			dml_usage_error("--competition takes no --stored or "
+			    "--contributions");
+		rc = chain_settle_competition(&c, compf, boardf, bookf, already);
+		if (rc == 0 && *already)
+			dml_warn("competition %s was already settled with these "
+			    "payouts: nothing sent", already);
+	} else if (strcmp(cmd, "deposit") == 0 && compf) {
+		if (!keyf)
+			dml_usage_error("deposit needs --eth-key FILE");
+		market_comp mc;
+		if (market_comp_load(compf, &mc) < 0)
+			dml_fail(DML_EXIT_REJECT);
+		/* the prize is escrowed until award_by, as on the ledger */
+		rc = chain_deposit_id(&c, mc.id, mc.prize, mc.award_by);
+		market_comp_free(&mc);
+	} else if (strcmp(cmd, "settle") == 0) {
 		if (!jobf || !storedf || !contribf || !keyf)
 			dml_usage_error("--eth-key, --job, --stored and "
 			    "--contributions are required");

@@ -5,6 +5,7 @@
 #include "job.h"
 #include "keccak.h"
 #include "ledger.h"
+#include "market.h"
 #include "merkle.h"
 #include "sign.h"
 #include "util.h"
@@ -171,6 +172,14 @@ set_tx(json_t *r, const json_t *receipt, int gas)
 	if (gas)
 		json_object_set_new(r, "gas_used", json_integer((json_int_t)
 		    gas_used(receipt)));
+}
+
+/* emit a record of a mined transaction: its hash and gas. */
+static int
+emit_tx(chain *c, json_t *r, const json_t *receipt)
+{
+	set_tx(r, receipt, 1);
+	return emit(c, r);
 }
 
 int
@@ -372,68 +381,72 @@ check_settled(const json_t *receipt, const char *job,
 	return rc;
 }
 
-int
-chain_settle(chain *c, const char *jobf, const char *storedf,
-    const char *contribf, const char *bookf, char already[CID_MAXSTR])
+/* The escrow `id_s` (a job's or a competition's CID; `what` names it) on
+ * chain, which must be open or settled: *cj (cleared by the caller). */
+static int
+escrow_on_chain(chain *c, const char *what, const char *id_s,
+    const char *deposit, unsigned char id[32], chain_job *cj)
 {
-	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], hex[65],
-	     cs[CID_MAXSTR];
-	unsigned char id[32], root[32];
-	settle_contrib sc;
-	settle_terms t;
-	settle_list p;
-	chain_job cj;
+	int st;
+
+	chain_job_id(id_s, id);
+	if ((st = chain_job_get(c, id, cj)) < 0)
+		return st;
+	if (cj->state == CHAIN_NONE) {
+		dml_error("%s %s has no escrow on chain (dml-settle deposit%s)",
+		    what, id_s, deposit);
+		return CHAIN_REJECT;
+	}
+	if (cj->state != CHAIN_OPEN && cj->state != CHAIN_SETTLED) {
+		dml_error("%s %s is already %s", what, id_s,
+		    chain_state_name(cj->state));
+		return CHAIN_REJECT;
+	}
+	return 0;
+}
+
+/* A dml.eth.settled record: the escrow, its root, the payout list's CID. */
+static json_t *
+settled_rec(const char *id_s, const unsigned char root[32], const char *cs)
+{
+	json_t *r = rec_new("dml.eth.settled");
+
+	json_object_set_new(r, "job", json_string(id_s));
+	json_object_set_new(r, "root", hexstr(root, 32));
+	json_object_set_new(r, "payouts", json_string(cs));
+	return r;
+}
+
+/* Commit payout list p of escrow id_s (state cj) as one Merkle root: the
+ * dml.eth.payouts list (report and contributions name what it pays for;
+ * contributions may be NULL) to the IPFS store and out, then
+ * dml.eth.settled. Settled before with the same root: nothing sent. */
+static int
+settle_root(chain *c, const char *what, const char *id_s, const unsigned char id[32],
+    const chain_job *cj, const char *report, const char *contributions,
+    const char *customer, const settle_list *p, mpz_t refund,
+    const json_t *book, char already[CID_MAXSTR])
+{
+	unsigned char root[32];
+	char cs[CID_MAXSTR];
 	merkle_tree tree;
-	json_t *book = NULL, *rec = NULL, *rc = NULL, *r;
-	mpz_t refund, paid, unmapped;
-	dml_job j;
+	json_t *rec, *rc = NULL, *r;
+	mpz_t paid, unmapped;
 	eth_abi a;
 	int st;
 
-	already[0] = 0;
-	if (job_load(jobf, &j) < 0)
-		return CHAIN_REJECT;
-	settle_terms_init(&t);
-	settle_list_init(&p);
-	mpz_inits(refund, paid, unmapped, cj.amount, cj.unclaimed, NULL);
-	memset(&sc, 0, sizeof sc);
-	st = CHAIN_REJECT;
-	if (settle_terms_from_job(&t, &j) < 0)
-		goto out;
-	if ((st = settle_load_stored(storedf, report)) < 0 ||
-	    (st = settle_load_contrib(contribf, j.id, &sc, cid_contrib)) < 0)
-		goto out;
-	if ((st = address_book(bookf, &book)) < 0)
-		goto clear_sc;
-	chain_job_clear(&cj);
-	chain_job_id(j.id, id);
-	if ((st = chain_job_get(c, id, &cj)) < 0)
-		goto clear_sc;
-	st = CHAIN_REJECT;
-	if (cj.state == CHAIN_NONE) {
-		dml_error("job %s has no escrow on chain (dml-settle deposit)",
-		    j.id);
-		goto clear_sc;
-	}
-	if (cj.state != CHAIN_OPEN && cj.state != CHAIN_SETTLED) {
-		dml_error("job %s is already %s", j.id,
-		    chain_state_name(cj.state));
-		goto clear_sc;
-	}
-	if (settle_compute(&t, &sc, cj.amount, &p, refund) < 0) {
-		dml_error_prefix("job %s", j.id);
-		goto clear_sc;
-	}
+	mpz_inits(paid, unmapped, NULL);
 	rec = rec_new("dml.eth.payouts");
-	json_object_set_new(rec, "job", json_string(j.id));
+	json_object_set_new(rec, "job", json_string(id_s));
 	json_object_set_new(rec, "job_id", hexstr(id, 32));
 	json_object_set_new(rec, "report", json_string(report));
-	json_object_set_new(rec, "contributions", json_string(cid_contrib));
-	key_hex(j.customer, 32, hex);
-	json_object_set_new(rec, "customer", json_string(hex));
+	if (contributions)
+		json_object_set_new(rec, "contributions",
+		    json_string(contributions));
+	json_object_set_new(rec, "customer", json_string(customer));
 	json_object_set_new(rec, "escrow_contract", addrstr(c->escrow));
-	json_object_set_new(rec, "escrow", mpzstr(cj.amount));
-	json_object_set_new(rec, "leaves", leaves_of(&p, book, paid, unmapped,
+	json_object_set_new(rec, "escrow", mpzstr(cj->amount));
+	json_object_set_new(rec, "leaves", leaves_of(p, book, paid, unmapped,
 	    &tree));
 	mpz_add(refund, refund, unmapped);
 	merkle_root(&tree, root);
@@ -446,25 +459,22 @@ chain_settle(chain *c, const char *jobf, const char *storedf,
 	/* the payout list on chain: what claims are proven against */
 	if ((st = store_list(rec, cs)) < 0 ||
 	    (st = emit(c, json_incref(rec))) < 0)
-		goto clear_sc;
-	if (cj.state == CHAIN_SETTLED) {
+		goto out;
+	if (cj->state == CHAIN_SETTLED) {
 		/* a rerun after a crash, or a second settle: never twice */
-		if (memcmp(cj.root, root, 32) != 0) {
-			char *h = eth_hex(cj.root, 32);
-			dml_error("job %s is already settled on chain with "
-			    "another root %s", j.id, h);
+		if (memcmp(cj->root, root, 32) != 0) {
+			char *h = eth_hex(cj->root, 32);
+			dml_error("%s %s is already settled on chain with "
+			    "another root %s", what, id_s, h);
 			free(h);
 			st = CHAIN_REJECT;
-			goto clear_sc;
+			goto out;
 		}
-		r = rec_new("dml.eth.settled");
-		json_object_set_new(r, "job", json_string(j.id));
-		json_object_set_new(r, "root", hexstr(root, 32));
-		json_object_set_new(r, "payouts", json_string(cs));
+		r = settled_rec(id_s, root, cs);
 		json_object_set_new(r, "already", json_true());
-		strcpy(already, j.id);
+		strcpy(already, id_s);
 		st = emit(c, r);
-		goto clear_sc;
+		goto out;
 	}
 	eth_abi_init(&a, "settle(bytes32,bytes32,uint256,string)", 4);
 	eth_abi_word(&a, id);
@@ -472,26 +482,114 @@ chain_settle(chain *c, const char *jobf, const char *storedf,
 	eth_abi_mpz(&a, paid);
 	eth_abi_string(&a, cs);
 	if ((st = send_tx(c, c->escrow, &a, "settle", &rc)) < 0 ||
-	    (st = check_settled(rc, j.id, id, root)) < 0)
-		goto clear_sc;
-	r = rec_new("dml.eth.settled");
-	json_object_set_new(r, "job", json_string(j.id));
-	json_object_set_new(r, "root", hexstr(root, 32));
-	json_object_set_new(r, "payouts", json_string(cs));
+	    (st = check_settled(rc, id_s, id, root)) < 0)
+		goto out;
+	r = settled_rec(id_s, root, cs);
 	json_object_set_new(r, "paid", mpzstr(paid));
 	json_object_set_new(r, "refund", mpzstr(refund));
-	set_tx(r, rc, 1);
-	st = emit(c, r);
-clear_sc:
-	settle_contrib_clear(&sc);
+	st = emit_tx(c, r, rc);
 out:
 	json_decref(rc);
 	json_decref(rec);
+	mpz_clears(paid, unmapped, NULL);
+	return st;
+}
+
+int
+chain_settle(chain *c, const char *jobf, const char *storedf,
+    const char *contribf, const char *bookf, char already[CID_MAXSTR])
+{
+	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], hex[65];
+	unsigned char id[32];
+	settle_contrib sc;
+	settle_terms t;
+	settle_list p;
+	chain_job cj;
+	json_t *book = NULL;
+	mpz_t refund;
+	dml_job j;
+	int st;
+
+	already[0] = 0;
+	if (job_load(jobf, &j) < 0)
+		return CHAIN_REJECT;
+	settle_terms_init(&t);
+	settle_list_init(&p);
+	mpz_inits(refund, cj.amount, cj.unclaimed, NULL);
+	memset(&sc, 0, sizeof sc);
+	st = CHAIN_REJECT;
+	if (settle_terms_from_job(&t, &j) < 0)
+		goto out;
+	if ((st = settle_load_stored(storedf, report)) < 0 ||
+	    (st = settle_load_contrib(contribf, j.id, &sc, cid_contrib)) < 0)
+		goto out;
+	if ((st = address_book(bookf, &book)) < 0)
+		goto clear_sc;
+	chain_job_clear(&cj);
+	if ((st = escrow_on_chain(c, "job", j.id, "", id, &cj)) < 0)
+		goto clear_sc;
+	st = CHAIN_REJECT;
+	if (settle_compute(&t, &sc, cj.amount, &p, refund) < 0) {
+		dml_error_prefix("job %s", j.id);
+		goto clear_sc;
+	}
+	key_hex(j.customer, 32, hex);
+	st = settle_root(c, "job", j.id, id, &cj, report, cid_contrib, hex, &p,
+	    refund, book, already);
+clear_sc:
+	settle_contrib_clear(&sc);
+out:
 	json_decref(book);
 	settle_list_clear(&p);
 	settle_terms_clear(&t);
-	mpz_clears(refund, paid, unmapped, cj.amount, cj.unclaimed, NULL);
+	mpz_clears(refund, cj.amount, cj.unclaimed, NULL);
 	job_free(&j);
+	return st;
+}
+
+int
+chain_settle_competition(chain *c, const char *compf, const char *boardf,
+    const char *bookf, char already[CID_MAXSTR])
+{
+	char bid[CID_MAXSTR];
+	unsigned char id[32];
+	market_comp mc;
+	settle_list p;
+	chain_job cj;
+	json_t *book = NULL;
+	mpz_t refund, prize;
+	int st;
+
+	already[0] = 0;
+	if (market_comp_load(compf, &mc) < 0)
+		return CHAIN_REJECT;
+	settle_list_init(&p);
+	mpz_inits(refund, prize, cj.amount, cj.unclaimed, NULL);
+	st = CHAIN_REJECT;
+	if (market_award_list(&mc, boardf, bid, &p, refund) < 0)
+		goto out;
+	if ((st = address_book(bookf, &book)) < 0)
+		goto out;
+	chain_job_clear(&cj);
+	if ((st = escrow_on_chain(c, "competition", mc.id, " --competition",
+	    id, &cj)) < 0)
+		goto out;
+	mpz_set_str(prize, mc.prize, 10);
+	if (mpz_cmp(cj.amount, prize) != 0) {
+		char *a = mpz_get_str(NULL, 10, cj.amount);
+		dml_error("competition %s: %s tokens are deposited on chain, "
+		    "its prize is %s", mc.id, a, mc.prize);
+		free(a);
+		st = CHAIN_REJECT;
+		goto out;
+	}
+	st = settle_root(c, "competition", mc.id, id, &cj, bid, NULL, mc.customer, &p,
+	    refund, book, already);
+out:
+	json_decref(book);
+	settle_list_clear(&p);
+	mpz_clears(refund, prize, cj.amount, cj.unclaimed, NULL);
+	market_comp_free(&mc);
 	return st;
 }
 
@@ -679,8 +777,7 @@ chain_claim(chain *c, const char *payf, long index, const char *who,
 	json_object_set_new(x, "index", json_integer((json_int_t)i));
 	json_object_set_new(x, "address", addrstr(a));
 	json_object_set_new(x, "amount", mpzstr(amt));
-	set_tx(x, rc, 1);
-	st = emit(c, x);
+	st = emit_tx(c, x, rc);
 out:
 	free(lv);
 	json_decref(rc);
@@ -807,15 +904,46 @@ out:
 
 /* ---- deposit, transfer, balance, status, refund ------------------------- */
 
+/* approve and deposit amt against escrow id_s until deadline. */
+static int
+deposit(chain *c, const char *id_s, const mpz_t amt, long long deadline)
+{
+	unsigned char token[20], id[32];
+	json_t *rc = NULL, *r;
+	eth_abi a;
+	int st;
+
+	chain_job_id(id_s, id);
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	eth_abi_init(&a, "approve(address,uint256)", 2);
+	eth_abi_address(&a, c->escrow);
+	eth_abi_mpz(&a, amt);
+	if ((st = send_tx(c, token, &a, "approve", &rc)) < 0)
+		return st;
+	json_decref(rc);
+	eth_abi_init(&a, "deposit(bytes32,uint256,uint64)", 3);
+	eth_abi_word(&a, id);
+	eth_abi_mpz(&a, amt);
+	eth_abi_u64(&a, (uint64_t)deadline);
+	if ((st = send_tx(c, c->escrow, &a, "deposit", &rc)) < 0)
+		return st;
+	r = rec_new("dml.eth.deposited");
+	json_object_set_new(r, "job", json_string(id_s));
+	json_object_set_new(r, "job_id", hexstr(id, 32));
+	json_object_set_new(r, "amount", mpzstr(amt));
+	json_object_set_new(r, "deadline", json_integer(deadline));
+	set_tx(r, rc, 1);
+	json_decref(rc);
+	return emit(c, r);
+}
+
 int
 chain_deposit(chain *c, const char *jobf, const char *amount)
 {
-	unsigned char token[20], id[32];
 	const char *budget, *dl;
 	long long deadline;
-	json_t *rc = NULL, *r;
 	dml_job j;
-	eth_abi a;
 	mpz_t amt;
 	int st;
 
@@ -834,35 +962,43 @@ chain_deposit(chain *c, const char *jobf, const char *amount)
 		dml_error_prefix("%s: bad deadline", jobf);
 		goto out;
 	}
-	chain_job_id(j.id, id);
-	if ((st = token_of(c, token)) < 0)
-		goto out;
-	eth_abi_init(&a, "approve(address,uint256)", 2);
-	eth_abi_address(&a, c->escrow);
-	eth_abi_mpz(&a, amt);
-	if ((st = send_tx(c, token, &a, "approve", &rc)) < 0)
-		goto out;
-	json_decref(rc);
-	eth_abi_init(&a, "deposit(bytes32,uint256,uint64)", 3);
-	eth_abi_word(&a, id);
-	eth_abi_mpz(&a, amt);
-	eth_abi_u64(&a, (uint64_t)deadline);
-	if ((st = send_tx(c, c->escrow, &a, "deposit", &rc)) < 0)
-		goto out;
-	r = rec_new("dml.eth.deposited");
-	json_object_set_new(r, "job", json_string(j.id));
-	json_object_set_new(r, "job_id", hexstr(id, 32));
-	json_object_set_new(r, "amount", mpzstr(amt));
-	json_object_set_new(r, "deadline", json_integer(deadline));
-	set_tx(r, rc, 1);
-	json_decref(rc);
-	rc = NULL;
-	st = emit(c, r);
+	st = deposit(c, j.id, amt, deadline);
 out:
-	json_decref(rc);
 	mpz_clear(amt);
 	job_free(&j);
 	return st;
+}
+
+int
+chain_deposit_id(chain *c, const char *id_s, const char *amount,
+    long long deadline)
+{
+	mpz_t amt;
+	int st = CHAIN_REJECT;
+
+	mpz_init(amt);
+	if (mpz_set_str(amt, amount, 10) < 0 || mpz_sgn(amt) <= 0)
+		dml_error("%s: no amount to deposit", id_s);
+	else
+		st = deposit(c, id_s, amt, deadline);
+	mpz_clear(amt);
+	return st;
+}
+
+/* A token call sig(to, amount[, text]): *rc the receipt. */
+static int
+token_tx(chain *c, const unsigned char token[20], const char *sig,
+    const unsigned char to[20], const mpz_t amount, const char *text,
+    const char *what, json_t **rc)
+{
+	eth_abi a;
+
+	eth_abi_init(&a, sig, text ? 3 : 2);
+	eth_abi_address(&a, to);
+	eth_abi_mpz(&a, amount);
+	if (text)
+		eth_abi_string(&a, text);
+	return send_tx(c, token, &a, what, rc);
 }
 
 int
@@ -870,15 +1006,11 @@ chain_transfer(chain *c, const unsigned char to[20], const mpz_t amount)
 {
 	unsigned char token[20];
 	json_t *rc, *r;
-	eth_abi abi;
 	int st;
 
-	if ((st = token_of(c, token)) < 0)
-		return st;
-	eth_abi_init(&abi, "transfer(address,uint256)", 2);
-	eth_abi_address(&abi, to);
-	eth_abi_mpz(&abi, amount);
-	if ((st = send_tx(c, token, &abi, "transfer", &rc)) < 0)
+	if ((st = token_of(c, token)) < 0 ||
+	    (st = token_tx(c, token, "transfer(address,uint256)", to, amount,
+	    NULL, "transfer", &rc)) < 0)
 		return st;
 	r = rec_new("dml.eth.transferred");
 	json_object_set_new(r, "to", addrstr(to));
@@ -888,12 +1020,30 @@ chain_transfer(chain *c, const unsigned char to[20], const mpz_t amount)
 	return emit(c, r);
 }
 
+/* The token balance of an address. */
+static int
+balance_of(chain *c, const unsigned char token[20], const unsigned char a[20],
+    mpz_t out)
+{
+	unsigned char *r;
+	size_t n;
+	eth_abi abi;
+	int st;
+
+	eth_abi_init(&abi, "balanceOf(address)", 1);
+	eth_abi_address(&abi, a);
+	if ((st = view(c, token, &abi, &r, &n, "balanceOf")) < 0)
+		return st;
+	if (eth_ret_mpz(r, n, 0, out) < 0)
+		st = fail("balanceOf");
+	free(r);
+	return st;
+}
+
 int
 chain_balance(chain *c, char **addrs, int n)
 {
-	unsigned char token[20], a[20], *r;
-	size_t rn;
-	eth_abi abi;
+	unsigned char token[20], a[20];
 	mpz_t z;
 	int st;
 
@@ -906,14 +1056,7 @@ chain_balance(chain *c, char **addrs, int n)
 			st = CHAIN_REJECT;
 			break;
 		}
-		eth_abi_init(&abi, "balanceOf(address)", 1);
-		eth_abi_address(&abi, a);
-		if ((st = view(c, token, &abi, &r, &rn, "balanceOf")) < 0)
-			break;
-		if (eth_ret_mpz(r, rn, 0, z) < 0)
-			st = fail("balanceOf");
-		free(r);
-		if (st < 0)
+		if ((st = balance_of(c, token, a, z)) < 0)
 			break;
 		rec = rec_new("dml.eth.balance");
 		json_object_set_new(rec, "address", addrstr(a));
@@ -958,27 +1101,40 @@ chain_status(chain *c, const char *jobf)
 	return st;
 }
 
-int
-chain_refund(chain *c, const char *jobf)
+/* Send escrow call `sig` (one bytes32 argument: the job's id) about the
+ * job of jobf: *rc the receipt. On failure j is freed. */
+static int
+job_tx(chain *c, const char *jobf, const char *sig, const char *what,
+    dml_job *j, json_t **rc)
 {
 	unsigned char id[32];
-	json_t *rc, *r;
-	dml_job j;
 	eth_abi a;
 	int st;
 
-	if (job_load(jobf, &j) < 0)
+	if (job_load(jobf, j) < 0)
 		return CHAIN_REJECT;
-	chain_job_id(j.id, id);
-	eth_abi_init(&a, "refund(bytes32)", 1);
+	chain_job_id(j->id, id);
+	eth_abi_init(&a, sig, 1);
 	eth_abi_word(&a, id);
-	if ((st = send_tx(c, c->escrow, &a, "refund", &rc)) == 0) {
-		r = rec_new("dml.eth.refunded");
-		json_object_set_new(r, "job", json_string(j.id));
-		set_tx(r, rc, 0);
-		json_decref(rc);
-		st = emit(c, r);
-	}
+	if ((st = send_tx(c, c->escrow, &a, what, rc)) < 0)
+		job_free(j);
+	return st;
+}
+
+int
+chain_refund(chain *c, const char *jobf)
+{
+	json_t *rc, *r;
+	dml_job j;
+	int st;
+
+	if ((st = job_tx(c, jobf, "refund(bytes32)", "refund", &j, &rc)) < 0)
+		return st;
+	r = rec_new("dml.eth.refunded");
+	json_object_set_new(r, "job", json_string(j.id));
+	set_tx(r, rc, 0);
+	json_decref(rc);
+	st = emit(c, r);
 	job_free(&j);
 	return st;
 }
@@ -986,21 +1142,14 @@ chain_refund(chain *c, const char *jobf)
 int
 chain_sweep(chain *c, const char *jobf)
 {
-	unsigned char id[32];
 	json_t *rc, *r, *logs;
 	const char *d;
 	dml_job j;
-	eth_abi a;
 	mpz_t amt;
 	int st;
 
-	if (job_load(jobf, &j) < 0)
-		return CHAIN_REJECT;
-	chain_job_id(j.id, id);
-	eth_abi_init(&a, "sweep(bytes32)", 1);
-	eth_abi_word(&a, id);
-	if ((st = send_tx(c, c->escrow, &a, "sweep", &rc)) < 0)
-		goto out;
+	if ((st = job_tx(c, jobf, "sweep(bytes32)", "sweep", &j, &rc)) < 0)
+		return st;
 	logs = eth_receipt_logs(rc, "Swept(bytes32,address,uint256)");
 	d = json_string_value(json_object_get(json_array_get(logs, 0),
 	    "data"));
@@ -1013,13 +1162,11 @@ chain_sweep(chain *c, const char *jobf)
 		r = rec_new("dml.eth.swept");
 		json_object_set_new(r, "job", json_string(j.id));
 		json_object_set_new(r, "amount", mpzstr(amt));
-		set_tx(r, rc, 1);
-		st = emit(c, r);
+		st = emit_tx(c, r, rc);
 	}
 	mpz_clear(amt);
 	json_decref(logs);
 	json_decref(rc);
-out:
 	job_free(&j);
 	return st;
 }
@@ -1221,8 +1368,7 @@ chain_emit_growth(chain *c, long long epoch, const char *ownersf,
 	json_object_set_new(r, "owners", json_integer((json_int_t)n));
 	json_object_set_new(r, "seed", hexstr(seed, 32));
 	json_object_set_new(r, "payouts", pay);
-	set_tx(r, rc, 1);
-	st = emit(c, r);
+	st = emit_tx(c, r, rc);
 out:
 	free(want);
 	free(v);
@@ -1238,17 +1384,12 @@ chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
 {
 	unsigned char token[20];
 	json_t *rc, *r, *logs;
-	eth_abi a;
 	size_t n;
 	int st;
 
-	if ((st = token_of(c, token)) < 0)
-		return st;
-	eth_abi_init(&a, "payBounty(address,uint256,string)", 3);
-	eth_abi_address(&a, to);
-	eth_abi_mpz(&a, amount);
-	eth_abi_string(&a, reason ? reason : "");
-	if ((st = send_tx(c, token, &a, "bounty", &rc)) < 0)
+	if ((st = token_of(c, token)) < 0 ||
+	    (st = token_tx(c, token, "payBounty(address,uint256,string)", to,
+	    amount, reason ? reason : "", "bounty", &rc)) < 0)
 		return st;
 	logs = eth_receipt_logs(rc, "Bounty(address,uint256,string)");
 	n = json_array_size(logs);
@@ -1266,4 +1407,206 @@ chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
 	set_tx(r, rc, 1);
 	json_decref(rc);
 	return emit(c, r);
+}
+
+/* ---- payments: a license's price paid to its developer ----------------- */
+
+int
+chain_payee(const char *bookf, const char *key, unsigned char addr[20])
+{
+	json_t *book;
+	const char *a;
+	int st;
+
+	if ((st = address_book(bookf, &book)) < 0) {
+		json_decref(book);
+		return st;
+	}
+	a = json_string_value(json_object_get(book, key));
+	if (a)
+		eth_address_parse(a, addr);
+	else
+		dml_error("%.16s... has no address in %s", key, bookf ? bookf :
+		    "the address book (--payees)");
+	json_decref(book);
+	return a ? 0 : CHAIN_REJECT;
+}
+
+/* Is there, in the receipt, a Transfer(from, to, amount) log of the token? */
+static int
+has_transfer(const json_t *receipt, const unsigned char token[20],
+    const unsigned char from[20], const unsigned char to[20],
+    const mpz_t amount)
+{
+	json_t *logs = eth_receipt_logs(receipt,
+	    "Transfer(address,address,uint256)"), *lg;
+	unsigned char w[32];
+	size_t i;
+	int found = 0;
+	mpz_t v;
+
+	mpz_init(v);
+	json_array_foreach(logs, i, lg) {
+		json_t *tp = json_object_get(lg, "topics");
+		const char *ad = json_string_value(json_object_get(lg, "address")),
+		    *t1 = json_string_value(json_array_get(tp, 1)),
+		    *t2 = json_string_value(json_array_get(tp, 2));
+		unsigned char a[20];
+		if (!ad || !t1 || !t2 || eth_address_parse(ad, a) < 0 ||
+		    memcmp(a, token, 20) != 0)
+			continue;
+		if (eth_unhex(t1, w, 32) < 0 || memcmp(w + 12, from, 20) != 0 ||
+		    eth_unhex(t2, w, 32) < 0 || memcmp(w + 12, to, 20) != 0 ||
+		    log_word(lg, 0, v) < 0 || mpz_cmp(v, amount) != 0)
+			continue;
+		found = 1;
+	}
+	mpz_clear(v);
+	json_decref(logs);
+	return found;
+}
+
+int
+chain_pay(chain *c, const unsigned char to[20], const mpz_t amount,
+    json_t **payment)
+{
+	unsigned char token[20];
+	json_t *rc = NULL, *p;
+	uint64_t block = 0, id;
+	mpz_t bal;
+	int st;
+
+	*payment = NULL;
+	if (!c->has_key) {
+		dml_error("paying needs --eth-key FILE");
+		return CHAIN_ESYS;
+	}
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	mpz_init(bal);
+	if ((st = balance_of(c, token, c->key.addr, bal)) == 0 &&
+	    mpz_cmp(bal, amount) < 0) {
+		char s[43], *a = mpz_get_str(NULL, 10, amount),
+		     *b = mpz_get_str(NULL, 10, bal);
+		eth_address_str(c->key.addr, s);
+		dml_error("insufficient funds: %s tokens to pay, the token "
+		    "balance of %s is %s", a, s, b);
+		free(a);
+		free(b);
+		st = CHAIN_REJECT;
+	}
+	mpz_clear(bal);
+	if (st < 0)
+		return st;
+	if (!(id = eth_chain_id(c->rpc)))
+		return fail("chain id");
+	if ((st = token_tx(c, token, "transfer(address,uint256)", to, amount,
+	    NULL, "transfer", &rc)) < 0)
+		return st;
+	if (!has_transfer(rc, token, c->key.addr, to, amount) ||
+	    eth_quantity_u64(json_object_get(rc, "blockNumber"), &block) < 0) {
+		json_decref(rc);
+		dml_error("transfer: the receipt has no Transfer event of the "
+		    "payment");
+		return CHAIN_REJECT;
+	}
+	p = json_object();
+	json_object_set_new(p, "chain", json_integer((json_int_t)id));
+	json_object_set_new(p, "token", addrstr(token));
+	json_object_set(p, "tx", json_object_get(rc, "transactionHash"));
+	json_object_set_new(p, "block", json_integer((json_int_t)block));
+	json_object_set_new(p, "from", addrstr(c->key.addr));
+	json_object_set_new(p, "to", addrstr(to));
+	json_object_set_new(p, "amount", mpzstr(amount));
+	json_decref(rc);
+	*payment = p;
+	return 0;
+}
+
+/* An address field of a payment. */
+static int
+pay_addr(const json_t *p, const char *key, unsigned char a[20])
+{
+	const char *s = json_string_value(json_object_get(p, key));
+
+	if (!s || eth_address_parse(s, a) < 0)
+		return dml_error("field \"payment.%s\" is not an address", key);
+	return 0;
+}
+
+int
+chain_payment_check(chain *c, const json_t *p, const unsigned char from[20],
+    const unsigned char to[20], const mpz_t amount)
+{
+	unsigned char token[20], pt[20], pf[20], pto[20], h[32];
+	const char *tx = json_string_value(json_object_get(p, "tx")),
+		   *am = json_string_value(json_object_get(p, "amount"));
+	json_int_t chain_id = json_integer_value(json_object_get(p, "chain")),
+		   block = json_integer_value(json_object_get(p, "block"));
+	uint64_t id, got = 0;
+	json_t *rc;
+	char want[43];
+	mpz_t v;
+	int st, ok;
+
+	if (pay_addr(p, "token", pt) < 0 || pay_addr(p, "from", pf) < 0 ||
+	    pay_addr(p, "to", pto) < 0)
+		return CHAIN_REJECT;
+	if (!tx || strlen(tx) != 66 || eth_unhex(tx, h, 32) < 0)
+		return dml_error("field \"payment.tx\" is not a transaction "
+		    "hash"), CHAIN_REJECT;
+	mpz_init(v);
+	ok = am && mpz_set_str(v, am, 10) == 0 && mpz_cmp(v, amount) == 0;
+	mpz_clear(v);
+	if (!ok)
+		return dml_error("the payment's amount is not the price"),
+		    CHAIN_REJECT;
+	if (memcmp(pto, to, 20) != 0) {
+		eth_address_str(to, want);
+		return dml_error("the payment went to %s, not to the "
+		    "developer's address %s", json_string_value(
+		    json_object_get(p, "to")), want), CHAIN_REJECT;
+	}
+	if (memcmp(pf, from, 20) != 0) {
+		eth_address_str(from, want);
+		return dml_error("the payment came from %s, not from the "
+		    "licensee's address %s", json_string_value(
+		    json_object_get(p, "from")), want), CHAIN_REJECT;
+	}
+	if (!(id = eth_chain_id(c->rpc)))
+		return fail(NULL);
+	if ((uint64_t)chain_id != id)
+		return dml_error("the payment is on chain %lld, the node's "
+		    "chain is %llu", (long long)chain_id,
+		    (unsigned long long)id), CHAIN_REJECT;
+	if ((st = token_of(c, token)) < 0)
+		return st;
+	if (memcmp(token, pt, 20) != 0) {
+		eth_address_str(token, want);
+		return dml_error("the payment is in token %s, not in the "
+		    "escrow's token %s", json_string_value(json_object_get(p,
+		    "token")), want), CHAIN_REJECT;
+	}
+	if (!(rc = eth_rpc_call(c->rpc, "eth_getTransactionReceipt",
+	    json_pack("[s]", tx), NULL)))
+		return fail(NULL);
+	st = CHAIN_REJECT;
+	if (!json_is_object(rc))
+		dml_error("transaction %s is not on the chain", tx);
+	else if (strcmp(json_string_value(json_object_get(rc, "status")) ?
+	    json_string_value(json_object_get(rc, "status")) : "", "0x1") != 0)
+		dml_error("transaction %s failed (status 0)", tx);
+	else if (!has_transfer(rc, token, from, to, amount)) {
+		char *a = mpz_get_str(NULL, 10, amount);
+		dml_error("transaction %s is no Transfer of %s tokens to the "
+		    "developer", tx, a);
+		free(a);
+	} else if (eth_quantity_u64(json_object_get(rc, "blockNumber"),
+	    &got) < 0 || got != (uint64_t)block)
+		dml_error("transaction %s was mined in block %llu, not %lld",
+		    tx, (unsigned long long)got, (long long)block);
+	else
+		st = 0;
+	json_decref(rc);
+	return st;
 }

@@ -85,6 +85,17 @@ int chain_deposit(chain *c, const char *jobf, const char *amount);
  * id; else it is "". */
 int chain_settle(chain *c, const char *jobf, const char *storedf,
     const char *contribf, const char *bookf, char already[CID_MAXSTR]);
+/* Deposit `amount` against an escrow id that is not a job's (a
+ * competition's prize: its CID, until its award_by time); as
+ * chain_deposit. */
+int chain_deposit_id(chain *c, const char *id_s, const char *amount,
+    long long deadline);
+/* The prize paid by a leaderboard (signed by the competition's customer):
+ * the payouts computed as on the ledger (market_award_list) settled as one
+ * Merkle root against the competition's deposit, as chain_settle does
+ * for a job; the winners claim with chain_claim. */
+int chain_settle_competition(chain *c, const char *compf,
+    const char *boardf, const char *bookf, char already[CID_MAXSTR]);
 /* The proof of one leaf of a dml.eth.payouts list (index >= 0, or the
  * leaf of address `who` and `role`): dml.eth.proof; then, unless
  * proof_only, the claim (dml.eth.claimed). force skips the local checks
@@ -110,5 +121,24 @@ int chain_emit_growth(chain *c, long long epoch, const char *ownersf,
 /* A bounty from the bounty pool (authority only); dml.eth.bounty. */
 int chain_bounty(chain *c, const unsigned char to[20], const mpz_t amount,
     const char *reason);
+
+/* ---- payments: a license's price paid to its developer ---------------- */
+
+/* The address the address book (signed dml.eth.payee records; NULL: none)
+ * gives identity `key` (hex). CHAIN_REJECT with dml_error if it has none. */
+int chain_payee(const char *bookf, const char *key, unsigned char addr[20]);
+/* Pay `amount` tokens (the escrow's token) from the key's address to `to`:
+ * the token balance is checked first (too low: CHAIN_REJECT, nothing
+ * sent), the receipt must hold the Transfer event. *payment (new
+ * reference): {"chain","token","tx","block","from","to","amount"}. */
+int chain_pay(chain *c, const unsigned char to[20], const mpz_t amount,
+    json_t **payment);
+/* Is `payment` (as chain_pay makes it) a payment of `amount` from `from`
+ * to `to` on this node's chain, in the escrow's token: the receipt of its
+ * transaction (eth_getTransactionReceipt) succeeded, in its block, and
+ * holds the token's Transfer(from, to, amount) log? */
+int chain_payment_check(chain *c, const json_t *payment,
+    const unsigned char from[20], const unsigned char to[20],
+    const mpz_t amount);
 
 #endif

@@ -100,6 +100,15 @@ struct escrow {
 	enum ledger_escrow_state state;
 };
 
+/* A license named by an escrow: the first job it was used for, and
+ * whether an escrow named it single-use. */
+struct license_use {
+	char *license;
+	char job[CID_MAXSTR];
+	long long seq;
+	int single;
+};
+
 struct credit {
 	const char *to;
 	mpz_t amt;
@@ -108,7 +117,7 @@ struct credit {
 struct ledger {
 	char *path;
 	int fd, flags, broken;
-	struct map accts, escrows;
+	struct map accts, escrows, licenses;
 	long long seq, last_time, last_epoch;
 	unsigned char head[HASHLEN];
 	char authority[65];
@@ -130,6 +139,8 @@ struct pending {
 	char escrow_acct[CID_MAXSTR + 8];
 	struct escrow *esc;		/* settle, refund: the job's escrow */
 	const char *job, *customer;	/* escrow */
+	const char *license;		/* escrow: the license it names */
+	int single;			/* ... as a single-use license */
 	long long deadline, epoch;
 	const char *from;
 	mpz_t supply, growth;		/* genesis */
@@ -151,6 +162,43 @@ ledger_new(void)
 	return l;
 }
 
+/* Free a map and, with fn, each of its values. */
+static void
+map_clear(struct map *m, void (*fn)(void *))
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i])
+			fn(m->v[i]);
+	free(m->v);
+}
+
+static void
+acct_free(void *p)
+{
+	struct acct *a = p;
+
+	free(a->name);
+	mpz_clear(a->bal);
+	free(a);
+}
+
+static void
+escrow_free(void *p)
+{
+	struct escrow *e = p;
+
+	free(e->job);
+	mpz_clear(e->amount);
+	free(e);
+}
+
+static void
+license_use_free(void *p)
+{
+	free(*(char **)p);	/* the key: the license */
+	free(p);
+}
+
 void
 ledger_close(ledger *l)
 {
@@ -158,24 +206,9 @@ ledger_close(ledger *l)
 		return;
 	if (l->fd >= 0)
 		close(l->fd);	/* releases the lock */
-	for (size_t i = 0; i < l->accts.cap; i++) {
-		struct acct *a = l->accts.v[i];
-		if (a) {
-			free(a->name);
-			mpz_clear(a->bal);
-			free(a);
-		}
-	}
-	for (size_t i = 0; i < l->escrows.cap; i++) {
-		struct escrow *e = l->escrows.v[i];
-		if (e) {
-			free(e->job);
-			mpz_clear(e->amount);
-			free(e);
-		}
-	}
-	free(l->accts.v);
-	free(l->escrows.v);
+	map_clear(&l->accts, acct_free);
+	map_clear(&l->escrows, escrow_free);
+	map_clear(&l->licenses, license_use_free);
 	for (size_t i = 0; i < l->crcap; i++)
 		mpz_clear(l->cr[i].amt);
 	free(l->cr);
@@ -543,6 +576,33 @@ check_transfer(ledger *l, const json_t *e, struct pending *p)
 	return 0;
 }
 
+/* The license an escrow names, if any: {"id": CID, "kind": single or
+ * subscription}. A single-use license escrows one job only: an escrow
+ * naming a license named before is refused when either names it
+ * single-use (a job cannot dodge the rule by calling its license a
+ * subscription; dml-market verify --job compares the kinds). */
+static int
+escrow_license(ledger *l, const json_t *e, struct pending *p)
+{
+	json_t *x = json_object_get(e, "license");
+	const char *kind;
+	struct license_use *u;
+
+	p->license = NULL;
+	if (!x)
+		return 0;
+	if (!json_is_object(x) || get_cid(x, "id", &p->license) < 0 ||
+	    rec_get_str(NULL, x, "kind", &kind) < 0 ||
+	    (strcmp(kind, "single") != 0 && strcmp(kind, "subscription") != 0))
+		return dml_error("escrow: field \"license\" needs \"id\" (a "
+		    "CID) and \"kind\" (single or subscription)");
+	p->single = strcmp(kind, "single") == 0;
+	if ((u = map_get(&l->licenses, p->license)) && (u->single || p->single))
+		return dml_error("escrow: single-use license %s is already "
+		    "used by job %s (entry %lld)", p->license, u->job, u->seq);
+	return 0;
+}
+
 static int
 check_escrow(ledger *l, const json_t *e, struct pending *p)
 {
@@ -560,6 +620,8 @@ check_escrow(ledger *l, const json_t *e, struct pending *p)
 		    "customer");
 	if (map_get(&l->escrows, p->job))
 		return dml_error("escrow: job %s already has an escrow", p->job);
+	if (escrow_license(l, e, p) < 0)
+		return -1;
 	if (p->time >= p->deadline)
 		return dml_error("escrow: the job's deadline %s has passed", dl);
 	p->debit = p->from;
@@ -878,6 +940,14 @@ commit(ledger *l, struct pending *p, const unsigned char hash[HASHLEN])
 		x->seq = p->seq;
 		x->state = ESCROW_OPEN;
 		map_put(&l->escrows, x);
+		if (p->license && !map_get(&l->licenses, p->license)) {
+			struct license_use *u = xcalloc(1, sizeof *u);
+			u->license = xstrdup(p->license);
+			snprintf(u->job, sizeof u->job, "%s", p->job);
+			u->seq = p->seq;
+			u->single = p->single;
+			map_put(&l->licenses, u);
+		}
 		break;
 	}
 	case OP_SETTLE: p->esc->state = ESCROW_SETTLED; break;
@@ -1313,6 +1383,20 @@ fail:
 /* ---- queries ------------------------------------------------------------ */
 
 int
+ledger_license_use(const ledger *l, const char *license, const char **job,
+    long long *seq)
+{
+	struct license_use *u = map_get(&l->licenses, license);
+
+	if (!u)
+		return -1;
+	*job = u->job;
+	if (seq)
+		*seq = u->seq;
+	return 0;
+}
+
+int
 ledger_escrow_get(const ledger *l, const char *job, ledger_escrow *e)
 {
 	struct escrow *x = map_get(&l->escrows, job);
@@ -1445,10 +1529,15 @@ ledger_escrow_body(const dml_job *j)
 {
 	json_t *r = j->rec, *rw = json_object_get(r, "reward");
 
-	return json_pack("{s:s,s:s,s:O,s:O,s:O}", "op", "escrow", "job", j->id,
-	    "amount", json_object_get(rw, "budget"), "deadline",
+	json_t *b = json_pack("{s:s,s:s,s:O,s:O,s:O}", "op", "escrow", "job",
+	    j->id, "amount", json_object_get(rw, "budget"), "deadline",
 	    json_object_get(r, "deadline"), "customer",
 	    json_object_get(r, "customer"));
+
+	/* the license the job names: a single-use one escrows one job */
+	if (json_object_get(r, "license"))
+		json_object_set(b, "license", json_object_get(r, "license"));
+	return b;
 }
 
 static json_t *

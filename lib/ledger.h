@@ -122,6 +122,11 @@ typedef struct ledger_escrow {
 /* 0 and *e filled if the job has an escrow, -1 if not. Borrowed fields
  * live until the next change of the ledger. */
 int ledger_escrow_get(const ledger *l, const char *job, ledger_escrow *e);
+/* The first job whose escrow named license `license` (a CID): 0 with
+ * *job (borrowed, as for ledger_escrow_get) and *seq (may be NULL) the
+ * escrow entry, or -1 when no escrow names it. */
+int ledger_license_use(const ledger *l, const char *license,
+    const char **job, long long *seq);
 /* Balance of an account (0 for an account never seen). */
 void ledger_balance(const ledger *l, const char *account, mpz_t out);
 /* Every account ever credited, sorted (byte order); the array is the

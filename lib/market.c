@@ -93,6 +93,15 @@ get_time(const rec_in *in, const json_t *r, const char *key, long long *t)
 	return 0;
 }
 
+/* Release a record that failed its checks, or a parsed one: -1. */
+static int
+drop(json_t **rec)
+{
+	json_decref(*rec);
+	*rec = NULL;
+	return -1;
+}
+
 /* Verify r's signature and that it is by the key in field `who`; set the
  * record's id. */
 static int
@@ -149,20 +158,16 @@ market_listing_from_record(const rec_in *in, json_t *r, market_listing *l)
 		rec_err(in, "a single-use license has no \"period_days\"");
 		goto fail;
 	}
-	if (signed_by(in, r, "developer", l->developer, l->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "developer", l->developer, l->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	l->rec = NULL;
-	return -1;
+	return drop(&l->rec);
 }
 
 void
 market_listing_free(market_listing *l)
 {
-	json_decref(l->rec);
-	l->rec = NULL;
+	drop(&l->rec);
 }
 
 void
@@ -340,8 +345,14 @@ out:
 /* ---- licenses ----------------------------------------------------------- */
 
 json_t *
+market_ledger_payment(long long seq, const char *hash)
+{
+	return json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "hash", hash);
+}
+
+json_t *
 market_license_new(const market_listing *l, const char *licensee,
-    long long t, long long seq, const char *hash)
+    long long t, json_t *payment)
 {
 	json_t *r = rec_new("dml.license");
 	char buf[32];
@@ -358,9 +369,52 @@ market_license_new(const market_listing *l, const char *licensee,
 		ledger_time_format(t + l->period_days * 86400, buf);
 		json_object_set_new(r, "valid_until", json_string(buf));
 	}
-	json_object_set_new(r, "payment", json_pack("{s:I,s:s}", "seq",
-	    (json_int_t)seq, "hash", hash));
+	json_object_set_new(r, "payment", payment);
 	return r;
+}
+
+/* A license's payment: a ledger entry {"seq","hash"}, or a transfer on
+ * chain {"chain","token","tx","block","from","to","amount"}. */
+static int
+license_payment(const rec_in *in, const json_t *pay, market_license *c)
+{
+	const char *s;
+	long long v;
+	unsigned char a[20];
+	static const char *const addrs[] = {"token", "from", "to"};
+
+	c->pay_seq = -1;
+	if (!json_object_get(pay, "tx")) {
+		if (rec_get_int(in, pay, "seq", 0, 1LL << 50, &c->pay_seq) < 0 ||
+		    rec_get_str(in, pay, "hash", &c->pay_hash) < 0)
+			return -1;
+		if (strlen(c->pay_hash) != 64 ||
+		    strspn(c->pay_hash, "0123456789abcdef") != 64)
+			return rec_err(in, "field \"payment.hash\" is not a "
+			    "ledger hash");
+		return 0;
+	}
+	if (rec_get_int(in, pay, "chain", 1, 1LL << 50, &v) < 0 ||
+	    rec_get_int(in, pay, "block", 0, 1LL << 50, &v) < 0 ||
+	    rec_get_str(in, pay, "tx", &s) < 0)
+		return -1;
+	if (strlen(s) != 66 || strncmp(s, "0x", 2) != 0 ||
+	    strspn(s + 2, "0123456789abcdef") != 64)
+		return rec_err(in, "field \"payment.tx\" is not a transaction "
+		    "hash");
+	for (size_t i = 0; i < 3; i++) {
+		if (rec_get_str(in, pay, addrs[i], &s) < 0)
+			return -1;
+		if (eth_address_parse(s, a) < 0)
+			return rec_err(in, "field \"payment.%s\" is not an "
+			    "address", addrs[i]);
+	}
+	if (rec_get_amount(in, pay, "amount", &s) < 0)
+		return -1;
+	if (strcmp(s, c->price) != 0)
+		return rec_err(in, "field \"payment.amount\" is not the price");
+	c->pay_chain = pay;
+	return 0;
 }
 
 int
@@ -381,16 +435,10 @@ market_license_from_record(const rec_in *in, json_t *r, market_license *c)
 	    rec_get_str(in, r, "kind", &kind) < 0 ||
 	    get_time(in, r, "valid_from", &c->valid_from) < 0 ||
 	    !(pay = rec_get_obj(in, r, "payment")) ||
-	    rec_get_int(in, pay, "seq", 0, 1LL << 50, &c->pay_seq) < 0 ||
-	    rec_get_str(in, pay, "hash", &c->pay_hash) < 0)
+	    license_payment(in, pay, c) < 0)
 		goto fail;
 	if (market_kind_parse(kind, &c->kind) < 0) {
 		rec_err(in, "field \"kind\": %s", dml_errmsg());
-		goto fail;
-	}
-	if (strlen(c->pay_hash) != 64 ||
-	    strspn(c->pay_hash, "0123456789abcdef") != 64) {
-		rec_err(in, "field \"payment.hash\" is not a ledger hash");
 		goto fail;
 	}
 	if (c->kind == LICENSE_SUBSCRIPTION) {
@@ -405,49 +453,39 @@ market_license_from_record(const rec_in *in, json_t *r, market_license *c)
 		rec_err(in, "a single-use license has no \"valid_until\"");
 		goto fail;
 	}
-	if (signed_by(in, r, "licensee", c->licensee, c->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "licensee", c->licensee, c->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	c->rec = NULL;
-	return -1;
+	return drop(&c->rec);
 }
 
-/* The one record of a file, parsed by fn into out. */
+/* The one record of a file: a license (comp 0) or a competition. */
 static int
-load_one(const char *path, int (*fn)(const rec_in *, json_t *, void *),
-    void *out)
+load_one(const char *path, int comp, void *out)
 {
 	rec_in *in;
-	json_t *r = rec_read_one(path, &in);
+	json_t *r;
 	int rc;
 
-	if (!r)
+	memset(out, 0, comp ? sizeof(market_comp) : sizeof(market_license));
+	if (!(r = rec_read_one(path, &in)))
 		return -1;
-	rc = fn(in, r, out);
+	rc = comp ? market_comp_from_record(in, r, out) :
+	    market_license_from_record(in, r, out);
 	rec_close(in);
 	return rc;
-}
-
-static int
-license_fn(const rec_in *in, json_t *r, void *out)
-{
-	return market_license_from_record(in, r, out);
 }
 
 int
 market_license_load(const char *path, market_license *c)
 {
-	memset(c, 0, sizeof *c);
-	return load_one(path, license_fn, c);
+	return load_one(path, 0, c);
 }
 
 void
 market_license_free(market_license *c)
 {
-	json_decref(c->rec);
-	c->rec = NULL;
+	drop(&c->rec);
 }
 
 int
@@ -513,7 +551,14 @@ market_license_paid(const market_license *c, const char *ledger_path)
 {
 	struct paid_ctx p = {c, 0};
 	ledger *l;
-	int rc = ledger_open(&l, ledger_path, 0, paid_visit, &p);
+	int rc;
+
+	if (c->pay_chain)
+		return dml_error("license %s was paid on chain (transaction %s), "
+		    "not on the ledger: verify it with --rpc", c->id,
+		    json_string_value(json_object_get(c->pay_chain, "tx"))),
+		    LEDGER_REJECT;
+	rc = ledger_open(&l, ledger_path, 0, paid_visit, &p);
 
 	if (rc == 1)
 		return LEDGER_REJECT;
@@ -524,6 +569,83 @@ market_license_paid(const market_license *c, const char *ledger_path)
 		return dml_error("license %s: the ledger has no entry %lld",
 		    c->id, c->pay_seq), LEDGER_REJECT;
 	return 0;
+}
+
+int
+market_pay_chain(chain *c, const market_listing *l, const char *licensee,
+    const char *bookf, json_t **payment)
+{
+	unsigned char to[20], me[20];
+	char a[43], b[43];
+	mpz_t price;
+	int st;
+
+	*payment = NULL;
+	if ((st = chain_payee(bookf, l->developer, to)) < 0 ||
+	    (st = chain_payee(bookf, licensee, me)) < 0)
+		return dml_error_prefix("listing %s", l->id), st;
+	if (!c->has_key)
+		return dml_error("paying on chain needs --eth-key FILE"),
+		    CHAIN_ESYS;
+	if (memcmp(me, c->key.addr, 20) != 0) {
+		eth_address_str(c->key.addr, a);
+		eth_address_str(me, b);
+		return dml_error("the paying key's address %s is not the "
+		    "licensee's address %s in %s", a, b, bookf), CHAIN_REJECT;
+	}
+	mpz_init_set_str(price, l->price, 10);
+	st = chain_pay(c, to, price, payment);
+	mpz_clear(price);
+	if (st < 0)
+		dml_error_prefix("listing %s", l->id);
+	return st;
+}
+
+int
+market_license_paid_chain(const market_license *c, chain *ch,
+    const char *bookf)
+{
+	unsigned char to[20], from[20];
+	mpz_t price;
+	int st;
+
+	if (!c->pay_chain)
+		return dml_error("license %s was paid on the ledger (entry "
+		    "%lld), not on chain: verify it with -L", c->id,
+		    c->pay_seq), CHAIN_REJECT;
+	if ((st = chain_payee(bookf, c->developer, to)) < 0 ||
+	    (st = chain_payee(bookf, c->licensee, from)) < 0)
+		return dml_error_prefix("license %s", c->id), st;
+	mpz_init_set_str(price, c->price, 10);
+	st = chain_payment_check(ch, c->pay_chain, from, to, price);
+	mpz_clear(price);
+	if (st < 0)
+		dml_error_prefix("license %s", c->id);
+	return st;
+}
+
+int
+market_license_unused(const market_license *c, const char *ledger_path,
+    const char *job)
+{
+	const char *by;
+	long long seq;
+	ledger *l;
+	int rc;
+
+	if (c->kind != LICENSE_SINGLE)
+		return 0;
+	if ((rc = ledger_open(&l, ledger_path, 0, NULL, NULL)) < 0)
+		return rc;
+	rc = 0;
+	if (ledger_license_use(l, c->id, &by, &seq) == 0 &&
+	    (!job || strcmp(by, job) != 0)) {
+		dml_error("single-use license %s is used up: the escrow of "
+		    "job %s (ledger entry %lld) names it", c->id, by, seq);
+		rc = LEDGER_REJECT;
+	}
+	ledger_close(l);
+	return rc;
 }
 
 /* ---- competitions ------------------------------------------------------- */
@@ -578,33 +700,22 @@ market_comp_from_record(const rec_in *in, json_t *r, market_comp *c)
 		    "100%%", sum);
 		goto fail;
 	}
-	if (signed_by(in, r, "customer", c->customer, c->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "customer", c->customer, c->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	c->rec = NULL;
-	return -1;
-}
-
-static int
-comp_fn(const rec_in *in, json_t *r, void *out)
-{
-	return market_comp_from_record(in, r, out);
+	return drop(&c->rec);
 }
 
 int
 market_comp_load(const char *path, market_comp *c)
 {
-	memset(c, 0, sizeof *c);
-	return load_one(path, comp_fn, c);
+	return load_one(path, 1, c);
 }
 
 void
 market_comp_free(market_comp *c)
 {
-	json_decref(c->rec);
-	c->rec = NULL;
+	drop(&c->rec);
 }
 
 int
@@ -631,20 +742,16 @@ market_entry_from_record(const rec_in *in, json_t *r, const market_comp *c,
 		rec_err(in, "the entry was made after the deadline %s", t);
 		goto fail;
 	}
-	if (signed_by(in, r, "entrant", e->entrant, e->id) < 0)
-		goto fail;
-	return 0;
+	if (signed_by(in, r, "entrant", e->entrant, e->id) == 0)
+		return 0;
 fail:
-	json_decref(r);
-	e->rec = NULL;
-	return -1;
+	return drop(&e->rec);
 }
 
 void
 market_entry_free(market_entry *e)
 {
-	json_decref(e->rec);
-	e->rec = NULL;
+	drop(&e->rec);
 }
 
 static int
@@ -827,4 +934,81 @@ market_leaderboard_parse(const rec_in *in, const json_t *b,
 	}
 	*n = json_array_size(rank);
 	return 0;
+}
+
+/* ---- awards: the prize paid by a leaderboard ---------------------------- */
+
+int
+market_award_list(const market_comp *c, const char *boardf,
+    char bid[CID_MAXSTR], settle_list *pay, mpz_t refund)
+{
+	market_entry *ents;
+	market_score *s;
+	rec_in *in;
+	json_t *b;
+	size_t n;
+
+	if (!(b = rec_read_one(boardf, &in)))
+		return -1;
+	if (market_leaderboard_parse(in, b, c, bid, &ents, &n) < 0) {
+		json_decref(b);
+		rec_close(in);
+		return -1;
+	}
+	s = xcalloc(n + 1, sizeof *s);
+	for (size_t i = 0; i < n; i++)
+		s[i].e = &ents[i];
+	market_prizes(c, s, n, pay, refund);
+	free(ents);
+	free(s);
+	json_decref(b);
+	rec_close(in);
+	return 0;
+}
+
+int
+market_award_ledger(const char *ledger_path, const market_comp *c,
+    const char *boardf, const dml_key *k, const char *when, json_t **payouts,
+    long long *seq, char hash[65])
+{
+	char bid[CID_MAXSTR];
+	settle_list pay;
+	ledger_escrow esc;
+	json_t *body;
+	ledger *led;
+	mpz_t refund, prize;
+	int rc;
+
+	*payouts = NULL;
+	settle_list_init(&pay);
+	mpz_inits(refund, prize, NULL);
+	if (market_award_list(c, boardf, bid, &pay, refund) < 0) {
+		rc = LEDGER_REJECT;
+		goto out;
+	}
+	if ((rc = ledger_open(&led, ledger_path, LEDGER_WRITE, NULL, NULL)) < 0)
+		goto out;
+	if (ledger_escrow_get(led, c->id, &esc) < 0) {
+		dml_error("competition %s has no escrowed prize on %s", c->id,
+		    ledger_path);
+		rc = LEDGER_REJECT;
+	} else {
+		body = ledger_settle_body(c->id, bid, NULL, c->customer, &pay,
+		    refund);
+		if ((rc = ledger_submit(led, body, k, when)) == 0) {
+			ledger_head(led, hash);
+			*seq = ledger_entries(led) - 1;
+		}
+		json_decref(body);
+	}
+	ledger_close(led);
+	if (rc == 0) {
+		mpz_set_str(prize, c->prize, 10);
+		*payouts = settle_record(c->id, bid, c->customer, prize, &pay,
+		    refund, 0);
+	}
+out:
+	settle_list_clear(&pay);
+	mpz_clears(refund, prize, NULL);
+	return rc;
 }

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "chain.h"
 #include "cid.h"
 #include "data.h"
 #include "ledger.h"
@@ -55,8 +56,10 @@ typedef struct market_license {
 	const char *listing, *algorithm, *licensee, *developer, *price;
 	enum market_kind kind;
 	long long valid_from, valid_until;	/* until: -1 for single use */
-	long long pay_seq;		/* the ledger entry that paid */
-	const char *pay_hash;
+	long long pay_seq;		/* the ledger entry that paid, or -1 */
+	const char *pay_hash;		/* its hash, or NULL */
+	const json_t *pay_chain;	/* else: the payment on chain
+					 * (borrowed from rec) */
 } market_license;
 
 const char *market_kind_name(enum market_kind k);
@@ -93,11 +96,13 @@ void market_listings_free(market_listing *v, size_t n);
 int market_index_add(const char *path, market_listing *v, size_t n,
     size_t *added);
 
-/* A license for `l` bought by `licensee` (hex) at time t, paid by ledger
- * entry (seq, hash). Unsigned; the caller signs it with the licensee's
- * key. */
+/* A license for `l` bought by `licensee` (hex) at time t, paid by
+ * `payment` (stolen): a ledger entry {"seq","hash"} (market_ledger_payment)
+ * or a payment on chain (chain_pay). Unsigned; the caller signs it with
+ * the licensee's key. */
 json_t *market_license_new(const market_listing *l, const char *licensee,
-    long long t, long long seq, const char *hash);
+    long long t, json_t *payment);
+json_t *market_ledger_payment(long long seq, const char *hash);
 /* Validate and verify a license (signed by its licensee). Takes r. */
 int market_license_from_record(const rec_in *in, json_t *r,
     market_license *c);
@@ -112,6 +117,24 @@ int market_license_allows(const market_license *c, const char *customer,
  * pay_hash, a transfer of the price from the licensee to the developer?
  * 0 yes, LEDGER_REJECT no, LEDGER_ESYS the ledger cannot be read. */
 int market_license_paid(const market_license *c, const char *ledger_path);
+
+/* Pay listing l's price on chain from the key of c (c->key's address must
+ * be the licensee's in the address book) to its developer's address (from
+ * the address book): *payment as chain_pay gives it. CHAIN_* codes. */
+int market_pay_chain(chain *c, const market_listing *l, const char *licensee,
+    const char *bookf, json_t **payment);
+/* Is a license's payment on chain a Transfer of its price from the
+ * licensee's address to the developer's (both from the address book) in
+ * the escrow's token (chain_payment_check)? CHAIN_* codes. */
+int market_license_paid_chain(const market_license *c, chain *ch,
+    const char *bookf);
+
+/* A single-use license escrows one job (the ledger refuses a second
+ * escrow naming it): 0 if no escrow of the ledger names it or the one
+ * that does is job `job`'s (may be NULL); LEDGER_REJECT (used by another
+ * job) or LEDGER_ESYS (the ledger cannot be read). Subscriptions: 0. */
+int market_license_unused(const market_license *c, const char *ledger_path,
+    const char *job);
 
 /* ---- competitions ------------------------------------------------------ */
 
@@ -176,5 +199,18 @@ int market_leaderboard_parse(const rec_in *in, const json_t *b,
  * in rank order. */
 int market_prizes(const market_comp *c, const market_score *ranked,
     size_t n, settle_list *out, mpz_t refund);
+
+/* The payouts of competition c's prize by the leaderboard in boardf
+ * (market_leaderboard_parse: the competition's, signed by its customer):
+ * *bid its id, `pay` (initialised) the list, `refund` what goes back. */
+int market_award_list(const market_comp *c, const char *boardf,
+    char bid[CID_MAXSTR], settle_list *pay, mpz_t refund);
+/* Pay the prize on the embedded ledger: one settle entry of the
+ * competition's escrow (the ledger settles an escrow once), signed by k at
+ * `when` (NULL: now). *payouts: the dml.payouts record (new reference);
+ * *seq and hash: the entry. 0, LEDGER_REJECT or LEDGER_ESYS. */
+int market_award_ledger(const char *ledger_path, const market_comp *c,
+    const char *boardf, const dml_key *k, const char *when, json_t **payouts,
+    long long *seq, char hash[65]);
 
 #endif

@@ -200,6 +200,41 @@ test_expect_success 'a job with a malformed license field is refused by every re
 	test_must_fail dml-job --id badjob.json 2>err &&
 	test_grep "badjob.json:1: field \"license\" needs \"id\"" err
 '
+test_expect_success 'a single-use license escrows one job: the ledger refuses a second' '
+	J1="-t predict -d fashion -m zero.model --min-devices 3 --budget 100 --per-device 10" &&
+	dml-job -k cust.key $J1 --license lic2.json --nonce s1 --created 2026-01-20T00:00:00Z \
+		--deadline 2026-03-01T00:00:00Z -o s1.json &&
+	dml-job -k cust.key $J1 --license lic2.json --nonce s2 --created 2026-01-20T00:00:00Z \
+		--deadline 2026-03-01T00:00:00Z -o s2.json &&
+	LIC2=$(cidof lic2.json) S1=$(dml-job --id s1.json) &&
+	dml-ledger escrow -k cust.key --job s1.json --time 2026-01-20T00:00:01Z >/dev/null &&
+	tail -1 $L | test_grep "\"license\":{\"id\":\"$LIC2\",\"kind\":\"single\"}" - &&
+	cp $L before &&
+	test_expect_code 1 dml-ledger escrow -k cust.key --job s2.json \
+		--time 2026-01-20T00:00:02Z >out 2>err &&
+	test_grep "single-use license $LIC2 is already used by job $S1" err &&
+	test_empty out && cmp before $L &&
+	dml-market verify --license lic2.json --job s1.json -L $L &&
+	test_must_fail dml-market verify --license lic2.json --job s2.json -L $L 2>err &&
+	test_grep "single-use license $LIC2 is used up: the escrow of job $S1" err &&
+	test_must_fail dml-market verify --license lic2.json -L $L 2>err &&
+	test_grep "is used up" err &&
+	dml-auction -c 10 --time 2026-01-21T00:00:00Z s1.json s2.json >out 2>err &&
+	test $(wc -l <out) = 1 && test_grep "\"job\":\"$S1\"" out &&
+	test_grep "refused: single-use license $LIC2 is used by job $S1" err
+'
+test_expect_success 'a job calling a single-use license a subscription: refused by the ledger and by verify' '
+	LIC2=$(cidof lic2.json) S1=$(dml-job --id s1.json) &&
+	jq -c ".license.kind = \"subscription\" | .nonce = \"s3\" | del(.sig, .from)" s2.json |
+		$SIGN cust.key >s3.json &&
+	cp $L before &&
+	test_expect_code 1 dml-ledger escrow -k cust.key --job s3.json \
+		--time 2026-01-20T00:00:03Z 2>err &&
+	test_grep "single-use license $LIC2 is already used by job $S1" err &&
+	cmp before $L &&
+	test_must_fail dml-market verify --license lic2.json --job s3.json 2>err &&
+	test_grep "the job calls license $LIC2 subscription, it is single" err
+'
 test_expect_success '8 concurrent publishers: every listing indexed once, whole lines' '
 	for i in 1 2 3 4 5 6 7 8; do
 		dml-market publish -k dev.key --algorithm zero.model --category c$i \

@@ -109,7 +109,7 @@ test_expect_success 'no escrow, a tampered job, a job past its deadline, too big
 	dml-auction -c 10 --time 2026-03-01T00:00:00Z jA.json >out 2>err &&
 	test_empty out && test_grep "refused: its deadline has passed" err
 '
-test_expect_success 'a single-use license runs one job: the first to arrive' '
+test_expect_success 'a single-use license runs one job: the ledger escrows the first only' '
 	ZEROS=$(head -c 31400 /dev/zero | base64 -w0) &&
 	printf "{\"act\":\"relu\",\"arch\":\"softmax\",\"layers\":[784,10],\"params\":{\"data\":\"%s\",\"dtype\":\"f32\",\"shape\":[7850]},\"type\":\"dml.model\",\"v\":1}\n" \
 		"$ZEROS" >zero.model &&
@@ -119,13 +119,16 @@ test_expect_success 'a single-use license runs one job: the first to arrive' '
 	for n in 1 2; do
 		dml-job -k cust.key -t predict -d x -m zero.model --min-devices 3 \
 			--per-device 10 --budget 30 --license lic.json --nonce s$n \
-			--created 2026-01-1${n}T00:00:00Z --deadline 2026-03-01T00:00:00Z -o s$n.json &&
-		dml-ledger escrow -k cust.key --job s$n.json --time 2026-01-15T00:00:00Z >/dev/null || return 1
+			--created 2026-01-1${n}T00:00:00Z --deadline 2026-03-01T00:00:00Z -o s$n.json || return 1
 	done &&
 	S1=$(dml-job --id s1.json) && S2=$(dml-job --id s2.json) &&
+	dml-ledger escrow -k cust.key --job s1.json --time 2026-01-15T00:00:00Z >/dev/null &&
+	test_expect_code 1 dml-ledger escrow -k cust.key --job s2.json \
+		--time 2026-01-15T00:00:00Z 2>err &&
+	test_grep "single-use license $(cidof lic.json) is already used by job $S1" err &&
 	dml-auction -c 10 $A s2.json s1.json >out 2>err &&
 	test $(wc -l <out) = 1 && test_grep "\"job\":\"$S1\"" out &&
-	test_grep "job $S2 refused: single-use license $(cidof lic.json) is bound to job $S1" err
+	test_grep "job $S2 refused: single-use license $(cidof lic.json) is used by job $S1" err
 '
 test_expect_success 'a Paillier job (long key strings in the record) is ordered, written unchanged' '
 	dml-keygen --paillier --seed 1 -n c -o c.pkey >c.ppub &&

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Competitions (dml-market compete, enter, score, award): a hidden test set
 # committed to by CID, entries scored as dml-eval scores them, ties by
-# entry time, copies disqualified, the prize split paid on the ledger once;
+# entry time, copies disqualified, the prize split paid on the ledger once
+# (dml-market award and dml-settle --competition, the same library call);
 # bad entries, a wrong test set, early scoring, a forged leaderboard.
 . "$(dirname "$0")/lib.sh"
 
@@ -166,10 +167,29 @@ test_expect_success 'one entrant with two winning entries is paid once, the sum'
 	dml-market enter -k e1.key --competition c2.json --model m3.model --time 2026-02-11T00:00:00Z >>e2.nd &&
 	dml-market score -k cust.key --competition c2.json --images img.idx --labels lab.idx \
 		--time 2026-03-02T00:00:00Z e2.nd >b2.json &&
-	dml-market award -k cust.key --competition c2.json --leaderboard b2.json \
-		--time 2026-03-02T00:00:00Z >pay2.json &&
+	dml-settle -k cust.key --competition c2.json --leaderboard b2.json \
+		--time 2026-03-02T00:00:00Z >pay2.nd &&
+	head -1 pay2.nd >pay2.json &&
 	test_grep "\"payouts\":\[{\"amount\":\"100\",\"role\":\"developer\",\"to\":\"$E1\"}\]" pay2.json &&
-	test_grep "\"refund\":\"0\"" pay2.json
+	test_grep "\"refund\":\"0\"" pay2.json &&
+	tail -1 pay2.nd | test_grep "\"op\":\"settle\",\"seq\":$(($(wc -l <$L) - 1))" -
+'
+test_expect_success 'dml-settle --competition: usage, a leaderboard not signed by the customer, a second award' '
+	test_expect_code 2 dml-settle -k cust.key --competition c2.json 2>err &&
+	test_grep "competition and --leaderboard are required" err &&
+	test_expect_code 2 dml-settle -k cust.key --competition c2.json \
+		--leaderboard b2.json --job x.json 2>err &&
+	test_grep "takes no --job" err &&
+	cp $L before &&
+	test_expect_code 1 dml-settle -k cust.key --competition c2.json \
+		--leaderboard b2.json --time 2026-03-03T00:00:00Z >out 2>err &&
+	test_grep "already settled" err && test_empty out &&
+	dml-ledger balance e1.pub | test_grep "\"amount\":\"280\"" - &&
+	jq -c "del(.sig, .from)" b2.json | $SIGN e1.key >eve.json &&
+	test_expect_code 1 dml-settle -k e1.key --competition c2.json \
+		--leaderboard eve.json --time 2026-03-03T00:00:00Z >out 2>err &&
+	test_grep "eve.json:1: not a leaderboard of competition .* signed by its customer" err &&
+	test_empty out && cmp before $L
 '
 test_expect_success 'an unawarded prize returns to the customer after award_by only' '
 	dml-market compete -k cust.key --images img.idx --labels lab.idx --prize 50 \

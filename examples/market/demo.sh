@@ -118,8 +118,10 @@ dml-market score -k "$W/customer.key" --competition "$W/comp.json" \
 	--time 2026-02-02T00:00:00Z "$W/entries.ndjson" -o "$W/leaderboard.json"
 sed 's/},{/}\n{/g' "$W/leaderboard.json" |
 	sed -n 's/.*"accuracy":\([0-9.]*\),"entrant":"\(........\).*"prize":"\([0-9]*\)","rank":\([0-9]*\).*/   rank \4: entrant \2..., accuracy \1, prize \3/p'
-dml-market award -k "$W/customer.key" --competition "$W/comp.json" \
-	--leaderboard "$W/leaderboard.json" --time 2026-02-02T00:00:00Z >"$W/prizes.json"
+# the winners are paid through dml-settle: one settle entry of the prize
+dml-settle -k "$W/customer.key" --competition "$W/comp.json" \
+	--leaderboard "$W/leaderboard.json" --time 2026-02-02T00:00:00Z >"$W/settled.ndjson"
+head -1 "$W/settled.ndjson" >"$W/prizes.json"
 say "   paid $(field paid "$W/prizes.json"), returned $(field refund "$W/prizes.json") to the customer"
 dml-ledger verify >/dev/null
 say "== the ledger verifies: $(wc -l <"$DML_LEDGER") entries"
