@@ -80,11 +80,4 @@ contrib() {
 	printf '{"type":"dml.contributions","v":1,"job":"%s","devices":[%s],"nodes":{"report":"%s","federated":[{"key":"%s","devices":3},{"key":"%s","devices":%d}]},"developer":"%s"}\n' \
 		$j "$(devices "$@")" $REP $FED1 $FED2 $(($# - 3)) $DEVEL | $SIGN rep.key
 }
-job() {
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
-		--min-devices 3 --budget $2 --per-device 10 \
-		--developer-fee 100 --node-fee federated=30 --node-fee report=20 \
-		--node-fee distributing=7 --created 2026-01-01T00:00:00Z \
-		--deadline ${3:-2026-01-02T00:00:00Z} --nonce $1 -o $1.json &&
-	eval "$1=\$(dml-job --id $1.json)"
-}
+. "$SRC_DIR/tests/lib-job.sh"	# job NAME BUDGET [DEADLINE]
