@@ -2,7 +2,8 @@
 # train.sh MODEL: one epoch of minibatch SGD over the 60,000 Fashion-MNIST
 # training images, libdml's training (what dml-run does on a device)
 # against PyTorch on the CPU, both on one thread, both with the data
-# decoded into memory before the clock starts. MODEL is
+# decoded into memory before the clock starts (train_c.c,
+# train_torch.py). MODEL is
 #   mlp  the 784-200-200-10 ReLU MLP (batch 32, lr 0.05, no momentum;
 #        task_train)
 #   cnn  the arch "cnn" model of lib/model.h (conv 6@5x5, pool, conv
@@ -32,16 +33,16 @@ make -s -C $TOP lib/libdml.a
 PKGS="libsodium jansson libcurl gmp openblas zlib"
 # shellcheck disable=SC2046
 cc -std=c11 -D_DEFAULT_SOURCE -O2 -I$TOP/lib $(pkg-config --cflags $PKGS) \
-	-o work/train_${M}_c train_${M}_c.c $TOP/lib/libdml.a \
+	-o work/train_c train_c.c $TOP/lib/libdml.a \
 	$(pkg-config --libs $PKGS) -lpthread -lm
 
 export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 : >work/train-$M.tsv
 i=0
 while [ $i -lt "$REPEAT" ]; do
-	work/train_${M}_c "$DATA" 1 32 0.05 $((i + 1)) >>work/train-$M.tsv
+	work/train_c $M "$DATA" 1 32 0.05 $((i + 1)) >>work/train-$M.tsv
 	if $PY -c 'import torch' 2>/dev/null; then
-		$PY train_${M}_torch.py --data "$DATA" --threads "$THREADS" \
+		$PY train_torch.py $M --data "$DATA" --threads "$THREADS" \
 		    --seed $((i + 1)) >>work/train-$M.tsv
 	fi
 	i=$((i + 1))
