@@ -110,10 +110,7 @@ paillier_main(const char *out, const char *pub, const char *name,
 	}
 	r = paillier_pk_record(&sk->pk, name);
 	paillier_sk_free(sk);
-	if (rec_write(stdout, r, NULL) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	json_decref(r);
-	dml_close_stdout();
+	rec_print_final(r);
 	return 0;
 }
 
@@ -170,10 +167,7 @@ eth_main(const char *out, const char *pub, const char *name,
 			dml_fail(DML_EXIT_USAGE);
 		key_free(&id);
 	}
-	if (rec_write(stdout, r, NULL) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	json_decref(r);
-	dml_close_stdout();
+	rec_print_final(r);
 	return 0;
 }
 
@@ -254,9 +248,6 @@ main(int argc, char **argv)
 	}
 	r = key_pubrecord(k.pk, name);
 	key_free(&k);
-	if (rec_write(stdout, r, NULL) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	json_decref(r);
-	dml_close_stdout();
+	rec_print_final(r);
 	return 0;
 }

@@ -210,10 +210,7 @@ submit(ledger *l, json_t *body, dml_key *k)
 	json_object_set_new(r, "hash", json_string(hex));
 	ledger_close(l);
 	json_decref(body);
-	if (rec_write(stdout, r, NULL) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	json_decref(r);
-	dml_close_stdout();
+	rec_print_final(r);
 	return 0;
 }
 
@@ -412,10 +409,7 @@ cmd_verify(int argc, char **argv)
 	json_object_set_new(r, "torn", json_integer(ledger_torn(l)));
 	free(s);
 	ledger_close(l);
-	if (rec_write(stdout, r, NULL) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	json_decref(r);
-	dml_close_stdout();
+	rec_print_final(r);
 	return 0;
 }
 

@@ -894,6 +894,15 @@ rec_out_commit(rec_out *o)
 	return rc;
 }
 
+void
+rec_print_final(json_t *r)
+{
+	if (rec_write(stdout, r, NULL) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	json_decref(r);
+	dml_close_stdout();
+}
+
 int
 rec_out_one(const char *path, const json_t *j, const rec_in *src)
 {

@@ -118,4 +118,9 @@ int rec_out_one(const char *path, const json_t *j, const rec_in *src);
 /* Write one canonical record line to a stdio stream. */
 int rec_write(FILE *f, const json_t *j, const rec_in *src);
 
+/* Main's last step when its answer is one record: write R to stdout,
+ * release it and close stdout; a write error ends the program with status
+ * 2, as dml_close_stdout does. */
+void rec_print_final(json_t *r);
+
 #endif
