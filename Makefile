@@ -66,7 +66,7 @@ bin/%: cmd/%.c lib/libdml.a $(LIBHDR)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
 
-tests/unit/%.t: tests/unit/%.c tests/unit/tap.h lib/libdml.a $(LIBHDR)
+tests/unit/%.t: tests/unit/%.c $(wildcard tests/unit/*.h) lib/libdml.a $(LIBHDR)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< lib/libdml.a $(LIBS)
 
 tests/helpers/%: tests/helpers/%.c lib/libdml.a $(LIBHDR)

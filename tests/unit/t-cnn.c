@@ -5,14 +5,12 @@
 #include "model.h"
 #include "task.h"
 #include "util.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define FMNIST "/usr/share/datasets/fashion-mnist"
 
 static const int sizes[] = {784, 10};
 
@@ -244,17 +242,8 @@ test_fmnist(void)
 	double *delta, acc, loss;
 	long n;
 
-	if (access(FMNIST "/t10k-images-idx3-ubyte.gz", R_OK) != 0) {
-		ok(1, "# skip Fashion-MNIST not installed");
+	if (fmnist_load(&tr, &te) != 0)
 		return;
-	}
-	if (data_load_idx(&tr, FMNIST "/train-images-idx3-ubyte.gz",
-	    FMNIST "/train-labels-idx1-ubyte.gz") < 0 ||
-	    data_load_idx(&te, FMNIST "/t10k-images-idx3-ubyte.gz",
-	    FMNIST "/t10k-labels-idx1-ubyte.gz") < 0) {
-		ok(0, "Fashion-MNIST loads: %s", dml_errmsg());
-		return;
-	}
 	data_truncate(&tr, 2000);
 	data_truncate(&te, 1000);
 	model_init(&m, MODEL_CNN, sizes, 2, ACT_RELU, 1);

@@ -3,7 +3,7 @@
 #include "data.h"
 #include "task.h"
 #include "util.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -72,15 +72,6 @@ load_csv(dml_data *d, const char *a, const char *label)
 
 	free(pa);
 	return rc;
-}
-
-static int
-err_has(const char *s)
-{
-	int ok_ = strstr(dml_errmsg(), s) != NULL;
-	if (!ok_)
-		printf("#   error was: %s\n", dml_errmsg());
-	return ok_;
 }
 
 static void
