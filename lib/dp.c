@@ -1,10 +1,13 @@
-/* dp: clipping, seeded Gaussian noise and the RDP accountant. */
+/* dp: clipping, seeded Gaussian noise, the RDP accountant and their
+ * application to the records of a job (what dml-privacy runs). */
 #include "dp.h"
+#include "tensor.h"
 #include "util.h"
 
 #include <math.h>
 #include <sodium.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- clipping -------------------------------------------------------- */
@@ -299,4 +302,312 @@ dp_spent(double q, double z, long long steps, double delta, double *order)
 
 	dp_rdp(q, z, steps, dp_default_orders, DP_NORDERS, rdp);
 	return dp_epsilon(dp_default_orders, rdp, DP_NORDERS, delta, order);
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+static const char *const mode_name[] = {"central", "distributed"};
+
+dp_rng *
+dp_record_rng(long seed, const char *purpose, const unsigned char pk[32],
+    const char *job, long long round)
+{
+	unsigned char buf[8 + 16 + 32 + CID_MAXSTR + 8];
+	size_t n = 0, l;
+	dp_rng *g;
+
+	if (seed < 0)
+		return dp_rng_new(NULL, 0);
+	for (int i = 0; i < 8; i++)
+		buf[n++] = (unsigned char)((unsigned long)seed >> (8 * i));
+	memset(buf + n, 0, 16);
+	memcpy(buf + n, purpose, strlen(purpose));
+	n += 16;
+	memcpy(buf + n, pk, 32);
+	n += 32;
+	l = strlen(job);
+	memcpy(buf + n, job, l);
+	n += l;
+	for (int i = 0; i < 8; i++)
+		buf[n++] = (unsigned char)((unsigned long long)round >> (8 * i));
+	g = dp_rng_new(buf, n);
+	sodium_memzero(buf, sizeof buf);	/* it gives the noise key */
+	return g;
+}
+
+/* The train update at o[field] as doubles (its dtype kept in *dt). */
+static double *
+read_update(const rec_in *in, const json_t *o, const char *field,
+    const dml_job *j, enum dml_dtype *dt)
+{
+	json_t *x = json_object_get(o, field);
+	dml_tensor t;
+	double *v;
+
+	if (!x)
+		return rec_err(in, "missing field \"%s\"", field), NULL;
+	if (tensor_from_json(in, x, field, &t) < 0)
+		return NULL;
+	if ((t.dtype != DT_F32 && t.dtype != DT_F64) || t.ndim != 1 ||
+	    (long long)t.n != j->params) {
+		tensor_free(&t);
+		return rec_err(in, "tensor \"%s\" must be f32 or f64 of shape "
+		    "[%lld]", field, j->params), NULL;
+	}
+	v = xmalloc(t.n * sizeof *v);
+	for (size_t i = 0; i < t.n; i++)
+		v[i] = tensor_get(&t, i);
+	*dt = t.dtype;
+	tensor_free(&t);
+	return v;
+}
+
+static json_t *
+update_json(const double *v, size_t n, enum dml_dtype dt)
+{
+	int64_t shape[1] = {(int64_t)n};
+	json_t *t;
+	float *f;
+
+	if (dt == DT_F64)
+		return tensor_to_json(DT_F64, 1, shape, v);
+	f = xmalloc(n * sizeof *f);
+	for (size_t i = 0; i < n; i++)
+		f[i] = (float)v[i];
+	t = tensor_to_json(DT_F32, 1, shape, f);
+	free(f);
+	return t;
+}
+
+/* Clip v to norm c as the values will travel: an f32 update is rounded
+ * to f32 first, and nudged toward 0 while rounding left it above c, so
+ * the bound holds for the bytes sent, not only for the doubles. */
+static void
+clip_as(double *v, size_t n, double c, enum dml_dtype dt)
+{
+	dp_clip(v, n, c);
+	if (dt != DT_F32)
+		return;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (float)v[i];
+	while (dp_l2norm(v, n) > c)
+		for (size_t i = 0; i < n; i++)
+			v[i] = nextafterf((float)v[i], 0);
+}
+
+int
+dp_check_record(const rec_in *in, const json_t *r, const char *type,
+    const dml_job *j, const unsigned char *signer, int fresh,
+    long long *round)
+{
+	unsigned char pk[32];
+	const char *id, *task;
+
+	if (rec_check(in, r, type) < 0 || rec_verify(r, in, pk) < 0 ||
+	    rec_get_str(in, r, "job", &id) < 0 ||
+	    rec_get_str(in, r, "task", &task) < 0 ||
+	    rec_get_int(in, r, "round", 0, 1LL << 40, round) < 0)
+		return -1;
+	if (strcmp(id, j->id) != 0)
+		return rec_err(in, "the %s is for job %.60s, not %s", type + 4,
+		    id, j->id);
+	if (strcmp(task, "train") != 0)
+		return rec_err(in, "the %s is of a %.20s task, not train",
+		    type + 4, task);
+	if (*round >= j->rounds)
+		return rec_err(in, "round %lld: the job has %lld rounds", *round,
+		    j->rounds);
+	if (signer && memcmp(pk, signer, 32) != 0)
+		return rec_err(in, "the %s is signed by another key than -k "
+		    "(%s re-signs only its own)", type + 4, type + 4);
+	if (fresh && json_object_get(r, "privacy"))
+		return rec_err(in, "the %s already has \"privacy\" (clipped or "
+		    "noised twice?)", type + 4);
+	return 0;
+}
+
+/* v += N(0, sd^2) from the record's generator; -2 if it cannot be had. */
+static int
+noise_update(double *v, size_t n, double sd, long seed, const char *purpose,
+    const unsigned char pk[32], const char *job, long long round)
+{
+	dp_rng *g = dp_record_rng(seed, purpose, pk, job, round);
+
+	if (!g)
+		return -2;
+	dp_add_noise(g, v, n, sd);
+	dp_rng_free(g);
+	return 0;
+}
+
+int
+dp_clip_result(const rec_in *in, json_t *r, const dml_job *j,
+    const dml_key *k, long seed)
+{
+	/* distributed: min_devices shares sum to at least the job's noise */
+	double sd = j->dp.distributed ? j->dp.noise * j->dp.clip /
+	    sqrt((double)j->min_devices) : 0;
+	size_t n = (size_t)j->params;
+	json_t *vals;
+	enum dml_dtype dt;
+	long long round;
+	double *v;
+
+	if (dp_check_record(in, r, "dml.result", j, k->pk, 1, &round) < 0 ||
+	    !(vals = rec_get_obj(in, r, "values")) ||
+	    !(v = read_update(in, vals, "delta", j, &dt)))
+		return -1;
+	clip_as(v, n, j->dp.clip, dt);
+	if (sd > 0 && noise_update(v, n, sd, seed, "clip", k->pk, j->id,
+	    round) < 0) {
+		free(v);
+		return -2;
+	}
+	json_object_set_new(vals, "delta", update_json(v, n, dt));
+	free(v);
+	json_object_set_new(r, "privacy", json_pack("{s:s,s:f,s:f}",
+	    "mode", mode_name[j->dp.distributed], "clip", j->dp.clip,
+	    "noise_sd", sd));
+	return rec_sign(r, k) < 0 ? -2 : 0;
+}
+
+int
+dp_noise_aggregate(const rec_in *in, json_t *agg, const dml_job *j,
+    const dml_key *k, long seed)
+{
+	double *v, sd = j->dp.noise * j->dp.clip;
+	size_t n = (size_t)j->params;
+	long long round;
+	enum dml_dtype dt;
+	json_t *sum;
+
+	if (dp_check_record(in, agg, "dml.aggregate", j, k->pk, 1, &round) < 0
+	    || !(sum = rec_get_obj(in, agg, "sum")) ||
+	    !(v = read_update(in, sum, "delta", j, &dt)))
+		return -1;
+	if (noise_update(v, n, sd, seed, "noise", k->pk, j->id, round) < 0) {
+		free(v);
+		return -2;
+	}
+	json_object_set_new(sum, "delta", update_json(v, n, DT_F64));
+	free(v);
+	json_object_set_new(agg, "privacy", json_pack("{s:s,s:f,s:f,s:f}",
+	    "mode", "central", "clip", j->dp.clip, "noise", j->dp.noise,
+	    "noise_sd", sd));
+	return rec_sign(agg, k) < 0 ? -2 : 0;
+}
+
+json_t *
+dp_read_aggregate(rec_in *in, rec_out *o)
+{
+	json_t *r, *agg = NULL;
+	int rc;
+
+	while ((rc = rec_next(in, &r)) > 0) {
+		const char *type = json_string_value(json_object_get(r, "type"));
+		if (type && strcmp(type, "dml.rerun") == 0) {
+			if (o && rec_out_write(o, r, in) < 0) {
+				json_decref(r);
+				json_decref(agg);
+				return NULL;
+			}
+			json_decref(r);
+			continue;
+		}
+		if (agg) {
+			json_decref(r);
+			json_decref(agg);
+			return rec_err(in, "more than one aggregate: combine "
+			    "them with dml-aggregate first"), NULL;
+		}
+		if (rec_check(in, r, "dml.aggregate") < 0) {
+			json_decref(r);
+			return NULL;
+		}
+		agg = r;
+	}
+	if (rc < 0) {
+		json_decref(agg);
+		return NULL;
+	}
+	if (!agg)
+		return dml_error("%s: empty input: no aggregate", rec_name(in)),
+		    NULL;
+	return agg;
+}
+
+int
+dp_account_check(const rec_in *in, const json_t *agg, const dml_job *j,
+    long long *round, long long *devices)
+{
+	const job_dp *d = &j->dp;
+	json_t *p;
+
+	if (dp_check_record(in, agg, "dml.aggregate", j, NULL, 0, round) < 0 ||
+	    rec_get_int(in, agg, "devices", 0, 1LL << 40, devices) < 0)
+		return -1;
+	if (d->distributed) {
+		if (*devices < j->min_devices)
+			return rec_err(in, "%lld devices: their noise shares sum "
+			    "to less than the job's noise (it needs %lld "
+			    "devices)", *devices, j->min_devices);
+		return 0;
+	}
+	p = json_object_get(agg, "privacy");
+	if (!p || json_number_value(json_object_get(p, "noise")) != d->noise ||
+	    json_number_value(json_object_get(p, "clip")) != d->clip)
+		return rec_err(in, "the aggregate carries no central noise of "
+		    "the job's (run dml-privacy noise on it first)");
+	return 0;
+}
+
+int
+dp_budget(const job_dp *d, long long round, double *eps, double *next,
+    double *order)
+{
+	/* every round up to this one released a noised sum: round + 1 steps */
+	*eps = dp_spent(d->sample_rate, d->noise, round + 1, d->delta, order);
+	*next = dp_spent(d->sample_rate, d->noise, round + 2, d->delta, NULL);
+	return *eps <= d->epsilon ? 0 : -1;
+}
+
+json_t *
+dp_account(const rec_in *in, const dml_job *j, long long round,
+    long long devices, const json_t *last, const char *spent)
+{
+	const job_dp *d = &j->dp;
+	json_t *pr, *orders;
+	long long lround;
+	double eps, next, order;
+
+	if (last && rec_get_int(NULL, last, "round", 0, 1LL << 40,
+	    &lround) == 0 && lround >= round)
+		return dml_error("%s: round %lld is already accounted (the last "
+		    "record is of round %lld)", spent, round, lround), NULL;
+	if (dp_budget(d, round, &eps, &next, &order) < 0)
+		return dml_error("%s:%ld: round %lld would bring epsilon to "
+		    "%.4g (delta %g), past the job's budget %g: stop, do not "
+		    "release this round", rec_name(in), rec_line(in), round,
+		    eps, d->delta, d->epsilon), NULL;
+	pr = rec_new("dml.privacy");
+	orders = json_array();
+	for (int i = 0; i < DP_NORDERS; i++)
+		json_array_append_new(orders, json_real(dp_default_orders[i]));
+	json_object_set_new(pr, "job", json_string(j->id));
+	json_object_set_new(pr, "round", json_integer(round));
+	json_object_set_new(pr, "rounds", json_integer(round + 1));
+	json_object_set_new(pr, "epsilon", json_real(eps));
+	json_object_set_new(pr, "delta", json_real(d->delta));
+	json_object_set_new(pr, "order", json_real(order));
+	json_object_set_new(pr, "orders", orders);
+	json_object_set_new(pr, "accountant", json_string("rdp-sgm"));
+	json_object_set_new(pr, "conversion", json_string("balle2020"));
+	json_object_set_new(pr, "budget", json_real(d->epsilon));
+	json_object_set_new(pr, "next_epsilon", json_real(next));
+	json_object_set_new(pr, "sample_rate", json_real(d->sample_rate));
+	json_object_set_new(pr, "noise", json_real(d->noise));
+	json_object_set_new(pr, "clip", json_real(d->clip));
+	json_object_set_new(pr, "mode", json_string(mode_name[d->distributed]));
+	json_object_set_new(pr, "devices", json_integer(devices));
+	return pr;
 }

@@ -12,13 +12,27 @@
  * + log((a - 1) / a), minimised over the orders. The default orders are
  * Opacus's: 1.1, 1.2, ..., 10.9 and 12, 13, ..., 63.
  *
- * Not for: deciding what is clipped or when (dml-privacy does), secure
- * aggregation, or cryptographic randomness other than the noise key.
+ * The record operations (the last section) apply these to the records of
+ * a job with "privacy" parameters: check that a dml.result or
+ * dml.aggregate is the signer's own, for the job and not yet clipped or
+ * noised; clip (and in distributed mode noise) a result's values.delta,
+ * noise an aggregate's sum, decide whether a round may be accounted
+ * within the budget and build its dml.privacy record. They take the
+ * parsed job and record, report by dml_error ("file:line: what" when a
+ * record is at fault) and neither print nor exit: dml-privacy is their
+ * option parser and record loop.
+ *
+ * Not for: secure aggregation, the privacy ledger file (report.h keeps
+ * it), or cryptographic randomness other than the noise key.
  */
 #ifndef DML_DP_H
 #define DML_DP_H
 
 #include <stddef.h>
+
+#include "job.h"
+#include "record.h"
+#include "sign.h"
 
 /* ---- clipping -------------------------------------------------------- */
 
@@ -65,5 +79,57 @@ double dp_epsilon(const double *orders, const double *rdp, size_t n,
 /* epsilon after `steps` steps at the default orders. */
 double dp_spent(double q, double z, long long steps, double delta,
     double *order);
+
+/* ---- records ----------------------------------------------------------- */
+
+/* The noise generator of one record: seed < 0 takes the key from
+ * libsodium's randomness; otherwise the key is derived from the seed, the
+ * purpose ("clip", "noise"), the signer pk, the job id and the round, so a
+ * seeded run is byte-identical. NULL + dml_error if secure memory fails. */
+dp_rng *dp_record_rng(long seed, const char *purpose,
+    const unsigned char pk[32], const char *job, long long round);
+/* r must be a `type` record ("dml.result", "dml.aggregate"), with a valid
+ * signature (by signer when not NULL), of job j, of a train task, of a
+ * round the job has (*round gets it); fresh: without "privacy" yet. 0, or
+ * -1 with rec_err. */
+int dp_check_record(const rec_in *in, const json_t *r, const char *type,
+    const dml_job *j, const unsigned char *signer, int fresh,
+    long long *round);
+/* Clip the device's dml.result r in place: check it (signed by k, fresh),
+ * clip values.delta to the job's norm as it will travel (f32 rounding
+ * included), in distributed mode add the device's noise share of sd
+ * noise * clip / sqrt(min_devices), set "privacy" and re-sign with k.
+ * 0; -1 with rec_err on a record at fault; -2 when memory or signing
+ * fails. */
+int dp_clip_result(const rec_in *in, json_t *r, const dml_job *j,
+    const dml_key *k, long seed);
+/* Central mode: noise the node's own dml.aggregate agg in place (signed
+ * by k, fresh): sum.delta += N(0, (noise * clip)^2), as f64; set
+ * "privacy" and re-sign. Returns as dp_clip_result. */
+int dp_noise_aggregate(const rec_in *in, json_t *agg, const dml_job *j,
+    const dml_key *k, long seed);
+/* The one dml.aggregate of in (dml.rerun records before it are written
+ * to o when o is not NULL, else skipped). NULL + dml_error on a bad
+ * record, on a second aggregate, or on none ("empty input"). */
+json_t *dp_read_aggregate(rec_in *in, rec_out *o);
+/* Whether agg may be accounted: a signed dml.aggregate of job j (not
+ * necessarily fresh) with "devices"; central mode: it carries the job's
+ * central noise; distributed: at least min_devices devices contributed
+ * noise shares. *round and *devices get its fields. 0, or -1 + rec_err. */
+int dp_account_check(const rec_in *in, const json_t *agg, const dml_job *j,
+    long long *round, long long *devices);
+/* The budget decision for releasing round `round` (0-based; round + 1
+ * steps): *eps the epsilon spent after it, *order the order giving it,
+ * *next the epsilon one more round would bring. 0 if *eps is within the
+ * job's epsilon, -1 (no error set) if past it. */
+int dp_budget(const job_dp *d, long long round, double *eps, double *next,
+    double *order);
+/* The dml.privacy record (unsigned) of round `round` of agg's devices,
+ * given the ledger's last record (NULL if none; spent names the ledger in
+ * errors). NULL + dml_error when last is already of this round or a later
+ * one, or when the round would pass the budget ("name:line:" of in).
+ * Its next_epsilon past the budget means this round is the last. */
+json_t *dp_account(const rec_in *in, const dml_job *j, long long round,
+    long long devices, const json_t *last, const char *spent);
 
 #endif

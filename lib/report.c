@@ -4,9 +4,11 @@
 #include "tensor.h"
 #include "util.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const fashion[] = {"T-shirt/top", "Trouser", "Pullover",
     "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
@@ -798,4 +800,53 @@ report_decrypt(const dml_job *j, const json_t *rep, const rec_in *in,
 	if (r && json_object_get(rep, "from"))
 		json_object_set(r, "report_node", json_object_get(rep, "from"));
 	return r;
+}
+
+int
+report_privacy_spent(const dml_job *j, const char *path, json_t **last,
+    char **text, size_t *len)
+{
+	long line;
+	double e;
+	int rc = 0;
+
+	*last = NULL;
+	*text = NULL;
+	*len = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if (dml_read_file(path, text, len) < 0 ||
+	    report_privacy_last(j, path, last, &line) < 0)
+		rc = -1;
+	else if (*last && rec_get_num(NULL, *last, "epsilon", &e) == 0 &&
+	    !(e <= j->dp.epsilon))
+		rc = dml_error("%s:%ld: the budget is already exceeded: "
+		    "epsilon %g, the job's budget is %g", path, line, e,
+		    j->dp.epsilon);
+	if (rc < 0) {
+		json_decref(*last);
+		*last = NULL;
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+int
+report_privacy_append(const char *path, const char *text, size_t len,
+    const json_t *pr)
+{
+	size_t n;
+	char *s = canon_dump(pr, NULL, NULL, &n), *buf;
+	int rc;
+
+	buf = xmalloc(len + n + 1);
+	if (len)
+		memcpy(buf, text, len);
+	memcpy(buf + len, s, n);
+	buf[len + n] = '\n';
+	free(s);
+	rc = dml_write_file(path, buf, len + n + 1, 0644);
+	free(buf);
+	return rc;
 }

@@ -51,6 +51,17 @@ json_t *report_privacy(const dml_job *j, const char *path);
  * -1 with dml_error "file:line: what". */
 int report_privacy_last(const dml_job *j, const char *path, json_t **last,
     long *line);
+/* The ledger at path before dml-privacy account adds a round: *last as
+ * by report_privacy_last (NULL, and *text NULL, when the file does not
+ * exist or is empty), *text and *len the file's bytes for the rewrite.
+ * -1 with dml_error on a bad ledger or one whose last epsilon is already
+ * past the job's budget. */
+int report_privacy_spent(const dml_job *j, const char *path, json_t **last,
+    char **text, size_t *len);
+/* Rewrite the ledger at path whole: its old bytes text[len] and then pr
+ * as one canonical line. -1 with dml_error. */
+int report_privacy_append(const char *path, const char *text, size_t len,
+    const json_t *pr);
 /* Markdown and SVG renderings of a report (malloc'd strings). */
 char *report_markdown(const json_t *report);
 char *report_svg(const json_t *report);

@@ -373,6 +373,18 @@ for rd, e in ((1, r[\"epsilon\"] * 2), (0, r[\"epsilon\"])):
 	test_grep "^dml-report: backward:2: round 0 after round 1" err && test_empty out
 '
 
+test_expect_success 'clip passes dml.declined on and noise dml.rerun, unchanged' '
+	printf "{\"job\":\"x\",\"type\":\"dml.declined\",\"z\":[1,2]}\n" >dec &&
+	printf "{\"a\":1,\"type\":\"dml.rerun\"}\n" >rr &&
+	cat dec dev-0001.raw dec | dml-privacy clip -j central.json -k $D1/key >pass &&
+	test $(wc -l <pass) = 3 &&
+	sed -n 1p pass >l1 && sed -n 3p pass >l3 && test_cmp dec l1 && test_cmp dec l3 &&
+	sed -n 2p pass >l2 && test "$(field l2 privacy)" = "{\"clip\": 10, \"mode\": \"central\", \"noise_sd\": 0}" &&
+	cat rr plain.agg | dml-privacy noise -j central.json -k node.key --seed 7 >pass &&
+	sed -n 1p pass >l1 && test_cmp rr l1 &&
+	sed -n 2p pass >l2 && sed -n 1p n1.agg >want && test_cmp want l2
+'
+
 test_expect_success 'examples/experiments/privacy.sh runs and writes epsilon against accuracy' '
 	OUT=exp DEVICES=20 LIMIT=400 Q=0.5 ROUNDS=2 ZS="1 2" JOBS=1 \
 		sh "$SRC_DIR/examples/experiments/privacy.sh" >exp.out &&

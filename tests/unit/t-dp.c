@@ -1,11 +1,14 @@
 /* t-dp: clipping, the noise generator and the RDP accountant against the
- * published values of Opacus and TensorFlow Privacy. */
+ * published values of Opacus and TensorFlow Privacy; the record
+ * operations of dml-privacy (clip a result, noise an aggregate, account). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dp.h"
 #include "sign.h"
 #include "tap.h"
+#include "tensor.h"
 #include "util.h"
 
 static int
@@ -185,6 +188,267 @@ test_rdp(void)
 	    "q above 1 and alpha 1 refused");
 }
 
+
+/* ---- record operations ------------------------------------------------ */
+
+static void
+mkkey(dml_key *k, unsigned char b)
+{
+	unsigned char seed[32];
+
+	memset(seed, b, sizeof seed);
+	key_generate(k, seed);
+}
+
+/* A job by hand: 4 parameters, 3 rounds, 2 devices, clip 1, noise 2. */
+static void
+mkjob(dml_job *j, int distributed)
+{
+	memset(j, 0, sizeof *j);
+	strcpy(j->id, "bafkreitestjob");
+	j->rounds = 3;
+	j->params = 4;
+	j->min_devices = 2;
+	j->dp.on = 1;
+	j->dp.distributed = distributed;
+	j->dp.clip = 1;
+	j->dp.noise = 2;
+	j->dp.epsilon = 3;
+	j->dp.delta = 1e-5;
+	j->dp.sample_rate = 1;
+}
+
+/* A signed train record of `type` with the update at field.delta. */
+static json_t *
+mkrec(const char *type, const char *job, const char *field,
+    enum dml_dtype dt, const double *v, const dml_key *k)
+{
+	json_t *r = rec_new(type), *o = json_object();
+	int64_t shape[1] = {4};
+	float f[4];
+
+	for (int i = 0; i < 4; i++)
+		f[i] = (float)v[i];
+	json_object_set_new(r, "job", json_string(job));
+	json_object_set_new(r, "task", json_string("train"));
+	json_object_set_new(r, "round", json_integer(0));
+	json_object_set_new(o, "delta", dt == DT_F64 ?
+	    tensor_to_json(DT_F64, 1, shape, v) :
+	    tensor_to_json(DT_F32, 1, shape, f));
+	json_object_set_new(r, field, o);
+	if (strcmp(type, "dml.aggregate") == 0)
+		json_object_set_new(r, "devices", json_integer(2));
+	rec_sign(r, k);
+	return r;
+}
+
+/* The update at field.delta, as doubles (v[4]); its L2 norm. */
+static double
+getvec(const json_t *r, const char *field, double v[4])
+{
+	dml_tensor t;
+
+	if (tensor_from_json(NULL, json_object_get(json_object_get(r, field),
+	    "delta"), "delta", &t) < 0 || t.n != 4)
+		return -1;
+	for (int i = 0; i < 4; i++)
+		v[i] = tensor_get(&t, i);
+	tensor_free(&t);
+	return dp_l2norm(v, 4);
+}
+
+static int
+has_err(const char *s)
+{
+	return strstr(dml_errmsg(), s) != NULL;
+}
+
+static void
+test_clip_result(void)
+{
+	dml_key dev, other;
+	dml_job j;
+	double big[4] = {3, 4, 0, 0}, w[4], v32[4] = {0.3, -0.7, 1.1, 2.9};
+	unsigned char pk[32];
+	json_t *r, *p;
+
+	mkkey(&dev, 1);
+	mkkey(&other, 2);
+	mkjob(&j, 0);
+	r = mkrec("dml.result", j.id, "values", DT_F64, big, &dev);
+	ok(dp_clip_result(NULL, r, &j, &dev, 1) == 0, "clip a device's own "
+	    "result");
+	ok(getvec(r, "values", w) <= 1 && fabs(w[0] - 0.6) < 1e-12 &&
+	    fabs(w[1] - 0.8) < 1e-12, "values.delta clipped to norm 1 along "
+	    "its direction");
+	p = json_object_get(r, "privacy");
+	ok(p && strcmp(json_string_value(json_object_get(p, "mode")),
+	    "central") == 0 && json_number_value(json_object_get(p, "clip"))
+	    == 1 && json_number_value(json_object_get(p, "noise_sd")) == 0,
+	    "\"privacy\" records central mode, clip 1, no noise share");
+	ok(rec_verify(r, NULL, pk) == 0 && memcmp(pk, dev.pk, 32) == 0,
+	    "the clipped result is re-signed by the device");
+	ok(dp_clip_result(NULL, r, &j, &dev, 1) == -1 &&
+	    has_err("already has \"privacy\""), "a result is not clipped "
+	    "twice: %s", dml_errmsg());
+	json_decref(r);
+
+	r = mkrec("dml.result", j.id, "values", DT_F64, big, &other);
+	ok(dp_clip_result(NULL, r, &j, &dev, 1) == -1 &&
+	    has_err("signed by another key than -k"), "another device's "
+	    "result is refused: %s", dml_errmsg());
+	ok(json_object_get(r, "privacy") == NULL, "and left unchanged");
+	json_decref(r);
+
+	r = mkrec("dml.result", "bafkreiotherjob", "values", DT_F64, big, &dev);
+	ok(dp_clip_result(NULL, r, &j, &dev, 1) == -1 &&
+	    has_err("the result is for job bafkreiotherjob, not "
+	    "bafkreitestjob"), "another job's result is refused: %s",
+	    dml_errmsg());
+	json_decref(r);
+
+	r = mkrec("dml.result", j.id, "values", DT_F32, v32, &dev);
+	json_object_set_new(r, "round", json_integer(3));
+	rec_sign(r, &dev);
+	ok(dp_clip_result(NULL, r, &j, &dev, 1) == -1 &&
+	    has_err("round 3: the job has 3 rounds"), "a round past the job's "
+	    "is refused: %s", dml_errmsg());
+	json_object_set_new(r, "round", json_integer(0));
+	rec_sign(r, &dev);
+	ok(dp_clip_result(NULL, r, &j, &dev, 1) == 0 &&
+	    getvec(r, "values", w) <= 1, "an f32 update is within the norm "
+	    "as f32 (%.17g)", dp_l2norm(w, 4));
+	is_str(json_string_value(json_object_get(json_object_get(
+	    json_object_get(r, "values"), "delta"), "dtype")), "f32",
+	    "and stays f32");
+	json_decref(r);
+	key_free(&dev);
+	key_free(&other);
+}
+
+static void
+test_distributed(void)
+{
+	dml_key dev;
+	dml_job j;
+	double v[4] = {0.1, 0.2, 0.3, 0.4}, a[4], b[4], c[4];
+	json_t *r1, *r2, *r3, *p;
+	char *s1, *s2;
+
+	mkkey(&dev, 1);
+	mkjob(&j, 1);
+	r1 = mkrec("dml.result", j.id, "values", DT_F64, v, &dev);
+	r2 = json_deep_copy(r1);
+	r3 = json_deep_copy(r1);
+	ok(dp_clip_result(NULL, r1, &j, &dev, 5) == 0 &&
+	    dp_clip_result(NULL, r2, &j, &dev, 5) == 0 &&
+	    dp_clip_result(NULL, r3, &j, &dev, 6) == 0, "distributed clip");
+	s1 = canon_dump(r1, NULL, NULL, NULL);
+	s2 = canon_dump(r2, NULL, NULL, NULL);
+	ok(s1 && s2 && strcmp(s1, s2) == 0, "the same seed gives the same "
+	    "bytes");
+	free(s1);
+	free(s2);
+	getvec(r1, "values", a);
+	getvec(r3, "values", c);
+	ok(memcmp(a, c, sizeof a) != 0, "another seed another noise share");
+	getvec(r2, "values", b);
+	ok(memcmp(a, b, sizeof a) == 0 && a[0] != v[0], "the noise share is "
+	    "added, the same for the same seed");
+	p = json_object_get(r1, "privacy");
+	ok(p && strcmp(json_string_value(json_object_get(p, "mode")),
+	    "distributed") == 0 && fabs(json_number_value(json_object_get(p,
+	    "noise_sd")) - 2 / sqrt(2)) < 1e-15, "noise_sd is noise * clip / "
+	    "sqrt(min_devices)");
+	json_decref(r1);
+	json_decref(r2);
+	json_decref(r3);
+	key_free(&dev);
+}
+
+static void
+test_noise_aggregate(void)
+{
+	dml_key node, other;
+	dml_job j;
+	double v[4] = {1, 2, 3, 4}, w[4];
+	long long round, devices;
+	json_t *a, *p;
+
+	mkkey(&node, 3);
+	mkkey(&other, 4);
+	mkjob(&j, 0);
+	a = mkrec("dml.aggregate", j.id, "sum", DT_F64, v, &node);
+	ok(dp_account_check(NULL, a, &j, &round, &devices) == -1 &&
+	    has_err("carries no central noise"), "an un-noised aggregate is "
+	    "not accounted: %s", dml_errmsg());
+	ok(dp_noise_aggregate(NULL, a, &j, &other, 7) == -1 &&
+	    has_err("signed by another key"), "another node's aggregate is "
+	    "not noised");
+	ok(dp_noise_aggregate(NULL, a, &j, &node, 7) == 0, "noise the node's "
+	    "own aggregate");
+	getvec(a, "sum", w);
+	ok(w[0] != 1 && w[3] != 4, "the sum is noised");
+	p = json_object_get(a, "privacy");
+	ok(p && json_number_value(json_object_get(p, "noise_sd")) == 2 &&
+	    json_number_value(json_object_get(p, "noise")) == 2,
+	    "\"privacy\" records noise 2, sd 2");
+	ok(dp_account_check(NULL, a, &j, &round, &devices) == 0 &&
+	    round == 0 && devices == 2, "the noised aggregate may be "
+	    "accounted");
+	ok(dp_noise_aggregate(NULL, a, &j, &node, 7) == -1, "not noised twice");
+	json_decref(a);
+	mkjob(&j, 1);
+	j.min_devices = 3;
+	a = mkrec("dml.aggregate", j.id, "sum", DT_F64, v, &node);
+	ok(dp_account_check(NULL, a, &j, &round, &devices) == -1 &&
+	    has_err("2 devices: their noise shares sum to less"),
+	    "distributed: too few devices' shares refused: %s", dml_errmsg());
+	json_decref(a);
+	key_free(&node);
+	key_free(&other);
+}
+
+static void
+test_account(void)
+{
+	dml_job j;
+	double eps, next, order, eps2, next2;
+	json_t *pr, *last;
+
+	mkjob(&j, 0);
+	ok(dp_budget(&j.dp, 0, &eps, &next, &order) == 0 && eps < next,
+	    "round 0 within budget 3 (epsilon %.4f, next %.4f)", eps, next);
+	j.dp.epsilon = eps;
+	ok(dp_budget(&j.dp, 0, &eps2, &next2, &order) == 0 && eps2 == eps,
+	    "a budget exactly the epsilon spent is allowed");
+	pr = dp_account(NULL, &j, 0, 2, NULL, "spent");
+	ok(pr && json_real_value(json_object_get(pr, "epsilon")) == eps &&
+	    json_real_value(json_object_get(pr, "budget")) == eps &&
+	    json_real_value(json_object_get(pr, "next_epsilon")) == next &&
+	    json_integer_value(json_object_get(pr, "rounds")) == 1,
+	    "the dml.privacy record at the boundary");
+	ok(pr && strcmp(json_string_value(json_object_get(pr, "type")),
+	    "dml.privacy") == 0 && json_array_size(json_object_get(pr,
+	    "orders")) == DP_NORDERS, "of type dml.privacy with the orders");
+	last = pr;
+	pr = dp_account(NULL, &j, 0, 2, last, "spent");
+	ok(!pr && has_err("spent: round 0 is already accounted (the last "
+	    "record is of round 0)"), "a round accounted twice is refused: "
+	    "%s", dml_errmsg());
+	json_decref(last);
+	j.dp.epsilon = nextafter(eps, 0);
+	ok(dp_budget(&j.dp, 0, &eps2, &next2, &order) == -1,
+	    "an ulp below the epsilon spent is refused");
+	pr = dp_account(NULL, &j, 0, 2, NULL, "spent");
+	ok(!pr && has_err("round 0 would bring epsilon to") &&
+	    has_err("past the job's budget"), "dp_account refuses it: %s",
+	    dml_errmsg());
+	j.dp.epsilon = 3;
+	ok(dp_budget(&j.dp, 1, &eps2, &next2, &order) == -1 && eps2 == next,
+	    "round 1 would pass budget 3 (epsilon %.4f)", eps2);
+}
+
 int
 main(void)
 {
@@ -193,5 +457,9 @@ main(void)
 	test_clip();
 	test_noise();
 	test_rdp();
+	test_clip_result();
+	test_distributed();
+	test_noise_aggregate();
+	test_account();
 	return done_testing();
 }
