@@ -26,7 +26,8 @@ ljob() {
 		--budget 100 ${2:+--license $2} --created 2026-01-03T00:00:00Z \
 		--deadline 2026-02-01T00:00:00Z --nonce $1 -o $1.json
 }
-# gas TX: the gas a transaction used
+# gas TX: the gas a transaction used (the escrow holds tokens before each
+# measured deposit, so that all pay the same for the token's storage)
 gas() { printf %d $(rpc eth_getTransactionReceipt "[\"$1\"]" | jq -r .gasUsed); }
 
 test_expect_success 'setup: a single-use and a subscription license paid on chain' '
@@ -46,7 +47,9 @@ test_expect_success 'setup: a single-use and a subscription license paid on chai
 	dml-market acquire -k cust.key --listing l2.json $RPC -K customer.eth \
 		-P book2.nd --time 2026-01-02T00:00:00Z -o sub.json &&
 	ljob a single.json && ljob b single.json && ljob s1 sub.json &&
-	ljob s2 sub.json && ljob n1 && ljob n2
+	ljob s2 sub.json && ljob n1 && ljob n2 &&
+	dml-settle deposit -K customer.eth --job n1.json \
+		--escrow $DML_ETH_ESCROW >dep.n1
 '
 DML_ETH_ESCROW=$(field escrow <dep)
 export DML_ETH_ESCROW
@@ -96,7 +99,6 @@ test_expect_success 'a subscription license backs two jobs' '
 	dml-settle status --job s2.json | test_grep "\"state\":\"open\"" -
 ' 3>&1
 test_expect_success 'jobs without a license deposit as before' '
-	dml-settle deposit -K customer.eth --job n1.json >dep.n1 &&
 	dml-settle deposit -K customer.eth --job n2.json >dep.n2 &&
 	! jq -e .license dep.n1 >/dev/null &&
 	dml-settle status --job n1.json >st.n1 && ! jq -e .license st.n1 >/dev/null &&
