@@ -26,7 +26,7 @@ static const char *const chain_errors[] = {
 	"OverBudget(uint256,uint256)", "DeadlineNotPassed(uint64)",
 	"BadProof()", "AlreadyClaimed(uint256)", "TransferFailed()",
 	"ZeroAmount()", "DeadlineTooFar(uint64)", "ClaimPeriodOver(uint64)",
-	"ClaimPeriodNotOver(uint64)", NULL};
+	"ClaimPeriodNotOver(uint64)", "LicenseUsed(bytes32,bytes32)", NULL};
 
 static const char *const state_names[CHAIN_NSTATES] = {"none", "open",
 	"settled", "refunded", "swept"};
@@ -904,16 +904,60 @@ out:
 
 /* ---- deposit, transfer, balance, status, refund ------------------------- */
 
-/* approve and deposit amt against escrow id_s until deadline. */
-static int
-deposit(chain *c, const char *id_s, const mpz_t amt, long long deadline)
+/* The job bound on chain to the single-use license lic_s (its CID) into
+ * job (zero: none). */
+int
+chain_license_job(chain *c, const char *lic_s, unsigned char job[32])
 {
-	unsigned char token[20], id[32];
+	unsigned char lid[32], *r;
+	eth_abi a;
+	size_t n;
+	int rc;
+
+	chain_job_id(lic_s, lid);
+	eth_abi_init(&a, "licenseJob(bytes32)", 1);
+	eth_abi_word(&a, lid);
+	if ((rc = view(c, c->escrow, &a, &r, &n, "licenseJob")) < 0)
+		return rc;
+	if (n < 32) {
+		dml_error("licenseJob(): a short answer (is --escrow a JobEscrow "
+		    "with licenses?)");
+		rc = CHAIN_REJECT;
+	} else
+		memcpy(job, r, 32);
+	free(r);
+	return rc;
+}
+
+/* approve and deposit amt against escrow id_s until deadline, naming the
+ * license lic_s (its CID; NULL: none), single use if single. */
+static int
+deposit(chain *c, const char *id_s, const mpz_t amt, long long deadline,
+    const char *lic_s, int single)
+{
+	static const unsigned char zero[32];
+	unsigned char token[20], id[32], lid[32], used[32];
 	json_t *rc = NULL, *r;
 	eth_abi a;
 	int st;
 
 	chain_job_id(id_s, id);
+	memset(lid, 0, sizeof lid);
+	if (lic_s) {
+		chain_job_id(lic_s, lid);
+		/* refused before any transaction: the contract checks again */
+		if (single && (st = chain_license_job(c, lic_s, used)) < 0)
+			return st;
+		if (single && memcmp(used, zero, 32)) {
+			char *h = eth_hex(used, 32);
+
+			dml_error("license %s is single use and already backs "
+			    "job %s on chain: job %s may not use it", lic_s, h,
+			    id_s);
+			free(h);
+			return CHAIN_REJECT;
+		}
+	}
 	if ((st = token_of(c, token)) < 0)
 		return st;
 	eth_abi_init(&a, "approve(address,uint256)", 2);
@@ -922,17 +966,28 @@ deposit(chain *c, const char *id_s, const mpz_t amt, long long deadline)
 	if ((st = send_tx(c, token, &a, "approve", &rc)) < 0)
 		return st;
 	json_decref(rc);
-	eth_abi_init(&a, "deposit(bytes32,uint256,uint64)", 3);
+	eth_abi_init(&a, "deposit(bytes32,uint256,uint64,bytes32,bool)", 5);
 	eth_abi_word(&a, id);
 	eth_abi_mpz(&a, amt);
 	eth_abi_u64(&a, (uint64_t)deadline);
-	if ((st = send_tx(c, c->escrow, &a, "deposit", &rc)) < 0)
+	eth_abi_word(&a, lid);
+	eth_abi_u64(&a, single && lic_s ? 1 : 0);
+	if ((st = send_tx(c, c->escrow, &a, "deposit", &rc)) < 0) {
+		if (lic_s && strstr(dml_errmsg(), "LicenseUsed"))
+			dml_error_prefix("license %s is single use and already "
+			    "backs another job on chain", lic_s);
 		return st;
+	}
 	r = rec_new("dml.eth.deposited");
 	json_object_set_new(r, "job", json_string(id_s));
 	json_object_set_new(r, "job_id", hexstr(id, 32));
 	json_object_set_new(r, "amount", mpzstr(amt));
 	json_object_set_new(r, "deadline", json_integer(deadline));
+	if (lic_s) {
+		json_object_set_new(r, "license", json_pack("{s:s, s:s, s:o}",
+		    "id", lic_s, "kind", single ? "single" : "subscription",
+		    "license_id", hexstr(lid, 32)));
+	}
 	set_tx(r, rc, 1);
 	json_decref(rc);
 	return emit(c, r);
@@ -941,11 +996,11 @@ deposit(chain *c, const char *id_s, const mpz_t amt, long long deadline)
 int
 chain_deposit(chain *c, const char *jobf, const char *amount)
 {
-	const char *budget, *dl;
+	const char *budget, *dl, *lic;
 	long long deadline;
 	dml_job j;
 	mpz_t amt;
-	int st;
+	int st, single;
 
 	if (job_load(jobf, &j) < 0)
 		return CHAIN_REJECT;
@@ -962,7 +1017,8 @@ chain_deposit(chain *c, const char *jobf, const char *amount)
 		dml_error_prefix("%s: bad deadline", jobf);
 		goto out;
 	}
-	st = deposit(c, j.id, amt, deadline);
+	lic = job_license(&j, &single);
+	st = deposit(c, j.id, amt, deadline, lic, single);
 out:
 	mpz_clear(amt);
 	job_free(&j);
@@ -980,7 +1036,7 @@ chain_deposit_id(chain *c, const char *id_s, const char *amount,
 	if (mpz_set_str(amt, amount, 10) < 0 || mpz_sgn(amt) <= 0)
 		dml_error("%s: no amount to deposit", id_s);
 	else
-		st = deposit(c, id_s, amt, deadline);
+		st = deposit(c, id_s, amt, deadline, NULL, 0);
 	mpz_clear(amt);
 	return st;
 }
@@ -1070,11 +1126,13 @@ chain_balance(chain *c, char **addrs, int n)
 int
 chain_status(chain *c, const char *jobf)
 {
-	unsigned char id[32];
+	static const unsigned char zero[32];
+	unsigned char id[32], used[32];
+	const char *lic;
 	chain_job cj;
 	json_t *r;
 	dml_job j;
-	int st;
+	int st, single;
 
 	if (job_load(jobf, &j) < 0)
 		return CHAIN_REJECT;
@@ -1094,8 +1152,19 @@ chain_status(chain *c, const char *jobf)
 		if (cj.state >= CHAIN_SETTLED && cj.state != CHAIN_REFUNDED)
 			json_object_set_new(r, "claim_until", json_integer(
 			    (json_int_t)cj.claim_until));
+		/* a single-use license: the job it is bound to on chain */
+		lic = job_license(&j, &single);
+		if (lic && single && (st = chain_license_job(c, lic, used)) < 0) {
+			json_decref(r);
+			goto out;
+		}
+		if (lic && single)
+			json_object_set_new(r, "license", json_pack("{s:s, s:o}",
+			    "id", lic, "used_by", memcmp(used, zero, 32) ?
+			    hexstr(used, 32) : json_null()));
 		st = emit(c, r);
 	}
+out:
 	chain_job_clear(&cj);
 	job_free(&j);
 	return st;

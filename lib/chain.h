@@ -76,8 +76,13 @@ int chain_deploy(chain *c, const char *dir, const mpz_t supply,
     const mpz_t growth, const mpz_t bounty, const unsigned char *settler,
     uint64_t claim_period);
 /* approve and deposit the job's budget (or amount, if not NULL) against
- * its id until its deadline; dml.eth.deposited. */
+ * its id until its deadline, naming the job's license: a single-use
+ * license already bound to another job on chain is refused before any
+ * transaction (and by the contract: LicenseUsed); dml.eth.deposited. */
 int chain_deposit(chain *c, const char *jobf, const char *amount);
+/* The job (keccak256 of its id; all zero: none) that the single-use
+ * license lic_s (its CID) is bound to in the escrow; 0 or CHAIN_*. */
+int chain_license_job(chain *c, const char *lic_s, unsigned char job[32]);
 /* The job's payouts, computed as on the ledger, committed as one Merkle
  * root; the list (dml.eth.payouts) goes to the IPFS store and out, then
  * dml.eth.settled. A job settled before with the same root sends nothing

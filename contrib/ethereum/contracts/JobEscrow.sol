@@ -5,7 +5,9 @@
 // the event) and the refund goes back to the customer at once; each payee
 // then claims its leaf with a proof. Gas to settle does not depend on the
 // number of payees. A job settles once; a job not settled by its deadline
-// can be refunded whole. Claims are open for the claim period (set at
+// can be refunded whole. A deposit may name the job's license (keccak256
+// of its CID, 0 for none); a single-use license is bound to the first job
+// that names it (licenseJob) and no other job's deposit may name it. Claims are open for the claim period (set at
 // deployment) after the settlement; then what was not claimed can be
 // swept back to the customer, and no claim is taken after that. The leaf
 // and tree rules are in dml-settle(1):
@@ -36,8 +38,10 @@ contract JobEscrow {
     uint256 public immutable claimPeriod;   // seconds
     mapping(bytes32 => Job) public jobs;
     mapping(bytes32 => mapping(uint256 => uint256)) private claimedBits;
+    mapping(bytes32 => bytes32) public licenseJob;  // single-use license -> job
 
     event Deposited(bytes32 indexed job, address indexed customer, uint256 amount, uint64 deadline);
+    event LicenseBound(bytes32 indexed license, bytes32 indexed job);
     event Settled(bytes32 indexed job, bytes32 root, uint256 paid, uint256 refund, string payouts);
     event Claimed(bytes32 indexed job, uint256 indexed index, address indexed payee, uint256 amount, bytes32 role);
     event Refunded(bytes32 indexed job, address indexed customer, uint256 amount);
@@ -56,6 +60,7 @@ contract JobEscrow {
     error DeadlineTooFar(uint64 deadline);
     error ClaimPeriodOver(uint64 claimUntil);
     error ClaimPeriodNotOver(uint64 claimUntil);
+    error LicenseUsed(bytes32 license, bytes32 job);
 
     constructor(IERC20 token_, address settler_, uint256 claimPeriod_) {
         token = token_;
@@ -63,10 +68,19 @@ contract JobEscrow {
         claimPeriod = claimPeriod_;
     }
 
-    function deposit(bytes32 job, uint256 amount, uint64 deadline) external {
+    // license: keccak256 of the job's license CID, 0 for none; single:
+    // a single-use license, bound here to this job for good.
+    function deposit(bytes32 job, uint256 amount, uint64 deadline, bytes32 license,
+        bool single) external {
         if (jobs[job].state != State.None) revert JobExists(job);
         if (amount == 0) revert ZeroAmount();
         if (deadline > type(uint40).max) revert DeadlineTooFar(deadline);
+        if (single && license != 0) {
+            bytes32 used = licenseJob[license];
+            if (used != 0) revert LicenseUsed(license, used);
+            licenseJob[license] = job;
+            emit LicenseBound(license, job);
+        }
         jobs[job] = Job(msg.sender, uint40(deadline), State.Open, 0, amount, 0, 0);
         if (!token.transferFrom(msg.sender, address(this), amount)) revert TransferFailed();
         emit Deposited(job, msg.sender, amount, deadline);
