@@ -9,17 +9,7 @@
 
 . "$TEST_DIRECTORY/lib-eth.sh"
 
-parties
-printf '{"address":"%s","type":"dml.eth.payee","v":1}\n' $CUSTOMER |
-	$SIGN cust.key >cust.payee
-cat book.nd cust.payee >book2.nd
-ZEROS=$(head -c 31400 /dev/zero | base64 -w0)
-printf '{"act":"relu","arch":"softmax","layers":[784,10],"params":{"data":"%s","dtype":"f32","shape":[7850]},"type":"dml.model","v":1}\n' \
-	"$ZEROS" >zero.model
-DML_IPFS_REPO=$TRASH/ipfs
-export DML_IPFS_REPO
-T0=2026-01-01T00:00:00Z
-RPC="--rpc $DML_ETH_RPC"
+. "$TEST_DIRECTORY/lib-market-eth.sh"
 # ljob NAME LICENSE: a predict job NAME.json backed by LICENSE, budget 100
 ljob() {
 	dml-job -k cust.key -t predict -d fashion -m zero.model --min-devices 3 \
@@ -31,16 +21,7 @@ ljob() {
 gas() { printf %d $(rpc eth_getTransactionReceipt "[\"$1\"]" | jq -r .gasUsed); }
 
 test_expect_success 'setup: a single-use and a subscription license paid on chain' '
-	dml-settle deploy -K deployer.eth --contracts "$TRASH/build" \
-		--supply 10000000 >dep &&
-	dml-settle transfer -K deployer.eth --to $CUSTOMER --amount 1000 \
-		--escrow $(field escrow <dep) >/dev/null &&
-	dml-market publish -k devel.key --algorithm zero.model --category vision \
-		--price 100 --license single --description "a zero model" \
-		--time $T0 >l.json &&
-	dml-market publish -k devel.key --algorithm zero.model --category vision \
-		--price 60 --license subscription --period 30 --description "rent" \
-		--time $T0 >l2.json &&
+	market_setup 1000 &&
 	export DML_ETH_ESCROW=$(field escrow <dep) &&
 	dml-market acquire -k cust.key --listing l.json $RPC -K customer.eth \
 		-P book2.nd --time 2026-01-02T00:00:00Z -o single.json &&
