@@ -1,14 +1,19 @@
 /* dmltest: what the unit tests of lib/ share beyond TAP: the text of the
- * last library error, and Fashion-MNIST from the Debian package
- * dataset-fashion-mnist. */
+ * last library error, seeded random datasets, the checks of a gradient and of an SGD
+ * step,
+ * and Fashion-MNIST from the
+ * Debian package dataset-fashion-mnist. */
 #ifndef DML_DMLTEST_H
 #define DML_DMLTEST_H
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "data.h"
+#include "model.h"
 #include "tap.h"
 #include "util.h"
 
@@ -23,6 +28,69 @@ err_has(const char *s)
 	if (!ok_)
 		printf("#   error was: %s\n", dml_errmsg());
 	return ok_;
+}
+
+/* A random dataset: N rows of F features uniform in [0,1), labels below C,
+ * from the seeded generator of data.h. */
+static inline void
+synth(dml_data *d, size_t n, size_t f, int c, uint64_t seed)
+{
+	data_rng r;
+
+	memset(d, 0, sizeof *d);
+	data_rng_seed(&r, seed);
+	d->n = n;
+	d->features = f;
+	d->classes = c;
+	d->name = xstrdup("synth");
+	d->x = xmalloc(n * f * sizeof *d->x);
+	d->y = xmalloc(n * sizeof *d->y);
+	for (size_t i = 0; i < n * f; i++)
+		d->x[i] = (float)data_rng_uniform(&r);
+	for (size_t i = 0; i < n; i++)
+		d->y[i] = (int32_t)data_rng_below(&r, (uint64_t)c);
+}
+
+/* The largest gap between model_step's fused SGD step (learning rate LR,
+ * weight decay WD, no momentum) on the first N rows of D and
+ * params - LR (grad + WD params) from model_grad: 0 up to rounding. */
+static inline double
+step_error(const dml_model *m, const dml_data *d, int n, float lr, float wd)
+{
+	model_work *w = model_work_new(m, n);
+	float *g = xmalloc(m->nparams * sizeof *g);
+	dml_model s;
+	double worst = 0;
+
+	model_copy(&s, m);
+	model_grad(m, w, d->x, d->y, n, g);
+	model_step(&s, w, d->x, d->y, n, lr, 0, wd);
+	for (size_t i = 0; i < m->nparams; i++)
+		worst = fmax(worst, fabs(m->params[i] - (double)lr * (g[i] +
+		    (double)wd * m->params[i]) - s.params[i]));
+	free(g);
+	model_work_free(w);
+	model_free(&s);
+	return worst;
+}
+
+/* The relative gap between G[I], model_grad's derivative of the mean loss
+ * over the first N rows of D, and the central difference with step H;
+ * SCRATCH holds m->nparams floats. */
+static inline double
+grad_error(dml_model *m, model_work *w, const dml_data *d, int n,
+    const float *g, size_t i, float h, float *scratch)
+{
+	float keep = m->params[i];
+	double up, down, num;
+
+	m->params[i] = keep + h;
+	up = model_grad(m, w, d->x, d->y, n, scratch);
+	m->params[i] = keep - h;
+	down = model_grad(m, w, d->x, d->y, n, scratch);
+	m->params[i] = keep;
+	num = (up - down) / (2 * (double)h);
+	return fabs(num - g[i]) / fmax(1e-2, fabs(num) + fabs(g[i]));
 }
 
 /* Load Fashion-MNIST's training and t10k sets: 0 when loaded; 1 when the

@@ -23,26 +23,6 @@ static const struct { const char *name; size_t off, n; } blocks[] = {
 	{"fc3 W", 43576, 840}, {"fc3 b", 44416, 10},
 };
 
-/* n images with smooth random pixels in [0,1) and labels < 10. */
-static void
-synth(dml_data *d, size_t n, uint64_t seed)
-{
-	data_rng r;
-
-	memset(d, 0, sizeof *d);
-	data_rng_seed(&r, seed);
-	d->n = n;
-	d->features = 784;
-	d->classes = 10;
-	d->name = xstrdup("synth");
-	d->x = xmalloc(n * 784 * sizeof *d->x);
-	d->y = xmalloc(n * sizeof *d->y);
-	for (size_t i = 0; i < n * 784; i++)
-		d->x[i] = (float)data_rng_uniform(&r);
-	for (size_t i = 0; i < n; i++)
-		d->y[i] = (int32_t)data_rng_below(&r, 10);
-}
-
 static void
 test_shape(void)
 {
@@ -116,7 +96,7 @@ test_forward(void)
 	int sums = 1;
 
 	model_init(&m, MODEL_CNN, sizes, 2, ACT_RELU, 6);
-	synth(&d, 5, 7);
+	synth(&d, 5, 784, 10, 7);
 	w = model_work_new(&m, 8);
 	p = model_forward(&m, w, d.x, 5);
 	for (int r = 0; r < 5; r++) {
@@ -149,7 +129,7 @@ gradcheck(void)
 	model_init(&m, MODEL_CNN, sizes, 2, ACT_RELU, 8);
 	for (size_t i = 0; i < m.nparams; i++)	/* non-zero biases */
 		m.params[i] += 0.01f * (float)((i * 7) % 5) - 0.019f;
-	synth(&d, 3, 9);
+	synth(&d, 3, 784, 10, 9);
 	w = model_work_new(&m, 3);
 	g = xmalloc(m.nparams * sizeof *g);
 	g2 = xmalloc(m.nparams * sizeof *g2);
@@ -158,20 +138,9 @@ gradcheck(void)
 		size_t step = blocks[k].n / 40 + 1;
 		double worst = 0;
 		for (size_t i = blocks[k].off; i < blocks[k].off + blocks[k].n;
-		    i += step) {
-			float keep = m.params[i], h = 1e-3f;
-			double up, down, num, err;
-			m.params[i] = keep + h;
-			up = model_grad(&m, w, d.x, d.y, 3, g2);
-			m.params[i] = keep - h;
-			down = model_grad(&m, w, d.x, d.y, 3, g2);
-			m.params[i] = keep;
-			num = (up - down) / (2 * (double)h);
-			err = fabs(num - g[i]) / fmax(1e-2, fabs(num) +
-			    fabs(g[i]));
-			if (err > worst)
-				worst = err;
-		}
+		    i += step)
+			worst = fmax(worst, grad_error(&m, w, &d, 3, g, i, 1e-3f,
+			    g2));
 		ok(worst < 5e-2, "%s: backward agrees with central differences "
 		    "(worst relative error %.2g)", blocks[k].name, worst);
 	}
@@ -185,30 +154,15 @@ gradcheck(void)
 static void
 test_step(void)
 {
-	dml_model m, s;
+	dml_model m;
 	dml_data d;
-	model_work *w;
-	float *g;
-	double worst = 0;
+	double worst;
 
 	model_init(&m, MODEL_CNN, sizes, 2, ACT_RELU, 10);
-	model_copy(&s, &m);
-	synth(&d, 4, 11);
-	w = model_work_new(&m, 4);
-	g = xmalloc(m.nparams * sizeof *g);
-	model_grad(&m, w, d.x, d.y, 4, g);
-	model_step(&s, w, d.x, d.y, 4, 0.1f, 0, 0.01f);
-	for (size_t i = 0; i < m.nparams; i++) {
-		float want = m.params[i] - 0.1f * (g[i] + 0.01f * m.params[i]);
-		double e = fabs(want - s.params[i]);
-		if (e > worst)
-			worst = e;
-	}
+	synth(&d, 4, 784, 10, 11);
+	worst = step_error(&m, &d, 4, 0.1f, 0.01f);
 	ok(worst < 1e-6, "step: w -= lr (grad + wd w) (worst %.2g)", worst);
-	free(g);
-	model_work_free(w);
 	model_free(&m);
-	model_free(&s);
 	data_free(&d);
 }
 
@@ -221,7 +175,7 @@ test_task(void)
 	long n1, n2;
 
 	model_init(&m, MODEL_CNN, sizes, 2, ACT_RELU, 12);
-	synth(&d, 40, 13);
+	synth(&d, 40, 784, 10, 13);
 	a = xmalloc(m.nparams * sizeof *a);
 	b = xmalloc(m.nparams * sizeof *b);
 	n1 = task_train_sgd(&m, &d, 1, 8, 0.05, 0.9, 5e-4, 14, a, NULL);

@@ -298,7 +298,7 @@ test_rng(void)
 
 /* n samples of 1 feature, labels i % classes. */
 static void
-synth(dml_data *d, size_t n, int classes)
+synth_labels(dml_data *d, size_t n, int classes)
 {
 	memset(d, 0, sizeof *d);
 	d->n = n;
@@ -318,7 +318,7 @@ test_partition(void)
 	int *dev, *dev2, k = 7, allset = 1, even = 1, nonempty = 1, same = 1;
 	size_t count[50] = {0}, lo = (size_t)-1, hi = 0;
 
-	synth(&d, 1000, 10);
+	synth_labels(&d, 1000, 10);
 	dev = xmalloc(d.n * sizeof *dev);
 	dev2 = xmalloc(d.n * sizeof *dev2);
 	ok(data_partition(&d, k, DATA_PART_IID, 0, 0, 3, dev) == 0, "iid");

@@ -12,26 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Random dataset: n rows of f features in [0,1), labels < c. */
-static void
-synth(dml_data *d, size_t n, size_t f, int c, uint64_t seed)
-{
-	data_rng r;
-
-	memset(d, 0, sizeof *d);
-	data_rng_seed(&r, seed);
-	d->n = n;
-	d->features = f;
-	d->classes = c;
-	d->name = xstrdup("synth");
-	d->x = xmalloc(n * f * sizeof *d->x);
-	d->y = xmalloc(n * sizeof *d->y);
-	for (size_t i = 0; i < n * f; i++)
-		d->x[i] = (float)data_rng_uniform(&r);
-	for (size_t i = 0; i < n; i++)
-		d->y[i] = (int32_t)data_rng_below(&r, (uint64_t)c);
-}
-
 static void
 test_shape_init(void)
 {
@@ -143,14 +123,6 @@ test_record(void)
 	model_free(&a);
 }
 
-/* Mean loss of a batch at the current parameters. */
-static double
-loss_at(const dml_model *m, model_work *w, const float *x, const int32_t *y,
-    int b, float *g)
-{
-	return model_grad(m, w, x, y, b, g);
-}
-
 static void
 gradcheck(enum model_act act, const char *what)
 {
@@ -169,21 +141,11 @@ gradcheck(enum model_act act, const char *what)
 	w = model_work_new(&m, 8);
 	g = xmalloc(m.nparams * sizeof *g);
 	g2 = xmalloc(m.nparams * sizeof *g2);
-	loss_at(&m, w, d.x, d.y, 8, g);
-	for (size_t i = 0; i < m.nparams; i++) {
-		/* small steps: a relu unit near 0 must not cross its kink */
-		float keep = m.params[i], h = act == ACT_RELU ? 1e-3f : 1e-2f;
-		double up, down, num, err;
-		m.params[i] = keep + h;
-		up = loss_at(&m, w, d.x, d.y, 8, g2);
-		m.params[i] = keep - h;
-		down = loss_at(&m, w, d.x, d.y, 8, g2);
-		m.params[i] = keep;
-		num = (up - down) / (2 * (double)h);
-		err = fabs(num - g[i]) / fmax(1e-2, fabs(num) + fabs(g[i]));
-		if (err > worst)
-			worst = err;
-	}
+	model_grad(&m, w, d.x, d.y, 8, g);
+	/* small steps: a relu unit near 0 must not cross its kink */
+	for (size_t i = 0; i < m.nparams; i++)
+		worst = fmax(worst, grad_error(&m, w, &d, 8, g, i,
+		    act == ACT_RELU ? 1e-3f : 1e-2f, g2));
 	ok(worst < 2e-2, "%s: backward agrees with central differences "
 	    "(worst relative error %.2g)", what, worst);
 	free(g);
@@ -239,21 +201,12 @@ test_step(void)
 	double worst = 0;
 
 	model_init(&a, MODEL_MLP, sizes, 3, ACT_RELU, 5);
-	model_copy(&b, &a);
 	synth(&d, 10, 6, 3, 6);
-	w = model_work_new(&a, 10);
-	g = xmalloc(a.nparams * sizeof *g);
-	model_grad(&a, w, d.x, d.y, 10, g);
-	model_step(&b, w, d.x, d.y, 10, 0.1f, 0, 0.01f);
-	for (size_t i = 0; i < a.nparams; i++) {
-		double want = a.params[i] - 0.1 * (g[i] + 0.01 * a.params[i]);
-		worst = fmax(worst, fabs(want - b.params[i]));
-	}
+	worst = step_error(&a, &d, 10, 0.1f, 0.01f);
 	ok(worst < 1e-6, "fused SGD step = params - lr (grad + wd params) "
 	    "(%.2g)", worst);
-	model_work_free(w);
 	w = model_work_new(&a, 10);
-	model_free(&b);
+	g = xmalloc(a.nparams * sizeof *g);
 	model_copy(&b, &a);
 	model_step(&b, w, d.x, d.y, 10, 0.1f, 0.9f, 0);
 	model_step(&b, w, d.x, d.y, 10, 0.1f, 0.9f, 0);
