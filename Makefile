@@ -31,15 +31,22 @@ ifeq ($(SANITIZE),1)
 OPT     += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANLDFLAGS = -fsanitize=address,undefined
 endif
-ALL_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(OPT) $(WARN) -Ilib $(PKG_CFLAGS) $(CFLAGS)
+# lib/ has one folder per layer, lowest first; contrib/lint/check-layers
+# says which folder may include which.
+LAYERS   = base crypto ml net protocol ledger chain
+LIBINC   = $(addprefix -Ilib/,$(LAYERS))
+ALL_CFLAGS  = -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(OPT) $(WARN) $(LIBINC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANLDFLAGS) $(LDFLAGS)
 LIBS        = $(PKG_LIBS) -lpthread -lm
 
-LIBSRC := $(wildcard lib/*.c)
+LIBSRC := $(wildcard $(LAYERS:%=lib/%/*.c) $(LAYERS:%=lib/%/*/*.c))
 LIBOBJ := $(LIBSRC:.c=.o)
-LIBHDR := $(wildcard lib/*.h)
+LIBHDR := $(wildcard $(LAYERS:%=lib/%/*.h) $(LAYERS:%=lib/%/*/*.h))
 CMDSRC := $(wildcard cmd/dml-*.c)
-PROGS  := $(CMDSRC:cmd/%.c=bin/%)
+# a program with subcommands may be a folder, cmd/NAME/*.c
+CMDDIRS := $(patsubst %/,%,$(wildcard cmd/dml-*/))
+CMDDIROBJ := $(patsubst %.c,%.o,$(foreach d,$(CMDDIRS),$(wildcard $(d)/*.c)))
+PROGS  := $(CMDSRC:cmd/%.c=bin/%) $(CMDDIRS:cmd/%=bin/%)
 UNITSRC := $(wildcard tests/unit/t-*.c)
 UNITS  := $(UNITSRC:.c=.t)
 HELPERSRC := $(wildcard tests/helpers/*.c)
@@ -55,22 +62,41 @@ all: lib/libdml.a $(PROGS)
 	contrib/install-deps
 	@touch $@
 
-lib/%.o: lib/%.c $(LIBHDR) Makefile | .deps-ok
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+# Every object and program depends on the headers it includes (-MMD) and
+# on the flags it was built with: .flags changes when CFLAGS, SANITIZE,
+# WERROR or the compiler do, so `make` then `make SANITIZE=1 check`
+# rebuilds everything the new flags touch.
+DEPFLAGS = -MMD -MP
+.flags: FORCE
+	@printf '%s\n' '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > .flags.new
+	@if cmp -s .flags.new .flags; then rm -f .flags.new; else mv .flags.new .flags; fi
+
+lib/%.o: lib/%.c .flags | .deps-ok
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 lib/libdml.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
-bin/%: cmd/%.c lib/libdml.a $(LIBHDR)
+bin/%: cmd/%.c lib/libdml.a .flags
 	@mkdir -p bin
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
 
-tests/unit/%.t: tests/unit/%.c $(wildcard tests/unit/*.h) lib/libdml.a $(LIBHDR)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -o $@ $< lib/libdml.a $(LIBS)
+cmd/%.o: cmd/%.c .flags | .deps-ok
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-tests/helpers/%: tests/helpers/%.c lib/libdml.a $(LIBHDR)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
+.SECONDEXPANSION:
+$(CMDDIRS:cmd/%=bin/%): bin/%: $$(subst .c,.o,$$(wildcard cmd/$$*/*.c)) lib/libdml.a
+	@mkdir -p bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) lib/libdml.a $(LIBS)
+
+tests/unit/%.t: tests/unit/%.c lib/libdml.a .flags
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d $(ALL_LDFLAGS) -Itests/unit -o $@ $< lib/libdml.a $(LIBS)
+
+tests/helpers/%: tests/helpers/%.c lib/libdml.a .flags
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
+
+-include $(LIBOBJ:.o=.d) $(CMDDIROBJ:.o=.d) $(PROGS:=.d) $(UNITS:=.d) $(HELPERS:=.d)
 
 # written at install time, so it names the PREFIX installed to
 libdml.pc: FORCE
@@ -78,8 +104,12 @@ libdml.pc: FORCE
 	  '$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
 	  '$(subst $(PREFIX),$${prefix},$(INCDIR))' '$(VERSION)' '$(PKGS)' > $@
 
-check: all $(UNITS) $(HELPERS)
+check: all $(UNITS) $(HELPERS) check-layers
 	DML_TEST_CFLAGS='$(SANLDFLAGS)' prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
+
+# No include may go up a layer or sideways outside the map.
+check-layers:
+	contrib/lint/check-layers
 
 demo: all
 	$(MAKE) -C examples/quickstart
@@ -105,8 +135,10 @@ uninstall:
 	rm -rf $(DESTDIR)$(INCDIR)
 
 clean:
-	rm -rf bin .deps-ok lib/*.o lib/libdml.a tests/unit/*.t $(HELPERS) libdml.pc tests/trash.*
+	rm -rf bin .deps-ok .flags lib/libdml.a tests/unit/*.t tests/unit/*.t.d \
+	  $(HELPERS) $(HELPERS:=.d) libdml.pc tests/trash.*
+	find lib cmd -name '*.[od]' -exec rm -f {} +
 
 FORCE:
-.PHONY: all check demo bench install uninstall clean FORCE
+.PHONY: all check check-layers demo bench install uninstall clean FORCE
 .SECONDARY:

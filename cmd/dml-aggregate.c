@@ -70,26 +70,26 @@ static const char usage[] =
 "      --version         print the version\n";
 
 /* -d, --nodes: the keys of a file, or NULL without one. */
-static agg_keys *
+static keyset *
 keys_file(const char *path)
 {
-	agg_keys *s;
+	keyset *s;
 
 	if (!path)
 		return NULL;
-	s = agg_keys_new();
-	if (agg_keys_load(s, path) < 0)
+	s = keyset_new();
+	if (keyset_load(s, path) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	return s;
 }
 
 /* The devices results are accepted from: those of -d and those the
  * distributing node assigned to the job (--assignments); NULL: any. */
-static agg_keys *
+static keyset *
 allowed_devices(const char *devf, const char *assignf, const char *distf,
     const dml_job *job)
 {
-	agg_keys *s = keys_file(devf);
+	keyset *s = keys_file(devf);
 	unsigned char dist[32];
 
 	if (!assignf)
@@ -97,7 +97,7 @@ allowed_devices(const char *devf, const char *assignf, const char *distf,
 	if (distf && pubkey_load(distf, dist) < 0)
 		dml_usage_error("--distributor: %s", dml_errmsg());
 	if (!s)
-		s = agg_keys_new();
+		s = keyset_new();
 	if (assign_keys_load(s, assignf, job, distf ? dist : NULL) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	return s;
@@ -186,7 +186,7 @@ main(int argc, char **argv)
 	const char *assignf = NULL, *distf = NULL;	/* --assignments */
 	double *ref = NULL;
 	agg_opts o = {.round = -1};
-	agg_keys *devices = NULL, *nodes = NULL;
+	keyset *devices = NULL, *nodes = NULL;
 	agg_scales *scales = NULL;
 	robust_rule rule;
 	struct ctx c = {0};
@@ -276,7 +276,7 @@ main(int argc, char **argv)
 		sp.keep_going = o.keep_going;
 		rc2 = secagg_run(step, state, &job, &key, &sp, out,
 		    argc - optind, argv + optind);
-		agg_keys_free(devices);
+		keyset_free(devices);
 		key_free(&key);
 		job_free(&job);
 		if (rc2)
@@ -323,8 +323,8 @@ main(int argc, char **argv)
 	if (rc == AGG_ESYSTEM)
 		status = DML_EXIT_USAGE;
 	agg_free(a);
-	agg_keys_free(devices);
-	agg_keys_free(nodes);
+	keyset_free(devices);
+	keyset_free(nodes);
 	agg_scales_free(scales);
 	free(ref);
 	key_free(&key);

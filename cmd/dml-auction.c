@@ -111,14 +111,14 @@ take(struct state *s, const rec_in *in, json_t *r)
 	bid = json_string_value(json_object_get(json_object_get(j.rec,
 	    "reward"), "per_device"));
 	t = json_string_value(json_object_get(j.rec, "created"));
-	if (!t || ledger_time_parse(t, &created) < 0 ||
-	    ledger_time_parse(json_string_value(json_object_get(j.rec,
+	if (!t || timefmt_parse(t, &created) < 0 ||
+	    timefmt_parse(json_string_value(json_object_get(j.rec,
 	    "deadline")), &deadline) < 0) {
 		job_free(&j);
 		return rec_err(in, "field \"created\" or \"deadline\" is not an "
 		    "RFC 3339 UTC time");
 	}
-	if (market_amount_cmp(bid, s->reserve) < 0)
+	if (amount_cmp(bid, s->reserve) < 0)
 		refuse(s, in, j.id, "the bid is below the reserve price");
 	else if (j.min_devices > s->cap)
 		refuse(s, in, j.id, "it needs more devices than a window has");
@@ -259,11 +259,11 @@ main(int argc, char **argv)
 			break;
 		case 'L': lpath = optarg; break;
 		case O_TIME:
-			if (ledger_time_parse(optarg, &s.now) < 0)
+			if (timefmt_parse(optarg, &s.now) < 0)
 				dml_usage_error("--time: %s", dml_errmsg());
 			break;
 		case O_RESERVE:
-			if (!market_amount_ok(optarg))
+			if (!amount_ok(optarg))
 				dml_usage_error("--reserve: '%s' is not a "
 				    "decimal token amount", optarg);
 			s.reserve = optarg;

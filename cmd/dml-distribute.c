@@ -166,7 +166,7 @@ parse(int argc, char **argv, struct args *a)
 			break;
 		case O_CREATED: {
 			long long t;
-			if (ledger_time_parse(optarg, &t) < 0)
+			if (timefmt_parse(optarg, &t) < 0)
 				dml_usage_error("--created: %s", dml_errmsg());
 			a->created = optarg;
 			break;
@@ -177,7 +177,7 @@ parse(int argc, char **argv, struct args *a)
 		default: dml_usage_error("unknown option");
 		}
 	}
-	ledger_time_format((long long)time(NULL), a->now);
+	timefmt_format((long long)time(NULL), a->now);
 	if (!a->created)
 		a->created = a->now;
 }

@@ -1,11 +1,11 @@
 /* dml-eval: accuracy and mean cross-entropy of a dml.model on a labelled
  * dataset, as one dml.metrics record. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cid.h"
+#include "cli.h"
 #include "data.h"
 #include "model.h"
 #include "record.h"
@@ -13,22 +13,38 @@
 
 static const char usage[] =
 "usage: dml-eval -m MODEL [--idx IMAGES LABELS | --csv FILE [--label COL] |\n"
-"                --dir DEVICE] [--name NAME] [--round N] [-o FILE]\n"
+"                -D DEVICE] [--name NAME] [--round N] [-o FILE]\n"
 "Score a dml.model on a labelled dataset and print a dml.metrics record.\n"
 "  -m, --model FILE     the model (one dml.model record)\n"
 "      --idx IMAGES LABELS  IDX files, gzipped or not (default: the\n"
 "                       Fashion-MNIST test set, t10k)\n"
 "      --csv FILE       CSV file; --label COL picks the label column\n"
 "                       (header name or 0-based index; default last)\n"
-"  -d, --dir DEVICE     a device folder written by dml-split\n"
-"  -n, --name NAME      the \"data\" field (default: the data's file name,\n"
+"  -D, --device DIR     a device folder written by dml-split (old\n"
+"                       spellings -d and --dir still work, with a warning)\n"
+"      --name NAME      the \"data\" field (default: the data's file name,\n"
 "                       or the device id)\n"
-"  -r, --round N        the \"round\" field (default: the model's round)\n"
+"      --round N        the \"round\" field (default: the model's round)\n"
 "      --kept K --excluded E  record the devices the round kept and\n"
 "                       excluded (experiments: dml-weight, Krum)\n"
 "  -o, --output FILE    write the record to FILE (whole) instead of stdout\n"
 "  -h, --help           this help\n"
 "      --version        print the version\n";
+
+enum { O_IDX = CLI_ID_BASE, O_CSV, O_LABEL, O_NAME, O_ROUND, O_KEPT, O_EXCL };
+
+static const cli_opt opts[] = {
+	CLI_MODEL,
+	CLI_OUTPUT,
+	{"idx", 0, 1, O_IDX, NULL, 0, NULL},
+	{"csv", 0, 1, O_CSV, NULL, 0, NULL},
+	{"label", 0, 1, O_LABEL, NULL, 0, NULL},
+	{"device", 'D', 1, 0, NULL, 'd', "dir"},
+	{"name", 0, 1, O_NAME, NULL, 'n', NULL},
+	{"round", 0, 1, O_ROUND, NULL, 'r', NULL},
+	{"kept", 0, 1, O_KEPT, NULL, 0, NULL},
+	{"excluded", 0, 1, O_EXCL, NULL, 0, NULL},
+	CLI_END};
 
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -41,20 +57,6 @@ round6(double v)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"model", required_argument, 0, 'm'},
-		{"idx", required_argument, 0, 'I'},
-		{"csv", required_argument, 0, 'C'},
-		{"label", required_argument, 0, 'L'},
-		{"dir", required_argument, 0, 'd'},
-		{"name", required_argument, 0, 'n'},
-		{"round", required_argument, 0, 'r'},
-		{"kept", required_argument, 0, 'K'},
-		{"excluded", required_argument, 0, 'E'},
-		{"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
 	const char *mpath = NULL, *images = NULL, *labels = NULL, *csv = NULL;
 	const char *label = NULL, *dir = NULL, *name = NULL, *out = NULL;
 	char id[CID_MAXSTR];
@@ -63,51 +65,39 @@ main(int argc, char **argv)
 	dml_data d;
 	double acc, loss;
 	json_t *r;
-	int c, rc;
+	int o, rc;
+	cli c;
 
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "m:d:n:r:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': mpath = optarg; break;
-		case 'I':
-			if (optind >= argc)
-				dml_usage_error("--idx needs IMAGES and LABELS");
-			images = optarg;
-			labels = argv[optind++];
+	cli_init(&c, argc, argv, opts, usage, NULL);
+	while ((o = cli_next(&c)) != -1) {
+		switch (o) {
+		case 'm': mpath = c.arg; break;
+		case O_IDX:
+			if (c.i >= argc)
+				cli_opt_error(&c, "needs IMAGES and LABELS");
+			images = c.arg;
+			labels = argv[c.i++];
 			break;
-		case 'C': csv = optarg; break;
-		case 'L': label = optarg; break;
-		case 'd': dir = optarg; break;
-		case 'n': name = optarg; break;
-		case 'r':
-			if (dml_parse_long(optarg, 0, 1L << 40, &round) < 0)
-				dml_usage_error("--round: %s", dml_errmsg());
-			break;
-		case 'K': case 'E': {
-			long v;
-			if (dml_parse_long(optarg, 0, 1L << 40, &v) < 0)
-				dml_usage_error("--%s: %s", c == 'K' ? "kept" :
-				    "excluded", dml_errmsg());
-			*(c == 'K' ? &kept : &excl) = v;
-			break;
-		}
-		case 'o': out = optarg; break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case 'V': dml_version();
-		default: dml_usage_error("unknown option");
+		case O_CSV: csv = c.arg; break;
+		case O_LABEL: label = c.arg; break;
+		case 'D': dir = c.arg; break;
+		case O_NAME: name = c.arg; break;
+		case O_ROUND: round = cli_long(&c, 0, 1L << 40); break;
+		case O_KEPT: kept = cli_long(&c, 0, 1L << 40); break;
+		case O_EXCL: excl = cli_long(&c, 0, 1L << 40); break;
+		case 'o': out = c.arg; break;
 		}
 	}
-	if (optind != argc)
-		dml_usage_error("unexpected argument '%s'", argv[optind]);
+	cli_max_operands(&c, 0);
 	if (!mpath)
-		dml_usage_error("give the model with -m FILE");
+		cli_usage_error("give the model with -m FILE");
 	if (strcmp(mpath, "-") == 0)
-		dml_usage_error("-m needs a file: the model's id is the CID of "
+		cli_usage_error("-m needs a file: the model's id is the CID of "
 		    "its bytes");
 	if (!!images + !!csv + !!dir > 1)
-		dml_usage_error("give one of --idx, --csv or --dir");
+		cli_usage_error("give one of --idx, --csv or --device");
 	if (label && !csv)
-		dml_usage_error("--label applies to --csv only");
+		cli_usage_error("--label applies to --csv only");
 
 	if (cid_of_file(mpath, id) < 0)
 		dml_fail(DML_EXIT_REJECT);

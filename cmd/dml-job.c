@@ -9,6 +9,7 @@
 #include "cid.h"
 #include "cnn.h"
 #include "fixedpoint.h"
+#include "amount.h"
 #include "job.h"
 #include "market.h"
 #include "paillier.h"
@@ -141,14 +142,6 @@ parse_criterion(const char *text)
 out:
 	free(s);
 	return c;
-}
-
-static int
-amount_ok(const char *s)
-{
-	size_t n = strlen(s);
-	return n && n <= 78 && strspn(s, "0123456789") == n &&
-	    !(s[0] == '0' && n > 1);
 }
 
 /* An encrypted model (dml.paillier.model): its shape, and the key and

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "amount.h"
 #include "job.h"
 #include "ledger.h"
 #include "record.h"
@@ -68,14 +69,6 @@ static int
 exit_of(int rc)
 {
 	return rc == LEDGER_ESYS ? DML_EXIT_USAGE : DML_EXIT_REJECT;
-}
-
-static int
-amount_ok(const char *s)
-{
-	size_t n = strlen(s);
-	return n && n <= 78 && strspn(s, "0123456789") == n &&
-	    !(s[0] == '0' && n > 1);
 }
 
 static const char *
@@ -155,7 +148,7 @@ parse(int argc, char **argv, const char *allowed)
 	}
 	if (o.time) {
 		long long t;
-		if (ledger_time_parse(o.time, &t) < 0)
+		if (timefmt_parse(o.time, &t) < 0)
 			dml_usage_error("--time: %s", dml_errmsg());
 	}
 }

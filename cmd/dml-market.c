@@ -154,7 +154,7 @@ parse(int argc, char **argv, const char *allowed)
 	if (optind != argc && !allows(allowed, "FILES"))
 		dml_usage_error("unexpected argument '%s'", argv[optind]);
 	if (opt[O_TIME]) {
-		if (ledger_time_parse(opt[O_TIME], &now) < 0)
+		if (timefmt_parse(opt[O_TIME], &now) < 0)
 			dml_usage_error("--time: %s", dml_errmsg());
 	} else
 		now = (long long)time(NULL);
@@ -293,7 +293,7 @@ cmd_publish(int argc, char **argv)
 	    "description price license period time");
 	cid_arg(need(O_ALG, "--algorithm FILE|CID"), alg);
 	price = need(O_PRICE, "--price N");
-	if (!market_amount_ok(price) || strcmp(price, "0") == 0)
+	if (!amount_ok(price) || strcmp(price, "0") == 0)
 		dml_usage_error("--price: '%s' is not a positive decimal token "
 		    "amount", price);
 	if (market_kind_parse(need(O_LIC, "--license KIND"), &kind) < 0)
@@ -318,7 +318,7 @@ cmd_publish(int argc, char **argv)
 		dml_usage_error("--category and --description must be UTF-8");
 	json_object_set_new(r, "price", json_string(price));
 	json_object_set_new(r, "license", lic);
-	ledger_time_format(now, t);
+	timefmt_format(now, t);
 	json_object_set_new(r, "created", json_string(t));
 	load_key(&k);
 	key_hex(k.pk, 32, hex);
@@ -423,7 +423,7 @@ cmd_search(int argc, char **argv)
 	q.category = opt[O_CAT];
 	q.keyword = opt[O_KEYWORD];
 	q.max_price = opt[O_MAXP];
-	if (q.max_price && !market_amount_ok(q.max_price))
+	if (q.max_price && !amount_ok(q.max_price))
 		dml_usage_error("--max-price: '%s' is not a decimal token "
 		    "amount", q.max_price);
 	if (market_index_load(index_path(), &v, &n) < 0)
@@ -566,7 +566,7 @@ pay_chain(const market_listing *l, const char *hex)
 	chain_open(&c, 1);
 	if (!opt['K'])
 		dml_usage_error("acquire --rpc needs -K ETHKEY (the payer)");
-	if ((rc = market_pay_chain(&c, l, hex, opt['P'], &pay)) < 0)
+	if ((rc = chain_pay_listing(&c, l, hex, opt['P'], &pay)) < 0)
 		dml_fail(chain_exit(rc));
 	chain_close(&c);
 	return pay;
@@ -640,7 +640,7 @@ cmd_verify(int argc, char **argv)
 			    "%s, it is %s", opt[O_JOB], c.id, single ? "single" :
 			    "subscription", market_kind_name(c.kind));
 		cr = json_string_value(json_object_get(j.rec, "created"));
-		if (!cr || ledger_time_parse(cr, &created) < 0)
+		if (!cr || timefmt_parse(cr, &created) < 0)
 			dml_die(DML_EXIT_REJECT, "%s: the job has no valid "
 			    "\"created\" time", opt[O_JOB]);
 		key_hex(j.customer, 32, cust);
@@ -661,7 +661,7 @@ cmd_verify(int argc, char **argv)
 	if (opt[O_RPC]) {
 		chain ch;
 		chain_open(&ch, 1);
-		if ((rc = market_license_paid_chain(&c, &ch, opt['P'])) < 0)
+		if ((rc = chain_license_paid(&c, &ch, opt['P'])) < 0)
 			dml_fail(chain_exit(rc));
 		chain_close(&ch);
 	}
@@ -708,16 +708,16 @@ cmd_compete(int argc, char **argv)
 	if (cid_of_file(need(O_IMAGES, "--images FILE"), img) < 0 ||
 	    cid_of_file(need(O_LABELS, "--labels FILE"), lab) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (!market_amount_ok(need(O_PRIZE, "--prize N")) ||
+	if (!amount_ok(need(O_PRIZE, "--prize N")) ||
 	    strcmp(opt[O_PRIZE], "0") == 0)
 		dml_usage_error("--prize: want a positive decimal token amount");
-	if (ledger_time_parse(need(O_DEADLINE, "--deadline TIME"),
+	if (timefmt_parse(need(O_DEADLINE, "--deadline TIME"),
 	    &deadline) < 0)
 		dml_usage_error("--deadline: %s", dml_errmsg());
 	if (deadline <= now)
 		dml_usage_error("--deadline is not after the creation time");
 	award_by = deadline + 7 * 86400;
-	if (opt[O_AWARD] && ledger_time_parse(opt[O_AWARD], &award_by) < 0)
+	if (opt[O_AWARD] && timefmt_parse(opt[O_AWARD], &award_by) < 0)
 		dml_usage_error("--award-by: %s", dml_errmsg());
 	parse_split(opt[O_SPLIT] ? opt[O_SPLIT] : "100", split);
 	r = rec_new("dml.competition");
@@ -727,11 +727,11 @@ cmd_compete(int argc, char **argv)
 	    opt[O_METRIC] : "accuracy"));
 	json_object_set_new(r, "prize", json_string(opt[O_PRIZE]));
 	json_object_set_new(r, "split", split);
-	ledger_time_format(now, t);
+	timefmt_format(now, t);
 	json_object_set_new(r, "created", json_string(t));
-	ledger_time_format(deadline, t);
+	timefmt_format(deadline, t);
 	json_object_set_new(r, "deadline", json_string(t));
-	ledger_time_format(award_by, t);
+	timefmt_format(award_by, t);
 	json_object_set_new(r, "award_by", json_string(t));
 	if (opt[O_DESC])
 		json_object_set_new(r, "description",
@@ -815,7 +815,7 @@ cmd_enter(int argc, char **argv)
 	r = rec_new("dml.entry");
 	json_object_set_new(r, "competition", json_string(c.id));
 	json_object_set_new(r, "model", json_string(mc));
-	ledger_time_format(now, t);
+	timefmt_format(now, t);
 	json_object_set_new(r, "created", json_string(t));
 	load_key(&k);
 	key_hex(k.pk, 32, hex);

@@ -210,14 +210,14 @@ sim_sequence(const struct sim *s, dml_data *d, int classes, uint64_t seed,
 	size_t n = d->n, *e;
 	json_t *ans = c ? json_object() : NULL;
 	int asking = c && c->rule.cap > 0;
-	data_rng lr, pr;
+	dml_rng lr, pr;
 	char id[32];
 
 	if (looks < 1)
 		looks = 1;
 	e = xmalloc((n + (size_t)(c ? c->rule.block : 0) + 1) * sizeof *e);
-	data_rng_seed(&lr, seed ^ LABEL_SALT);
-	data_rng_seed(&pr, seed ^ CONTROL_SALT);
+	rng_seed(&lr, seed ^ LABEL_SALT);
+	rng_seed(&pr, seed ^ CONTROL_SALT);
 	for (long long j = 0; j < looks; j++) {
 		size_t lo = (size_t)j * n / (size_t)looks,
 		       hi = (size_t)(j + 1) * n / (size_t)looks, k = 0;
@@ -229,7 +229,7 @@ sim_sequence(const struct sim *s, dml_data *d, int classes, uint64_t seed,
 			    c->rule.block : c->rule.cap;
 			for (long long p = b0; p < b1; p++)
 				e[k++] = n + (size_t)p;
-			data_shuffle(&pr, e, k);
+			rng_shuffle(&pr, e, k);
 		}
 		for (size_t q = 0; q < k; q++) {
 			if (e[q] < n) {
@@ -345,8 +345,8 @@ run(const dml_job *j, const dml_model *m, const dml_data *d, long round,
 			goto fail;
 		}
 		if (atk->kind != ATTACK_NONE && atk->kind != ATTACK_LABELFLIP) {
-			data_rng nr;
-			data_rng_seed(&nr, seed ^ NOISE_SALT);
+			dml_rng nr;
+			rng_seed(&nr, seed ^ NOISE_SALT);
 			data_attack_update(atk, delta, m->nparams, (double)d->n,
 			    &nr);
 		}

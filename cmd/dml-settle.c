@@ -240,7 +240,7 @@ main(int argc, char **argv)
 		dml_usage_error("unexpected argument '%s'", argv[optind]);
 	if (when) {
 		long long tt;
-		if (ledger_time_parse(when, &tt) < 0)
+		if (timefmt_parse(when, &tt) < 0)
 			dml_usage_error("--time: %s", dml_errmsg());
 	}
 	if (compf || boardf) {

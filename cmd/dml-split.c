@@ -92,16 +92,16 @@ assign_roles(struct opts *o, const char *spec, double mal,
 {
 	size_t n = (size_t)o->devices, *perm = xmalloc(n * sizeof *perm), at = 0;
 	char *copy = spec ? xstrdup(spec) : NULL, *tok, *save = NULL;
-	data_rng r;
+	dml_rng r;
 	int rc = 0;
 
 	o->extra = xcalloc(n, sizeof *o->extra);
 	for (size_t i = 0; i < n; i++)
 		o->extra[i] = json_object();
-	data_rng_seed(&r, o->seed ^ ROLE_SALT);
+	rng_seed(&r, o->seed ^ ROLE_SALT);
 	for (size_t i = 0; i < n; i++)
 		perm[i] = i;
-	data_shuffle(&r, perm, n);
+	rng_shuffle(&r, perm, n);
 	if (spec) {
 		data_labeller careful = {LABEL_CAREFUL, 0};
 		for (size_t i = 0; i < n; i++)
@@ -138,7 +138,7 @@ assign_roles(struct opts *o, const char *spec, double mal,
 	}
 	if (rc == 0 && mal > 0) {
 		size_t k = (size_t)llround(mal * (double)n);
-		data_shuffle(&r, perm, n);
+		rng_shuffle(&r, perm, n);
 		for (size_t i = 0; i < k; i++)
 			json_object_set_new(o->extra[perm[i]], "malicious",
 			    data_attack_json(atk));
@@ -188,23 +188,23 @@ check_output(const char *dir)
 
 static json_t *
 profile_new(const char *id, const struct opts *o, const dml_data *d,
-    size_t n, data_rng *ar, long j)
+    size_t n, dml_rng *ar, long j)
 {
 	json_t *r = rec_new("dml.profile"), *attrs = json_object();
 	json_t *data = json_object(), *files = json_array(), *consent;
 
 	json_object_set_new(r, "id", json_string(id));
 	json_object_set_new(attrs, "region",
-	    json_string(regions[data_rng_pick(ar, region_w, 6)]));
+	    json_string(regions[rng_pick(ar, region_w, 6)]));
 	json_object_set_new(attrs, "age_band",
-	    json_string(ages[data_rng_pick(ar, age_w, 6)]));
+	    json_string(ages[rng_pick(ar, age_w, 6)]));
 	json_object_set_new(attrs, "os",
-	    json_string(oses[data_rng_pick(ar, os_w, 3)]));
+	    json_string(oses[rng_pick(ar, os_w, 3)]));
 	json_object_set_new(attrs, "ram_gb",
-	    json_integer(rams[data_rng_pick(ar, ram_w, 5)]));
+	    json_integer(rams[rng_pick(ar, ram_w, 5)]));
 	json_object_set_new(r, "attrs", attrs);
 	consent = json_array();
-	if (data_rng_uniform(ar) < o->consent)
+	if (rng_uniform(ar) < o->consent)
 		json_array_append_new(consent, json_string(o->type));
 	json_object_set_new(r, "consent", consent);
 	json_object_set_new(data, "type", json_string(o->type));
@@ -294,7 +294,7 @@ out:
 /* Write one device folder; its consent goes to *consents. */
 static int
 write_device(const char *tmp, const char *id, const struct opts *o,
-    const dml_data *d, const size_t *idx, size_t n, data_rng *ar,
+    const dml_data *d, const size_t *idx, size_t n, dml_rng *ar,
     long *consents, long j)
 {
 	char *dir = data_dir(tmp, id, d, idx, n, NULL);
@@ -322,12 +322,12 @@ write_control(const char *tmp, const struct opts *o, const dml_data *d)
 {
 	char *dir, id[32], cs[CID_MAXSTR];
 	json_t *prof, *key, *ans;
-	data_rng ar;
+	dml_rng ar;
 	int rc;
 
 	if (!(dir = data_dir(tmp, "control", d, o->held, o->nheld, cs)))
 		return NULL;
-	data_rng_seed(&ar, o->seed ^ CONTROL_SALT);
+	rng_seed(&ar, o->seed ^ CONTROL_SALT);
 	prof = profile_new("control", o, d, o->nheld, &ar, -1);
 	rc = write_json(dir, "profile.json", prof);
 	json_decref(prof);
@@ -358,7 +358,7 @@ partition_held(struct opts *o, const dml_data *d, long k, int *dev)
 	char *held = xcalloc(n, 1);
 	dml_data rest = *d;
 	int *rdev;
-	data_rng r;
+	dml_rng r;
 	int rc;
 
 	if ((size_t)k + (size_t)o->devices > n) {
@@ -367,10 +367,10 @@ partition_held(struct opts *o, const dml_data *d, long k, int *dev)
 		return dml_error("--control %ld: %zu samples leave fewer than "
 		    "one per device", k, n);
 	}
-	data_rng_seed(&r, o->seed ^ CONTROL_SALT);
+	rng_seed(&r, o->seed ^ CONTROL_SALT);
 	for (size_t i = 0; i < n; i++)
 		perm[i] = i;
-	data_shuffle(&r, perm, n);
+	rng_shuffle(&r, perm, n);
 	for (long i = 0; i < k; i++)
 		held[perm[i]] = 1;
 	o->held = xmalloc((size_t)k * sizeof *o->held);
@@ -432,12 +432,12 @@ split(const struct opts *o, const dml_data *d, const int *dev)
 	long consents = 0;
 	int width = 4, rc;
 	mode_t um = umask(0);
-	data_rng ar;
+	dml_rng ar;
 
 	umask(um);
 	for (long v = o->devices; v >= 10000; v /= 10)
 		width++;
-	data_rng_seed(&ar, o->seed ^ ATTR_SALT);
+	rng_seed(&ar, o->seed ^ ATTR_SALT);
 	if (!mkdtemp(tmp)) {
 		dml_error("%s: %s", tmp, strerror(errno));
 		goto fail_nodir;

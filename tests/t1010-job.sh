@@ -68,7 +68,7 @@ test_expect_success 'bad job files: malformed, truncated, empty, missing, wrong 
 	printf "%s" "$(cat job.json)" >tr.json && test_must_fail dml-job --id tr.json 2>err &&
 	test_grep "tr.json:1: truncated" err &&
 	: >e.json && test_must_fail dml-job --id e.json 2>err && test_grep "empty" err &&
-	test_must_fail dml-job --id nosuch.json 2>err && test_grep "nosuch.json" err &&
+	test_expect_code 2 dml-job --id nosuch.json 2>err && test_grep "nosuch.json" err &&
 	sed "s/\"dml.job\"/\"dml.jab\"/" job.json >w.json &&
 	test_must_fail dml-job --id w.json 2>err && test_grep "expected a dml.job" err
 '

@@ -113,8 +113,8 @@ test_expect_success 'an empty output folder is used, a non-empty one refused (ex
 	echo x >afile && test_expect_code 2 dml-split -n 2 --limit 10 -o afile 2>err &&
 	test_grep "not a directory" err
 '
-test_expect_success 'a missing file is refused (exit 1), nothing created' '
-	test_must_fail dml-split -n 2 --idx nosuch $LAB -o x >out 2>err &&
+test_expect_success 'a missing file is a system error (exit 2), nothing created' '
+	test_expect_code 2 dml-split -n 2 --idx nosuch $LAB -o x >out 2>err &&
 	test_grep "^dml-split: nosuch: No such file" err && test_empty out && ! test -e x
 '
 test_expect_success 'truncated or mismatched IDX refused (exit 1), nothing created' '

@@ -28,7 +28,7 @@ test_expect_success 'usage errors exit 2' '
 	test_expect_code 2 dml-eval 2>err && test_grep "Try" err &&
 	test_expect_code 2 dml-eval -m - 2>err &&
 	test_expect_code 2 dml-eval -m zero.model --idx one 2>err &&
-	test_expect_code 2 dml-eval -m zero.model --csv a --dir b 2>err &&
+	test_expect_code 2 dml-eval -m zero.model --csv a --device b 2>err &&
 	test_expect_code 2 dml-eval -m zero.model --round x 2>err &&
 	test_expect_code 2 dml-eval -m zero.model --label y 2>err &&
 	test_expect_code 2 dml-eval -m zero.model extra 2>err
@@ -70,11 +70,12 @@ test_expect_success 'bad base64 and a wrong tensor shape' '
 	sed "s/\"shape\":\[7850\]/\"shape\":[7849]/" zero.model >m && refused m "^dml-eval: m:1: tensor \"params\": data holds" &&
 	sed "s/\"layers\":\[784,10\]/\"layers\":[784,9]/" zero.model >m && refused m "^dml-eval: m:1: field \"params\" must be a f32 tensor of shape \[7065\]"
 '
-test_expect_success 'a truncated last line, an empty file, two records, a missing file' '
+test_expect_success 'a truncated last line, an empty file, two records (exit 1); a missing file (exit 2)' '
 	head -c 1000 zero.model >m && refused m "^dml-eval: m:1: truncated record" &&
 	: >m && refused m "^dml-eval: m: empty, expected a dml.model record" &&
 	cat zero.model zero.model >m && refused m "^dml-eval: m:2: more than one record" &&
-	refused nosuch.model "^dml-eval: nosuch.model: No such file"
+	test_expect_code 2 dml-eval -m nosuch.model >out 2>err &&
+	test_grep "^dml-eval: nosuch.model: No such file" err && test_empty out
 '
 test_expect_success 'data that does not fit the model is refused (exit 1)' '
 	test_must_fail dml-eval -m tiny.model -o o.json >out 2>err &&
@@ -86,9 +87,9 @@ test_expect_success 'data that does not fit the model is refused (exit 1)' '
 	printf "x,y,label\n1,2,0\n1,z,1\n" >bad.csv &&
 	test_must_fail dml-eval -m tiny.model --csv bad.csv 2>err &&
 	test_grep "^dml-eval: bad.csv:3: column 1: \"z\" is not a finite number" err &&
-	test_must_fail dml-eval -m tiny.model --dir nodir 2>err &&
+	test_expect_code 2 dml-eval -m tiny.model --device nodir 2>err &&
 	test_grep "nodir/profile.json: No such file" err &&
-	test_must_fail dml-eval -m tiny.model --idx nosuch $DATA/t10k-labels-idx1-ubyte.gz 2>err &&
+	test_expect_code 2 dml-eval -m tiny.model --idx nosuch $DATA/t10k-labels-idx1-ubyte.gz 2>err &&
 	test_grep "^dml-eval: nosuch: No such file" err
 '
 # One epoch of task_train (through dml-run) over 10000 samples, then the

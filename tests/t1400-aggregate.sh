@@ -276,11 +276,11 @@ test_expect_success 'empty input: nothing accepted, exit 1' '
 	test_must_fail dml-aggregate -j job -k node.key </dev/null 2>err
 '
 
-test_expect_success 'a missing input file is rejected (exit 1), no output' '
-	test_must_fail dml-aggregate -j job -k node.key good nosuch \
+test_expect_success 'a missing input file is a system error (exit 2), no output' '
+	test_expect_code 2 dml-aggregate -j job -k node.key good nosuch \
 		>out 2>err &&
 	test_empty out && test_grep "nosuch: No such file" err &&
-	test_must_fail dml-aggregate -j nosuch -k node.key good 2>err &&
+	test_expect_code 2 dml-aggregate -j nosuch -k node.key good 2>err &&
 	sed "s/\"min_samples\":2/\"min_samples\":1/" job >badjob &&
 	test_must_fail dml-aggregate -j badjob -k node.key good 2>err &&
 	test_grep "badjob:1: bad signature" err

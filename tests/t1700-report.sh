@@ -117,7 +117,7 @@ test_expect_success 'malformed, truncated, empty and missing inputs' '
 	test_must_fail dml-report -j job.json -k rep.key t.agg 2>err && test_grep "truncated" err &&
 	: >e.agg && test_must_fail dml-report -j job.json -k rep.key e.agg 2>err &&
 	test_grep "empty" err &&
-	test_must_fail dml-report -j job.json -k rep.key nosuch.agg 2>err && test_grep "nosuch" err
+	test_expect_code 2 dml-report -j job.json -k rep.key nosuch.agg 2>err && test_grep "nosuch" err
 '
 test_expect_success '--contributions: devices, federated node, report node, signed' '
 	dml-report -j job.json -k rep.key ok.agg --contributions contrib.json \

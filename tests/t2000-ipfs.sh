@@ -145,9 +145,9 @@ test_expect_success 'malformed CIDs are refused before anything is read' '
 	test_empty out
 '
 test_expect_success 'a missing input file, a directory' '
-	test_must_fail dml-ipfs-put -r repo in.1 nosuch >out 2>err &&
+	test_expect_code 2 dml-ipfs-put -r repo in.1 nosuch >out 2>err &&
 	test_grep "nosuch: No such file" err && test_empty out &&
-	test_must_fail dml-ipfs-put -r repo . 2>err && test_grep "is a directory" err
+	test_expect_code 2 dml-ipfs-put -r repo . 2>err && test_grep "Is a directory" err
 '
 
 printf '%s\n' '{"type":"dml.note","v":1,"n":1}' '{"v":1,"type":"dml.job","z":[1,2]}' \
@@ -185,7 +185,7 @@ test_expect_success 'bad --each input: file:line errors, no output, nothing stor
 	test_grep "e.json: empty input" err &&
 	echo "{\"v\":1}" >nt.json && test_must_fail dml-ipfs-put -e -r s1 nt.json 2>err &&
 	test_grep "nt.json:1: missing field \"type\"" err &&
-	test_must_fail dml-ipfs-put -e -r s1 recs.json nosuch.json >out 2>err &&
+	test_expect_code 2 dml-ipfs-put -e -r s1 recs.json nosuch.json >out 2>err &&
 	test_grep "nosuch.json" err && test_empty out && test ! -e s1 &&
 	test_must_fail dml-ipfs-put -e -o o.json -r s1 recs.json m.json 2>err &&
 	test ! -e o.json && test -z "$(ls o.json.tmp* 2>/dev/null)"

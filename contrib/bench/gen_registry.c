@@ -27,7 +27,7 @@ main(int argc, char **argv)
 	char *bodyf, hex[65], b64[128], line[1024], consent[128];
 	unsigned char h[32], rnd[64], seed[32];
 	crypto_generichash_state st;
-	data_rng r;
+	dml_rng r;
 	dml_key reg;
 	long n;
 
@@ -39,11 +39,11 @@ main(int argc, char **argv)
 	bodyf = xasprintf("%s.body", argv[3]);
 	if (!(body = fopen(bodyf, "w")))
 		dml_die(2, "%s: cannot write", bodyf);
-	data_rng_seed(&r, 20261125);
+	rng_seed(&r, 20261125);
 	crypto_generichash_init(&st, NULL, 0, 32);
 	for (long i = 0; i < n; i++) {
-		int fm = data_rng_below(&r, 100) < 5, len;
-		const char *region = regions[data_rng_below(&r, 5)];
+		int fm = rng_below(&r, 100) < 5, len;
+		const char *region = regions[rng_below(&r, 5)];
 		size_t c = 0;
 
 		consent[0] = 0;
@@ -51,12 +51,12 @@ main(int argc, char **argv)
 			c += (size_t)snprintf(consent, sizeof consent,
 			    "\"fashion-mnist\"");
 		for (int t = 0; t < 4; t++)
-			if (data_rng_below(&r, 100) < 30)
+			if (rng_below(&r, 100) < 30)
 				c += (size_t)snprintf(consent + c,
 				    sizeof consent - c, "%s\"%s\"", c ? "," : "",
 				    types[t]);
 		for (int b = 0; b < 8; b++) {
-			uint64_t x = data_rng_next(&r);
+			uint64_t x = rng_next(&r);
 			memcpy(rnd + 8 * b, &x, 8);
 		}
 		key_hex(rnd, 32, hex);
@@ -66,7 +66,7 @@ main(int argc, char **argv)
 		    "\"capacity\":1,\"consent\":[%s],\"created\":"
 		    "\"2026-01-01T00:00:00Z\",\"from\":\"%s\",\"region\":\"%s\","
 		    "\"sig\":\"%s\",\"type\":\"dml.device\",\"v\":1}\n",
-		    oses[data_rng_below(&r, 2)], rams[data_rng_below(&r, 6)],
+		    oses[rng_below(&r, 2)], rams[rng_below(&r, 6)],
 		    region, consent, hex, region, b64);
 		if (fm) {	/* a real device: its own key and signature */
 			json_t *j = json_loadb(line, (size_t)len - 1, 0, NULL);

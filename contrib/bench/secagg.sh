@@ -24,7 +24,7 @@ make -C "$top" -s lib/libdml.a bin/dml-keygen bin/dml-encrypt \
 	bin/dml-aggregate tests/helpers/mkresults tests/helpers/rec-sign
 mkdir -p "$work"
 cd "$work"
-${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -I"$top/lib" \
+${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 $(for d in "$top"/lib/*/; do printf -- "-I%s " "$d"; done) \
 	$(pkg-config --cflags $PKGS) -o secagg_bench "$here/secagg_bench.c" \
 	"$top/lib/libdml.a" $(pkg-config --libs $PKGS) -lpthread -lm
 

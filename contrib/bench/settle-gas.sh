@@ -22,7 +22,7 @@ PATH=$top/bin:$PATH
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
-${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -I"$top/lib" \
+${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 $(for d in "$top"/lib/*/; do printf -- "-I%s " "$d"; done) \
 	$(pkg-config --cflags $PKGS) -o payees "$here/settle_gas_payees.c" \
 	"$top/lib/libdml.a" $(pkg-config --libs $PKGS) -lpthread -lm
 "$eth/compile" build 2>/dev/null

@@ -6,7 +6,7 @@
 # train_torch.py). MODEL is
 #   mlp  the 784-200-200-10 ReLU MLP (batch 32, lr 0.05, no momentum;
 #        task_train)
-#   cnn  the arch "cnn" model of lib/model.h (conv 6@5x5, pool, conv
+#   cnn  the arch "cnn" model of lib/ml/model.h (conv 6@5x5, pool, conv
 #        16@5x5, pool, 256-120-84-10; batch 32, lr 0.05, momentum 0.9,
 #        weight decay 5e-4; task_train_sgd)
 # Each side runs REPEAT times (default 3) in alternation; the median is
@@ -32,7 +32,7 @@ mkdir -p work
 make -s -C $TOP lib/libdml.a
 PKGS="libsodium jansson libcurl gmp openblas zlib"
 # shellcheck disable=SC2046
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -I$TOP/lib $(pkg-config --cflags $PKGS) \
+cc -std=c11 -D_DEFAULT_SOURCE -O2 $(for d in "$TOP"/lib/*/; do printf -- "-I%s " "$d"; done) $(pkg-config --cflags $PKGS) \
 	-o work/train_c train_c.c $TOP/lib/libdml.a \
 	$(pkg-config --libs $PKGS) -lpthread -lm
 

@@ -4,7 +4,7 @@
 One epoch of minibatch SGD (lr 0.05, batch 32) on the 60,000 Fashion-MNIST
 training images, on the CPU, with the thread count given (default 1), of
   mlp: the 784-200-200-10 ReLU MLP, no momentum;
-  cnn: the arch "cnn" model of lib/model.h (conv 1->6 5x5, relu, max-pool
+  cnn: the arch "cnn" model of lib/ml/model.h (conv 1->6 5x5, relu, max-pool
        2, conv 6->16 5x5, relu, max-pool 2, 256-120-84-10 with relu), with
        momentum 0.9 and weight decay 5e-4.
 The data is decoded and held in memory as float32 tensors before the clock

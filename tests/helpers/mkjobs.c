@@ -72,7 +72,7 @@ main(int argc, char **argv)
 		json_t *r = rec_new("dml.job");
 		dml_job j;
 
-		ledger_time_format(1767225600LL + (long long)(next() % 86400), t);
+		timefmt_format(1767225600LL + (long long)(next() % 86400), t);
 		json_object_set_new(r, "created", json_string(t));
 		json_object_set_new(r, "deadline",
 		    json_string("2027-01-01T00:00:00Z"));

@@ -122,44 +122,44 @@ sum_is(json_t *agg, const double *want, size_t n)
 static void
 test_keys(void)
 {
-	agg_keys *s = agg_keys_new();
+	keyset *s = keyset_new();
 	unsigned char k[32], zero[32] = {0};
 	const unsigned char *sorted;
 	int all = 1, sorted_ok = 1;
 
 	for (int i = 0; i < 5000; i++) {
 		crypto_generichash(k, 32, (unsigned char *)&i, sizeof i, NULL, 0);
-		if (agg_keys_add(s, k) != 1)
+		if (keyset_add(s, k) != 1)
 			all = 0;
 	}
-	ok(all && agg_keys_count(s) == 5000, "5000 distinct keys added");
+	ok(all && keyset_count(s) == 5000, "5000 distinct keys added");
 	for (int i = 0; i < 5000; i++) {
 		crypto_generichash(k, 32, (unsigned char *)&i, sizeof i, NULL, 0);
-		if (!agg_keys_has(s, k) || agg_keys_add(s, k) != 0)
+		if (!keyset_has(s, k) || keyset_add(s, k) != 0)
 			all = 0;
 	}
-	ok(all && agg_keys_count(s) == 5000,
+	ok(all && keyset_count(s) == 5000,
 	    "every key found after growing, none added twice");
-	ok(!agg_keys_has(s, zero), "a key never added is not found");
-	ok(agg_keys_add(s, zero) == 1 && agg_keys_has(s, zero),
+	ok(!keyset_has(s, zero), "a key never added is not found");
+	ok(keyset_add(s, zero) == 1 && keyset_has(s, zero),
 	    "the all-zero key is a key like any other");
-	sorted = agg_keys_sorted(s);
-	for (size_t i = 1; i < agg_keys_count(s); i++)
+	sorted = keyset_sorted(s);
+	for (size_t i = 1; i < keyset_count(s); i++)
 		if (memcmp(sorted + 32 * (i - 1), sorted + 32 * i, 32) >= 0)
 			sorted_ok = 0;
 	ok(sorted_ok && memcmp(sorted, zero, 32) == 0,
 	    "sorted strictly ascending, the zero key first");
 	crypto_generichash(k, 32, (unsigned char *)&(int){77}, sizeof(int),
 	    NULL, 0);
-	ok(agg_keys_has(s, k), "lookups still work after sorting");
-	agg_keys_free(s);
+	ok(keyset_has(s, k), "lookups still work after sorting");
+	keyset_free(s);
 }
 
 static void
 test_keys_file(void)
 {
 	char path[64], hex[65];
-	agg_keys *s = agg_keys_new();
+	keyset *s = keyset_new();
 	dml_key k1, k2;
 	json_t *pub;
 	char *line;
@@ -177,15 +177,15 @@ test_keys_file(void)
 	free(line);
 	json_decref(pub);
 	fclose(f);
-	ok(agg_keys_load(s, path) == 0 && agg_keys_count(s) == 2 &&
-	    agg_keys_has(s, k1.pk) && agg_keys_has(s, k2.pk),
+	ok(keyset_load(s, path) == 0 && keyset_count(s) == 2 &&
+	    keyset_has(s, k1.pk) && keyset_has(s, k2.pk),
 	    "devices file: hex line and dml.pubkey record, comment skipped");
 	f = fopen(path, "a");
 	fputs("not a key\n", f);
 	fclose(f);
-	ok(agg_keys_load(s, path) < 0 && strstr(dml_errmsg(), "devices:5:"),
+	ok(keyset_load(s, path) < 0 && strstr(dml_errmsg(), "devices:5:"),
 	    "a bad line is refused with its line number (%s)", dml_errmsg());
-	agg_keys_free(s);
+	keyset_free(s);
 	key_free(&k1);
 	key_free(&k2);
 }

@@ -258,31 +258,31 @@ test_dir(void)
 static void
 test_rng(void)
 {
-	data_rng r, s;
+	dml_rng r, s;
 	double sum = 0, sq = 0;
 	int same = 1, inrange = 1;
 
-	data_rng_seed(&r, 0);
-	ok(data_rng_next(&r) == 0x99ec5f36cb75f2b4ULL &&
-	    data_rng_next(&r) == 0xbf6e1f784956452aULL,
+	rng_seed(&r, 0);
+	ok(rng_next(&r) == 0x99ec5f36cb75f2b4ULL &&
+	    rng_next(&r) == 0xbf6e1f784956452aULL,
 	    "xoshiro256** from splitmix64(0) gives the reference stream");
-	data_rng_seed(&r, 42);
-	ok(data_rng_next(&r) == 0x15780b2e0c2ec716ULL, "seed 42 reference");
-	data_rng_seed(&r, 5);
-	data_rng_seed(&s, 5);
+	rng_seed(&r, 42);
+	ok(rng_next(&r) == 0x15780b2e0c2ec716ULL, "seed 42 reference");
+	rng_seed(&r, 5);
+	rng_seed(&s, 5);
 	for (int i = 0; i < 1000; i++)
-		if (data_rng_next(&r) != data_rng_next(&s))
+		if (rng_next(&r) != rng_next(&s))
 			same = 0;
 	ok(same, "same seed, same stream");
 	for (int i = 0; i < 10000; i++) {
-		uint64_t v = data_rng_below(&r, 7);
-		double u = data_rng_uniform(&r);
+		uint64_t v = rng_below(&r, 7);
+		double u = rng_uniform(&r);
 		if (v >= 7 || u < 0 || u >= 1)
 			inrange = 0;
 	}
 	ok(inrange, "below and uniform stay in range");
 	for (int i = 0; i < 20000; i++) {
-		double g = data_rng_gamma(&r, 0.5);
+		double g = rng_gamma(&r, 0.5);
 		sum += g;
 		sq += g * g;
 	}
@@ -291,7 +291,7 @@ test_rng(void)
 	    sum / 20000, sq / 20000);
 	sum = 0;
 	for (int i = 0; i < 20000; i++)
-		sum += data_rng_gamma(&r, 3);
+		sum += rng_gamma(&r, 3);
 	ok(fabs(sum / 20000 - 3) < 0.08, "Gamma(3) has mean 3 (%.3f)",
 	    sum / 20000);
 }

@@ -38,7 +38,7 @@ submit_at(json_t *body, int who, long long t)
 	char ts[32];
 	int rc;
 
-	ledger_time_format(t, ts);
+	timefmt_format(t, ts);
 	rc = ledger_submit(L, body, &K[who], ts);
 	if (rc == 0) {
 		size_t n;
@@ -243,7 +243,7 @@ rules(void)
 	}
 	ledger_head(L, head);
 	ok(ledger_check(L) == 0, "invariants hold");
-	ledger_time_format(ledger_last_time(L), ts);
+	timefmt_format(ledger_last_time(L), ts);
 	is_str(ts, "2026-01-01T02:00:00Z", "last time kept");
 	ledger_close(L);
 }
@@ -449,7 +449,7 @@ random_ops(void)
 				kind = kind ? kind : K_DEADLINE;
 			} else if (a > sk[c])
 				kind = kind ? kind : K_FUNDS;
-			ledger_time_format(dl, ds);
+			timefmt_format(dl, ds);
 			rc = submit_at(json_pack("{s:s,s:s,s:s,s:s,s:s}", "op",
 			    "escrow", "job", jobs[j].id, "amount", num(a),
 			    "deadline", ds, "customer", khex[c]), who, t);
@@ -763,7 +763,7 @@ torn(const char *dir)
 			continue;
 		}
 		L = W;
-		ledger_time_format(T0 + 1, ts);
+		timefmt_format(T0 + 1, ts);
 		if (submit_at(json_pack("{s:s,s:s,s:s}", "op", "transfer", "to",
 		    khex[3], "amount", "9"), 0, T0 + 1) != 0)
 			bad_write++;

@@ -21,12 +21,12 @@ bid_str(const mpz_t b)
 static void
 test_amounts(void)
 {
-	ok(market_amount_cmp("9", "10") < 0, "9 < 10 as numbers");
-	ok(market_amount_cmp("100", "99") > 0, "100 > 99");
-	ok(market_amount_cmp("42", "42") == 0, "42 = 42");
-	ok(market_amount_ok("0") && market_amount_ok("123"), "amounts");
-	ok(!market_amount_ok("01") && !market_amount_ok("") &&
-	    !market_amount_ok("-1") && !market_amount_ok("1.5"),
+	ok(amount_cmp("9", "10") < 0, "9 < 10 as numbers");
+	ok(amount_cmp("100", "99") > 0, "100 > 99");
+	ok(amount_cmp("42", "42") == 0, "42 = 42");
+	ok(amount_ok("0") && amount_ok("123"), "amounts");
+	ok(!amount_ok("01") && !amount_ok("") &&
+	    !amount_ok("-1") && !amount_ok("1.5"),
 	    "no leading zero, sign, point or empty amount");
 }
 

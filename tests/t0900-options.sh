@@ -1,0 +1,81 @@
+#!/bin/sh
+# Every program parses its command line through lib/base/cli: the same
+# answers to --help and --version, to an unknown option, to an option
+# without its value, to a bad value of a common option, to a missing input
+# file (exit 2 everywhere), and the same letters (dml(7)).
+. "$(dirname "$0")/lib.sh"
+
+# the programs, as the sources name them (cmd/NAME.c or cmd/NAME/)
+progs=$(cd "$SRC_DIR/cmd" && ls | sed "s/\.c\$//" | sort -u)
+
+# Until every program does, the rest is checked on those that do.
+progs=$(for p in $progs; do
+	grep -q "cli_init(" "$SRC_DIR/cmd/$p.c" "$SRC_DIR/cmd/$p"/*.c 2>/dev/null && echo $p
+done)
+
+# usage_fails PATTERN PROG ARGS...: exit 2, PATTERN on stderr (after the
+# program's name), the hint to --help, nothing on stdout.
+usage_fails() {
+	pat=$1; prog=$2; shift
+	test_expect_code 2 "$@" >out 2>err &&
+	test_grep "^$prog: $pat" err && test_grep "^Try '$prog.*--help'" err &&
+	test_empty out
+}
+
+# fails CODE PATTERN PROG ARGS...: exit CODE, PATTERN on stderr, nothing on
+# stdout.
+fails() {
+	code=$1; pat=$2; prog=$3; shift 2
+	test_expect_code "$code" "$@" >out 2>err &&
+	test_grep "^$prog: $pat" err && test_empty out
+}
+
+test_expect_success 'every program: --help on stdout, exit 0; --version' '
+	for p in $progs; do
+		$p --help >out 2>err && test_grep "^usage: $p" out &&
+		test_empty err && $p -h >out2 && test_cmp out out2 &&
+		$p --version >out && test_grep "^$p (dml) " out || return 1
+	done
+'
+test_expect_success 'every program: an unknown option is named, exit 2' '
+	for p in $progs; do
+		usage_fails "--no-such-option: unknown option" $p --no-such-option &&
+		usage_fails "-Q: unknown option" $p -Q || return 1
+	done
+'
+test_expect_success 'every program with -o: -o without its value is named, exit 2' '
+	for p in $progs; do
+		test $p = dml-ledger && continue
+		usage_fails "--output: needs a value" $p -o || return 1
+	done
+'
+
+# The common options, in every program whose usage lists them.
+keyprogs=$(for p in $progs; do $p --help | grep -q -- "-k, --key" && echo $p; done)
+seedprogs=$(for p in $progs; do $p --help | grep -q -- "--seed" && echo $p; done)
+
+test_expect_success 'every program with --seed: a bad seed is named, exit 2' '
+	for p in $seedprogs; do
+		usage_fails "--seed: .x. is not" $p --seed x &&
+		usage_fails "--seed: .-1. is not" $p --seed=-1 &&
+		usage_fails "--seed: .18446744073709551616. is not" $p --seed 18446744073709551616 ||
+		return 1
+	done
+'
+test_expect_success 'every program with -k: the usage says DML_KEY is its default' '
+	for p in $keyprogs; do
+		$p --help >out && test_grep "DML_KEY" out || { echo "$p: no DML_KEY in --help"; return 1; }
+	done
+'
+test_expect_success 'dml-eval: a missing model or device folder is exit 2, a bad --round is named' '
+	fails 2 "nosuch: No such file" dml-eval -m nosuch &&
+	usage_fails "--round: .x. is not an integer" dml-eval --round x &&
+	usage_fails "--round: .-1. is out of range" dml-eval --round -1
+'
+test_expect_success 'an old spelling still works, with a warning naming the new one' '
+	test_expect_code 2 dml-eval -m nosuch -d nodir 2>err &&
+	test_grep "^dml-eval: warning: -d is an old spelling of --device" err &&
+	test_expect_code 2 dml-eval -m nosuch --dir nodir 2>err &&
+	test_grep "^dml-eval: warning: --dir is an old spelling of --device" err
+'
+test_done
