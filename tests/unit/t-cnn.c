@@ -136,13 +136,19 @@ gradcheck(void)
 	model_grad(&m, w, d.x, d.y, 3, g);
 	for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
 		size_t step = blocks[k].n / 40 + 1;
-		double worst = 0;
+		double worst = 0, e;
+		size_t tried = 0, kinks = 0;
 		for (size_t i = blocks[k].off; i < blocks[k].off + blocks[k].n;
-		    i += step)
-			worst = fmax(worst, grad_error(&m, w, &d, 3, g, i, 1e-3f,
-			    g2));
-		ok(worst < 5e-2, "%s: backward agrees with central differences "
-		    "(worst relative error %.2g)", blocks[k].name, worst);
+		    i += step, tried++) {
+			if ((e = grad_error(&m, w, &d, 3, g, i, 1e-2f, g2)) < 0)
+				kinks++;
+			else
+				worst = fmax(worst, e);
+		}
+		ok(worst <= 1 && kinks * 4 <= tried, "%s: backward agrees with "
+		    "central differences (worst %.2g of the float32 limit; "
+		    "%zu of %zu at a kink)", blocks[k].name, worst, kinks,
+		    tried);
 	}
 	free(g);
 	free(g2);

@@ -132,6 +132,7 @@ gradcheck(enum model_act act, const char *what)
 	model_work *w;
 	float *g, *g2;
 	double worst = 0;
+	size_t kinks = 0;
 
 	model_init(&m, MODEL_MLP, sizes, 4, act, 11);
 	/* non-zero biases, and no pre-activation exactly at a relu kink */
@@ -143,11 +144,16 @@ gradcheck(enum model_act act, const char *what)
 	g2 = xmalloc(m.nparams * sizeof *g2);
 	model_grad(&m, w, d.x, d.y, 8, g);
 	/* small steps: a relu unit near 0 must not cross its kink */
-	for (size_t i = 0; i < m.nparams; i++)
-		worst = fmax(worst, grad_error(&m, w, &d, 8, g, i,
-		    act == ACT_RELU ? 1e-3f : 1e-2f, g2));
-	ok(worst < 2e-2, "%s: backward agrees with central differences "
-	    "(worst relative error %.2g)", what, worst);
+	for (size_t i = 0; i < m.nparams; i++) {
+		double e = grad_error(&m, w, &d, 8, g, i, 1e-2f, g2);
+		if (e < 0)
+			kinks++;
+		else
+			worst = fmax(worst, e);
+	}
+	ok(worst <= 1 && kinks * 4 <= m.nparams, "%s: backward agrees with "
+	    "central differences (worst %.2g of the float32 limit; %zu of "
+	    "%zu at a kink)", what, worst, kinks, m.nparams);
 	free(g);
 	free(g2);
 	model_work_free(w);
