@@ -219,7 +219,7 @@ test_expect_success 'a single-use license escrows one job: the ledger refuses a 
 	test_grep "single-use license $LIC2 is used up: the escrow of job $S1" err &&
 	test_must_fail dml-market verify --license lic2.json -L $L 2>err &&
 	test_grep "is used up" err &&
-	dml-auction -c 10 --time 2026-01-21T00:00:00Z s1.json s2.json >out 2>err &&
+	dml-auction --capacity 10 --time 2026-01-21T00:00:00Z s1.json s2.json >out 2>err &&
 	test $(wc -l <out) = 1 && test_grep "\"job\":\"$S1\"" out &&
 	test_grep "refused: single-use license $LIC2 is used by job $S1" err
 '
