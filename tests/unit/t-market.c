@@ -358,6 +358,45 @@ test_single_use(void)
 	auction_jobs_free(v, 3);
 }
 
+static void
+test_license_for_job(void)
+{
+	market_license c = {0};
+	char hex[65];
+	dml_job j;
+
+	key_hex(cust.pk, 32, hex);
+	strcpy(c.id, lic);
+	c.kind = LICENSE_SINGLE;
+	c.licensee = hex;
+	c.algorithm = "algX";
+	c.valid_from = 1767225600LL;		/* 2026-01-01 */
+	c.valid_until = -1;
+	fake_job(&j, "l", &cust, "10", 3, "30", lic);
+	j.model = "algX";
+	ok(market_license_for_job(&c, &j) == 0, "the job may use the license");
+	j.model = "algY";
+	ok(market_license_for_job(&c, &j) < 0 &&
+	    strstr(dml_errmsg(), "is for algorithm algX, not algY"),
+	    "another algorithm: %s", dml_errmsg());
+	j.model = "algX";
+	c.kind = LICENSE_SUBSCRIPTION;
+	c.valid_until = 1767312000LL;		/* 2026-01-02, its creation */
+	ok(market_license_for_job(&c, &j) < 0 &&
+	    strstr(dml_errmsg(), "single, it is subscription"),
+	    "the job calls a subscription single-use: %s", dml_errmsg());
+	json_object_set_new(json_object_get(j.rec, "license"), "kind",
+	    json_string("subscription"));
+	ok(market_license_for_job(&c, &j) < 0 &&
+	    strstr(dml_errmsg(), "expired at 2026-01-02T00:00:00Z"),
+	    "an expired subscription: %s", dml_errmsg());
+	json_object_del(j.rec, "license");
+	ok(market_license_for_job(&c, &j) < 0 &&
+	    strstr(dml_errmsg(), "the job names no license"),
+	    "a job naming no license");
+	job_free(&j);
+}
+
 int
 main(void)
 {
@@ -373,6 +412,7 @@ main(void)
 	test_escrow_rule();
 	test_admit();
 	test_single_use();
+	test_license_for_job();
 	key_free(&cust);
 	key_free(&other);
 	key_free(&auth);
