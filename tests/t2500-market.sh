@@ -70,6 +70,8 @@ test_expect_success 'after a command every message names it: dml-market: COMMAND
 	test_grep "^dml-market: verify: nosuch.json: No such file" err &&
 	test_expect_code 2 dml-market --index nosuch/dir/idx add nosuch.nd 2>err &&
 	test_grep "^dml-market: add: nosuch.nd: No such file" err &&
+	test_expect_code 2 dml-market search -o nosuch/out.nd 2>err &&
+	test_grep "^dml-market: search: nosuch/out.nd: No such file" err &&
 	! grep -q "^search:\|^verify:\|^add:" err
 '
 test_expect_success 'publish: a signed listing, stored on IPFS under its id, indexed' '

@@ -46,6 +46,8 @@ test_expect_success 'help and usage errors' '
 	test_grep "^dml-auction: --devices: .0. is out of range" err &&
 	test_expect_code 2 dml-auction --capacity 5 $A nosuch.nd 2>err &&
 	test_grep "^dml-auction: nosuch.nd: No such file" err &&
+	test_expect_code 2 dml-auction --capacity 5 $A -o nosuch/o.nd jobs.nd 2>err &&
+	test_grep "^dml-auction: nosuch/o.nd: No such file" err &&
 	test_expect_code 2 dml-auction --capacity 5 -L nosuch.ledger $A jobs.nd 2>err &&
 	test_grep "^dml-auction: nosuch.ledger: No such file" err
 '
