@@ -31,26 +31,48 @@ pub() {
 test_expect_success 'help, usage errors exit 2' '
 	dml-market --help | test_grep "usage: dml-market" - &&
 	dml-market publish --help | test_grep "usage: dml-market" - &&
-	test_expect_code 2 dml-market 2>err && test_grep "command is required" err &&
-	test_expect_code 2 dml-market sell 2>err && test_grep "unknown command" err &&
+	test_expect_code 2 dml-market 2>err && test_grep "^dml-market: give a command: publish add" err &&
+	test_expect_code 2 dml-market sell 2>err && test_grep "^dml-market: .sell. is not a command" err &&
 	test_expect_code 2 dml-market publish -k dev.key --algorithm zero.model \
 		--category c --description d --license single 2>err &&
-	test_grep "price N is required" err &&
+	test_grep "^dml-market: publish: --price N is required" err &&
 	test_expect_code 2 dml-market publish -k dev.key --algorithm zero.model \
 		--category c --description d --price 5 --license forever 2>err &&
-	test_grep "unknown license kind" err &&
+	test_grep "^dml-market: publish: --license: unknown license kind" err &&
 	test_expect_code 2 dml-market publish -k dev.key --algorithm zero.model \
 		--category c --description d --price 5 --license subscription 2>err &&
 	test_grep "needs --period" err &&
 	test_expect_code 2 dml-market publish -k dev.key --algorithm zero.model \
 		--category c --description d --price 05 --license single 2>err &&
+	test_grep "^dml-market: publish: --price: .05. is not a token amount" err &&
+	test_expect_code 2 dml-market publish -k dev.key --algorithm zero.model \
+		--category c --description d --price 0 --license single 2>err &&
+	test_grep "^dml-market: publish: --price: .0. is not a positive" err &&
 	test_expect_code 2 dml-market search --price 5 2>err &&
-	test_grep "search takes no --price" err &&
+	test_grep "^dml-market: search: --price: not an option of this command" err &&
 	test_expect_code 2 dml-market search --key dev.key 2>err &&
-	test_grep "search takes no --key" err &&
+	test_grep "^dml-market: search: --key: not an option of this command" err &&
+	test_grep "^Try .dml-market search --help.\." err &&
 	test_expect_code 2 dml-market acquire -k cust.key extra 2>err &&
-	test_grep "unexpected argument .extra." err &&
+	test_grep "^dml-market: acquire: unexpected argument .extra." err &&
+	test_expect_code 2 dml-market publish --algorithm zero.model --category c \
+		--description d --price 5 --license single 2>err &&
+	test_grep "^dml-market: publish: give your secret key with -k FILE (or DML_KEY)" err &&
+	test_expect_code 2 dml-market publish -k nosuch.key --algorithm zero.model \
+		--category c --description d --price 5 --license single 2>err &&
+	test_grep "^dml-market: publish: nosuch.key: No such file" err &&
 	! test -e $IDX
+'
+test_expect_success 'after a command every message names it: dml-market: COMMAND: ...' '
+	test_expect_code 2 dml-market search --max-price x 2>err &&
+	test_grep "^dml-market: search: --max-price: .x. is not a token amount" err &&
+	test_expect_code 2 dml-market verify --license nosuch.json 2>err &&
+	test_grep "^dml-market: verify: nosuch.json: No such file" err &&
+	test_expect_code 2 dml-market --index nosuch/dir/idx add nosuch.nd 2>err &&
+	test_grep "^dml-market: add: nosuch.nd: No such file" err &&
+	test_expect_code 2 dml-market search -o nosuch/out.nd 2>err &&
+	test_grep "^dml-market: search: nosuch/out.nd: No such file" err &&
+	! grep -q "^search:\|^verify:\|^add:" err
 '
 test_expect_success 'publish: a signed listing, stored on IPFS under its id, indexed' '
 	pub l1 dev.key vision 100 subscription "Fashion classifier, 10 classes" &&
@@ -87,7 +109,7 @@ test_expect_success 'add: a listing with a bad signature is refused, nothing ind
 	cp $IDX before &&
 	sed "s/\"price\":\"9\"/\"price\":\"1\"/" l2.json >forged.json &&
 	test_must_fail dml-market add l4.json forged.json >out 2>err &&
-	test_grep "^dml-market: forged.json:1: bad signature" err &&
+	test_grep "^dml-market: add: forged.json:1: bad signature" err &&
 	test_empty out && cmp before $IDX &&
 	sed "s/\"developer\":\"$DEV\"/\"developer\":\"$(hex eve.pub)\"/" l2.json |
 		$SIGN dev.key >foreign.json &&
@@ -99,7 +121,7 @@ test_expect_success 'add: malformed records name file and line, exit 1' '
 	cp $IDX before &&
 	{ cat l3.json; echo "{\"type\":"; } >bad.json &&
 	test_must_fail dml-market add bad.json >out 2>err &&
-	test_grep "^dml-market: bad.json:2: malformed JSON" err &&
+	test_grep "^dml-market: add: bad.json:2: malformed JSON" err &&
 	sed "s/\"price\":\"9\"/\"price\":9/" l2.json | $SIGN dev.key >bad2.json &&
 	test_must_fail dml-market add bad2.json 2>err &&
 	test_grep "bad2.json:1: field \"price\" must be a string" err &&
@@ -219,7 +241,7 @@ test_expect_success 'a single-use license escrows one job: the ledger refuses a 
 	test_grep "single-use license $LIC2 is used up: the escrow of job $S1" err &&
 	test_must_fail dml-market verify --license lic2.json -L $L 2>err &&
 	test_grep "is used up" err &&
-	dml-auction -c 10 --time 2026-01-21T00:00:00Z s1.json s2.json >out 2>err &&
+	dml-auction --capacity 10 --time 2026-01-21T00:00:00Z s1.json s2.json >out 2>err &&
 	test $(wc -l <out) = 1 && test_grep "\"job\":\"$S1\"" out &&
 	test_grep "refused: single-use license $LIC2 is used by job $S1" err
 '
@@ -234,6 +256,30 @@ test_expect_success 'a job calling a single-use license a subscription: refused 
 	cmp before $L &&
 	test_must_fail dml-market verify --license lic2.json --job s3.json 2>err &&
 	test_grep "the job calls license $LIC2 subscription, it is single" err
+'
+test_expect_success '--repo and --api name the IPFS store; the old -r and -a still work, with a warning' '
+	dml-market publish -k dev.key --algorithm zero.model --category old \
+		--price 4 --license single --description old --time $T0 \
+		--index o.nd --repo store2 >o1.json 2>err && test_empty err &&
+	DML_IPFS_REPO=store2 dml-ipfs-get $(cidof o1.json) | cmp - o1.json &&
+	dml-market publish -k dev.key --algorithm zero.model --category old \
+		--price 4 --license single --description old --time $T0 \
+		--index o.nd -r store3 >o2.json 2>err && test_cmp o1.json o2.json &&
+	test_grep "^dml-market: publish: warning: -r is an old spelling of --repo" err &&
+	DML_IPFS_REPO=store3 dml-ipfs-get $(cidof o1.json) | cmp - o1.json &&
+	test_expect_code 2 dml-market publish -k dev.key --algorithm zero.model \
+		--category old --price 4 --license single --description old \
+		--index o.nd -a ftp://x >out 2>err &&
+	test_grep "^dml-market: publish: warning: -a is an old spelling of --api" err &&
+	test_grep "^dml-market: publish: ftp://x: not an API URL" err && test_empty out
+'
+test_expect_success '$DML_KEY is the key when -k is not given; -j names the job to verify' '
+	DML_KEY=dev.key dml-market publish --algorithm zero.model --category old \
+		--price 4 --license single --description old --time $T0 \
+		--index o.nd --repo store2 >o3.json && test_cmp o1.json o3.json &&
+	dml-market verify --license lic.json -j job.json -L $L &&
+	test_must_fail dml-market verify --license lic.json -j plain.json 2>err &&
+	test_grep "^dml-market: verify: plain.json: the job names no license" err
 '
 test_expect_success '8 concurrent publishers: every listing indexed once, whole lines' '
 	for i in 1 2 3 4 5 6 7 8; do

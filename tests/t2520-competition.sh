@@ -70,7 +70,7 @@ test_expect_success 'compete: a signed competition committing to the test set; t
 test_expect_success 'enter: the model stored on IPFS, a signed entry' '
 	dml-market enter -k e1.key $C --model m1.model --time 2026-01-12T00:00:00Z >ent.nd &&
 	dml-market enter -k e2.key $C --model m2.model --time 2026-01-11T00:00:00Z >>ent.nd &&
-	dml-market enter -k e3.key $C --model m3.model --time 2026-01-11T00:00:00Z >>ent.nd &&
+	dml-market enter -k e3.key $C -m m3.model --time 2026-01-11T00:00:00Z >>ent.nd &&
 	dml-market enter -k e3.key $C --model m1.model --time 2026-01-13T00:00:00Z >>ent.nd &&
 	dml-market enter -k eve.key $C --model small.model --time 2026-01-13T00:00:00Z >>ent.nd &&
 	test $(wc -l <ent.nd) = 5 &&
@@ -121,10 +121,10 @@ test_expect_success 'score: a bad entry names its file and line, exit 1, no outp
 	sed -n 2p ent.nd | sed "s/2026-01-11/2026-01-10/" >forged.nd &&
 	{ sed -n 1p ent.nd; cat forged.nd; } >bad.nd &&
 	test_must_fail dml-market score $SC bad.nd -o b.json >out 2>err &&
-	test_grep "^dml-market: bad.nd:2: bad signature" err && test_empty out && ! test -e b.json &&
+	test_grep "^dml-market: score: bad.nd:2: bad signature" err && test_empty out && ! test -e b.json &&
 	{ sed -n 1p ent.nd; echo "{\"type\":"; } >bad.nd &&
 	test_must_fail dml-market score $SC bad.nd 2>err &&
-	test_grep "^dml-market: bad.nd:2: malformed JSON" err &&
+	test_grep "^dml-market: score: bad.nd:2: malformed JSON" err &&
 	sed -n 1p ent.nd | sed "s/\"competition\":\"[a-z0-9]*\"/\"competition\":\"$(cidof m1.model)\"/" |
 		$SIGN e1.key >bad.nd &&
 	test_must_fail dml-market score $SC bad.nd 2>err &&

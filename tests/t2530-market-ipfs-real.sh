@@ -35,7 +35,7 @@ test_expect_success 'an id that is not a listing on the node is refused, nothing
 	cp $DML_LEDGER before && dml-ipfs-put zero.model >/dev/null &&
 	test_must_fail dml-market acquire -k cust.key --listing $(cidof zero.model) \
 		--index cust.nd 2>err &&
-	test_grep "^dml-market: $(cidof zero.model): expected a dml.listing record, got dml.model" err &&
+	test_grep "^dml-market: acquire: $(cidof zero.model): expected a dml.listing record, got dml.model" err &&
 	cmp before $DML_LEDGER
 '
 test_expect_success 'a competition scores a model fetched from the node' '

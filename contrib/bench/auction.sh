@@ -49,7 +49,7 @@ peak() {
 	sed -n 's/.*Maximum resident set size (kbytes): //p' time.v
 }
 
-A="-c 1000 -L ledger-$N.ndjson --time 2026-06-01T00:00:00Z"
+A="--capacity 1000 -L ledger-$N.ndjson --time 2026-06-01T00:00:00Z"
 echo "dml-auction, $N waiting jobs ($(du -m jobs-$N.ndjson | cut -f1) MB), their escrows in a ledger of $(du -m ledger-$N.ndjson | cut -f1) MB, capacity 1000:"
 echo "  load average before: $(cut -d" " -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "  order (dml.slot records):  $(best3 "$auc" $A jobs-$N.ndjson)"

@@ -88,10 +88,10 @@ for j in "a 10 4" "b 30 5" "c 10 2" "d 5 6"; do
 		--time 2026-01-03T00:00:00Z >/dev/null
 done
 cat "$W/job.json" "$W"/job-?.json >"$W/waiting.ndjson"
-dml-auction -c 10 --time 2026-01-04T00:00:00Z "$W/waiting.ndjson" >"$W/slots.ndjson"
+dml-auction --capacity 10 --time 2026-01-04T00:00:00Z "$W/waiting.ndjson" >"$W/slots.ndjson"
 sed 's/.*"bid":"\([0-9]*\)","devices":\([0-9]*\),"job":"\([a-z0-9]*\)","rank":\([0-9]*\).*"window":\([0-9]*\).*/   rank \4: bid \1 x \2 devices, window \5, \3/' \
 	"$W/slots.ndjson"
-dml-auction -c 10 --time 2026-01-04T00:00:00Z --suggest --devices 3 \
+dml-auction --capacity 10 --time 2026-01-04T00:00:00Z --suggest --devices 3 \
 	"$W/waiting.ndjson" >"$W/price.json"
 say "   a new job of 3 devices runs in the next window if it bids $(field bid "$W/price.json") tokens per device"
 

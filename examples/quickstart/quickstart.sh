@@ -132,12 +132,12 @@ for j in "high 150 $big" "low 50 $small"; do
 		--job "$W/job-$1.json" >/dev/null
 done
 cat "$W/job-low.json" "$W/predict-job.json" "$W/job-high.json" >"$W/waiting.ndjson"
-dml-auction -L "$L" -c "$DEVICES" --time 2026-01-02T00:01:00Z \
+dml-auction -L "$L" --capacity "$DEVICES" --time 2026-01-02T00:01:00Z \
 	"$W/waiting.ndjson" >"$W/slots.ndjson"
 pj=$(dml-job --id "$W/predict-job.json")
 sed -e 's/.*"bid":"\([0-9]*\)","devices":\([0-9]*\),"job":"\([a-z2-7]*\)","rank":\([0-9]*\).*"window":\([0-9]*\).*/   rank \4: \3, bid \1 x \2 devices, window \5/' \
 	-e "s/$pj,/the predict job,/" "$W/slots.ndjson"
-dml-auction -L "$L" -c "$DEVICES" --time 2026-01-02T00:01:00Z --suggest \
+dml-auction -L "$L" --capacity "$DEVICES" --time 2026-01-02T00:01:00Z --suggest \
 	--devices "$MIN_DEVICES" "$W/waiting.ndjson" >"$W/price.json"
 say "   a new job of $MIN_DEVICES devices would need a bid of $(sed 's/.*"bid":"\([0-9]*\)".*/\1/' "$W/price.json") tokens per device for the next window"
 # every device registers (signed, from its profile); the distributing node

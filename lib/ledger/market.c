@@ -492,6 +492,29 @@ market_license_allows(const market_license *c, const char *customer,
 	return 0;
 }
 
+int
+market_license_for_job(const market_license *c, const dml_job *j)
+{
+	const char *lic, *cr;
+	long long created;
+	char cust[65];
+	int single;
+
+	lic = job_license(j, &single);
+	if (!lic || strcmp(lic, c->id) != 0)
+		return dml_error("the job names %s%s, not license %s",
+		    lic ? "license " : "", lic ? lic : "no license", c->id);
+	if (single != (c->kind == LICENSE_SINGLE))
+		return dml_error("the job calls license %s %s, it is %s", c->id,
+		    single ? "single" : "subscription",
+		    market_kind_name(c->kind));
+	cr = json_string_value(json_object_get(j->rec, "created"));
+	if (!cr || timefmt_parse(cr, &created) < 0)
+		return dml_error("the job has no valid \"created\" time");
+	key_hex(j->customer, 32, cust);
+	return market_license_allows(c, cust, j->model, created);
+}
+
 struct paid_ctx {
 	const market_license *c;
 	int found;
@@ -938,5 +961,62 @@ market_award_ledger(const char *ledger_path, const market_comp *c,
 out:
 	settle_list_clear(&pay);
 	mpz_clears(refund, prize, NULL);
+	return rc;
+}
+
+int
+market_pay_ledger(const char *ledger_path, const market_listing *l,
+    const dml_key *k, const char *when, json_t **payment)
+{
+	char hex[65], head[65];
+	json_t *body;
+	ledger *led;
+	mpz_t bal, price;
+	int rc;
+
+	*payment = NULL;
+	key_hex(k->pk, 32, hex);
+	if ((rc = ledger_open(&led, ledger_path, LEDGER_WRITE, NULL, NULL)) < 0)
+		return rc;
+	mpz_inits(bal, price, NULL);
+	ledger_balance(led, hex, bal);
+	mpz_set_str(price, l->price, 10);
+	if (mpz_cmp(bal, price) < 0) {
+		char *b = mpz_get_str(NULL, 10, bal);
+		dml_error("insufficient funds: listing %s costs %s tokens, the "
+		    "balance of %.16s... is %s", l->id, l->price, hex, b);
+		free(b);
+		rc = LEDGER_REJECT;
+	} else {
+		body = json_pack("{s:s,s:s,s:s}", "op", "transfer", "to",
+		    l->developer, "amount", l->price);
+		if ((rc = ledger_submit(led, body, k, when)) == 0) {
+			ledger_head(led, head);
+			*payment = market_ledger_payment(ledger_entries(led) - 1,
+			    head);
+		}
+		json_decref(body);
+	}
+	mpz_clears(bal, price, NULL);
+	ledger_close(led);
+	return rc;
+}
+
+int
+market_comp_escrow(const char *ledger_path, const market_comp *c,
+    const dml_key *k, const char *when)
+{
+	json_t *body;
+	ledger *led;
+	int rc;
+
+	if ((rc = ledger_open(&led, ledger_path, LEDGER_WRITE, NULL, NULL)) < 0)
+		return rc;
+	body = json_pack("{s:s,s:s,s:s,s:O,s:s}", "op", "escrow", "job", c->id,
+	    "amount", c->prize, "deadline", json_object_get(c->rec,
+	    "award_by"), "customer", c->customer);
+	rc = ledger_submit(led, body, k, when);
+	json_decref(body);
+	ledger_close(led);
 	return rc;
 }

@@ -17,7 +17,7 @@
  * old or the new index, never a torn one. A listing already in it is not
  * added twice.
  *
- * Not for: options and output (cmd/dml-market.c), the ledger's rules
+ * Not for: options and output (cmd/dml-market/), the ledger's rules
  * (ledger), storing bytes (ipfs), scoring models (model).
  */
 #ifndef DML_MARKET_H
@@ -29,6 +29,7 @@
 #include "amount.h"
 #include "cid.h"
 #include "data.h"
+#include "job.h"
 #include "ledger.h"
 #include "record.h"
 
@@ -99,6 +100,13 @@ int market_index_add(const char *path, market_listing *v, size_t n,
 json_t *market_license_new(const market_listing *l, const char *licensee,
     long long t, json_t *payment);
 json_t *market_ledger_payment(long long seq, const char *hash);
+/* Buy listing l on the embedded ledger: a transfer of its price from k's
+ * account to the developer, signed by k at `when` (NULL: now), refused
+ * when the balance is short. *payment: the entry, as
+ * market_ledger_payment gives it (new reference). 0, LEDGER_REJECT or
+ * LEDGER_ESYS. */
+int market_pay_ledger(const char *ledger_path, const market_listing *l,
+    const dml_key *k, const char *when, json_t **payment);
 /* Validate and verify a license (signed by its licensee). Takes r. */
 int market_license_from_record(const rec_in *in, json_t *r,
     market_license *c);
@@ -109,6 +117,10 @@ void market_license_free(market_license *c);
  * `at`, use this license? -1 with dml_error saying why not. */
 int market_license_allows(const market_license *c, const char *customer,
     const char *model, long long at);
+/* May job j use this license: it names the license, as the kind it is,
+ * and the license allows its customer, its algorithm and its "created"
+ * time (market_license_allows)? -1 with dml_error saying why not. */
+int market_license_for_job(const market_license *c, const dml_job *j);
 /* Is the license's payment in the ledger: entry pay_seq with hash
  * pay_hash, a transfer of the price from the licensee to the developer?
  * 0 yes, LEDGER_REJECT no, LEDGER_ESYS the ledger cannot be read. */
@@ -141,6 +153,12 @@ typedef struct market_entry {
 
 int market_comp_from_record(const rec_in *in, json_t *r, market_comp *c);
 int market_comp_load(const char *path, market_comp *c);
+/* Escrow competition c's prize on the embedded ledger under the
+ * competition's id until its award_by time (when the customer may take it
+ * back), signed by k, its customer, at `when` (NULL: now). 0,
+ * LEDGER_REJECT or LEDGER_ESYS. */
+int market_comp_escrow(const char *ledger_path, const market_comp *c,
+    const dml_key *k, const char *when);
 void market_comp_free(market_comp *c);
 /* An entry for competition c (checked: right competition, before the
  * deadline). Takes r. */
