@@ -1,21 +1,24 @@
 /* dml-report: the report node. Turns the final aggregate of a job into the
  * customer's report, sealed to the customer, or withholds it when too few
- * devices took part. With --render, writes a report's Markdown and SVG. */
+ * devices took part (report_make). With --render, writes a report's
+ * Markdown and SVG. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli.h"
 #include "envelope.h"
 #include "job.h"
+#include "keyset.h"
 #include "record.h"
 #include "report.h"
 #include "sign.h"
 #include "util.h"
 
 static const char usage[] =
-"usage: dml-report -j JOB -k KEY [--trust KEYS] [--no-seal] [-o FILE] [AGGREGATE]\n"
+"usage: dml-report -j JOB [-k KEY] [--trust KEYS] [--no-seal] [-o FILE]\n"
+"                  [AGGREGATE]\n"
 "       dml-report --render DIR [REPORT]\n"
 "Read the job's final dml.aggregate, check its signature, and write the\n"
 "customer's dml.report, signed with KEY and sealed to the job's customer\n"
@@ -25,7 +28,7 @@ static const char usage[] =
 "encrypted sums and the clear counts; the customer decrypts it with\n"
 "dml-encrypt -d --paillier-key.\n"
 "  -j, --job FILE      the job (its signature is checked)\n"
-"  -k, --key FILE      the report node's secret key\n"
+"  -k, --key FILE      the report node's secret key (default: $DML_KEY)\n"
 "      --trust FILE    accept aggregates signed only by these keys (one hex\n"
 "                      key or dml.pubkey record per line)\n"
 "      --no-seal       write the signed report in the clear\n"
@@ -34,37 +37,76 @@ static const char usage[] =
 "      --refining KEY, --distributing KEY  name those nodes in it\n"
 "      --weights FILE  the trainers' dml.weight records: the kept ones are\n"
 "                      paid from the trainer pool by their weight\n"
-"                      (repeatable)\n"
+"                      (with --contributions)\n"
 "      --render DIR    write DIR/report.md and DIR/report.svg of a report\n"
 "      --privacy FILE  the dml.privacy records of the job (dml-privacy\n"
 "                      account): the last one's epsilon and delta go into\n"
 "                      the report's \"privacy\"\n"
 "  -o, --output FILE   write to FILE (whole or not at all)\n"
-"  -h, --help, --version\n";
+"  -h, --help          this help\n"
+"      --version       print the version\n";
 
-static int
-trusted(const char *path, const char *from)
+enum { O_TRUST = CLI_ID_BASE, O_NOSEAL, O_RENDER, O_CONTRIB, O_WEIGHTS,
+	O_REFN, O_DISTN, O_PRIVACY };
+
+static const cli_opt opts[] = {
+	CLI_JOB,
+	CLI_KEY,
+	CLI_OUTPUT,
+	{"trust", 0, 1, O_TRUST, NULL, 0, NULL},
+	{"no-seal", 0, 0, O_NOSEAL, NULL, 0, NULL},
+	{"render", 0, 1, O_RENDER, NULL, 0, NULL},
+	{"contributions", 0, 1, O_CONTRIB, NULL, 0, NULL},
+	{"weights", 0, 1, O_WEIGHTS, NULL, 0, NULL},
+	{"refining", 0, 1, O_REFN, NULL, 0, NULL},
+	{"distributing", 0, 1, O_DISTN, NULL, 0, NULL},
+	{"privacy", 0, 1, O_PRIVACY, NULL, 0, NULL},
+	CLI_END};
+
+struct args {
+	const char *job, *trust, *out, *render, *contrib, *weights, *privacy;
+	int seal;
+	json_t *refining, *distributing;	/* hex keys */
+};
+
+static void
+parse(cli *c, int argc, char **argv, struct args *a)
 {
-	char *buf, *line, *save;
-	size_t n;
-	int found = 0;
+	unsigned char pk[32];
+	char hex[65];
+	int o;
 
-	if (dml_read_file(path, &buf, &n) < 0)
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		const char *k = strstr(line, "\"key\":\"");
-		if (k)
-			k += 7;
-		else
-			k = line;
-		if (strncmp(k, from, 64) == 0)
-			found = 1;
+	cli_init(c, argc, argv, opts, usage, NULL);
+	while ((o = cli_next(c)) != -1) {
+		switch (o) {
+		case 'j': a->job = c->arg; break;
+		case 'o': a->out = c->arg; break;
+		case O_TRUST: a->trust = c->arg; break;
+		case O_NOSEAL: a->seal = 0; break;
+		case O_RENDER: a->render = c->arg; break;
+		case O_CONTRIB: a->contrib = c->arg; break;
+		case O_WEIGHTS: a->weights = c->arg; break;
+		case O_PRIVACY: a->privacy = c->arg; break;
+		case O_REFN: case O_DISTN:
+			if (pubkey_load(c->arg, pk) < 0)
+				cli_opt_error(c, "%s", dml_errmsg());
+			key_hex(pk, 32, hex);
+			json_array_append_new(o == O_REFN ? a->refining :
+			    a->distributing, json_string(hex));
+			break;
+		}
 	}
-	free(buf);
-	return found;
+	cli_max_operands(c, 1);
+	if (a->render)
+		return;
+	if (!a->job)
+		cli_usage_error("-j JOB is required");
+	cli_need_key(c);
+	if (a->weights && !a->contrib)
+		cli_usage_error("--weights goes with --contributions");
 }
 
+/* --render: a report's Markdown and SVG into dir. */
 static int
 render(const char *dir, const char *path)
 {
@@ -98,7 +140,7 @@ render(const char *dir, const char *path)
 		goto out;
 	}
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		dml_error("%s: %s", dir, strerror(errno));
+		dml_error_sys("%s", dir);
 		goto out;
 	}
 	p = xasprintf("%s/report.md", dir);
@@ -115,196 +157,113 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* The signed dml.contributions of the report (signed as rep is) and the
+ * trainers of --weights. Exits on failure. */
+static json_t *
+contributions(const struct args *a, const dml_job *job, const json_t *agg,
+    const json_t *rep, const dml_key *k)
 {
-	enum { O_TRUST = 256, O_NOSEAL, O_RENDER, O_VERSION, O_CONTRIB, O_WEIGHTS,
-		O_REFN,
-		O_DISTN };
-	enum { O_PRIVACY = 512 };
-	static const struct option opts[] = {
-		{"job", required_argument, 0, 'j'},
-		{"key", required_argument, 0, 'k'},
-		{"trust", required_argument, 0, O_TRUST},
-		{"no-seal", no_argument, 0, O_NOSEAL},
-		{"render", required_argument, 0, O_RENDER},
-		{"contributions", required_argument, 0, O_CONTRIB},
-		{"weights", required_argument, 0, O_WEIGHTS},
-		{"refining", required_argument, 0, O_REFN},
-		{"distributing", required_argument, 0, O_DISTN},
-		{"privacy", required_argument, 0, O_PRIVACY},
-		{"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, O_VERSION},
-		{0, 0, 0, 0}};
-	const char *jobf = NULL, *keyf = getenv("DML_KEY"), *trust = NULL,
-		   *out = NULL, *rdir = NULL, *aid, *contribf = NULL,
-		   *weightsf = NULL, *privf = NULL;
-	json_t *refining = json_array(), *distributing = json_array();
-	int seal = 1, c, rc;
-	dml_job job;
-	dml_key k;
-	rec_in *in;
-	json_t *agg, *rep, *extra, *cr = NULL;
-	rec_out *o;
-	const char *const *names;
-	int nnames;
-	long long devices;
+	json_t *cr = report_contributions(job, agg,
+	    json_string_value(json_object_get(rep, "from")), a->refining,
+	    a->distributing), *tr;
 
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "j:k:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': jobf = optarg; break;
-		case 'k': keyf = optarg; break;
-		case O_TRUST: trust = optarg; break;
-		case O_NOSEAL: seal = 0; break;
-		case O_RENDER: rdir = optarg; break;
-		case O_CONTRIB: contribf = optarg; break;
-		case O_WEIGHTS: weightsf = optarg; break;
-		case O_PRIVACY: privf = optarg; break;
-		case O_REFN: case O_DISTN: {
-			unsigned char pk[32];
-			char hex[65];
-			if (pubkey_load(optarg, pk) < 0)
-				dml_usage_error("%s", dml_errmsg());
-			key_hex(pk, 32, hex);
-			json_array_append_new(c == O_REFN ? refining : distributing,
-			    json_string(hex));
-			break;
-		}
-		case 'o': out = optarg; break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case O_VERSION: dml_version();
-		default: dml_usage_error("unknown option");
-		}
-	}
-	if (argc - optind > 1)
-		dml_usage_error("one input at most");
-	if (dml_crypto_init() < 0)
-		dml_fail(DML_EXIT_USAGE);
-	if (rdir) {
-		json_decref(refining);
-		json_decref(distributing);
-		if (render(rdir, optind < argc ? argv[optind] : NULL) < 0)
+	if (a->weights) {
+		if (!(tr = report_trainers(job, a->weights)))
 			dml_fail(DML_EXIT_REJECT);
-		return 0;
+		json_object_set_new(cr, "trainers", tr);
 	}
-	if (!jobf || !keyf)
-		dml_usage_error("-j JOB and -k KEY are required");
-	if (job_load(jobf, &job) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	if (key_load(keyf, &k) < 0)
+	if (rec_sign(cr, k) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	in = rec_open(optind < argc ? argv[optind] : NULL);
-	if (!in)
-		dml_fail(DML_EXIT_REJECT);
-	rc = rec_next(in, &agg);
-	if (rc == 0)
-		dml_die(DML_EXIT_REJECT, "%s: empty input: no aggregate",
-		    rec_name(in));
-	if (rc < 0 || rec_check(in, agg, "dml.aggregate") < 0 ||
-	    rec_verify(agg, in, NULL) < 0 ||
-	    rec_get_str(in, agg, "job", &aid) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	if (strcmp(aid, job.id) != 0)
-		dml_die(DML_EXIT_REJECT, "%s:%ld: the aggregate is for job %s, "
-		    "not %s", rec_name(in), rec_line(in), aid, job.id);
-	if (trust) {
-		int t = trusted(trust, json_string_value(json_object_get(agg,
-		    "from")));
-		if (t < 0)
-			dml_fail(DML_EXIT_USAGE);
-		if (!t)
-			dml_die(DML_EXIT_REJECT, "%s:%ld: the aggregate is "
-			    "signed by an untrusted node", rec_name(in),
-			    rec_line(in));
-	}
-	if (rec_detach(in, agg) < 0)
-		dml_fail(DML_EXIT_REJECT);
-	rc = rec_next(in, &extra);
-	if (rc != 0) {
-		if (rc > 0)
-			dml_die(DML_EXIT_REJECT, "%s:%ld: more than one "
-			    "aggregate: combine them with dml-aggregate first",
-			    rec_name(in), rec_line(in));
-		dml_fail(DML_EXIT_REJECT);
-	}
-	if (!(o = rec_out_open(out)))
+	return cr;
+}
+
+/* Write one record to path (NULL: stdout) whole; exits on failure. */
+static void
+write_one(const char *path, const json_t *r)
+{
+	rec_out *o = rec_out_open(path);
+
+	if (!o || rec_out_write(o, r, NULL) < 0 || rec_out_commit(o) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (rec_get_int(in, agg, "devices", 0, 1LL << 40, &devices) < 0) {
-		rec_out_abort(o);
+}
+
+/* The report of the aggregate of `in`, or the withheld record. An exit
+ * status. */
+static int
+report_main(const struct args *a, const dml_job *job, const dml_key *k,
+    rec_in *in)
+{
+	keyset *trust = NULL;
+	json_t *agg, *rep, *cr = NULL, *e;
+	int withheld;
+
+	if (a->trust && keyset_load(trust = keyset_new(), a->trust) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (!(agg = report_read_aggregate(job, in, trust)) ||
+	    !(rep = report_make(job, agg, in, k->pk, a->privacy, &withheld)))
 		dml_fail(DML_EXIT_REJECT);
-	}
-	if (devices < job.min_devices) {
-		rep = report_withheld(&job, agg);
-		if (rec_sign(rep, &k) < 0 || rec_out_write(o, rep, NULL) < 0 ||
-		    rec_out_commit(o) < 0)
-			dml_fail(DML_EXIT_USAGE);
+	keyset_free(trust);
+	if (rec_sign(rep, k) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (withheld) {
+		write_one(a->out, rep);
 		dml_warn("report withheld: %lld devices, the job needs %lld",
-		    devices, job.min_devices);
-		dml_close_stdout();
+		    (long long)json_integer_value(json_object_get(rep,
+		    "devices")), job->min_devices);
+		json_decref(rep);
+		json_decref(agg);
 		return DML_EXIT_REJECT;
 	}
-	names = report_class_names(job.data, &nnames);
-	/* a Paillier job's sums stay encrypted: only the customer can read */
-	rep = job.enc.on ? report_encrypted(&job, agg, in) :
-	    report_build(&job, agg, in, names, nnames);
-	if (!rep) {
-		rec_out_abort(o);
-		dml_fail(DML_EXIT_REJECT);
-	}
-	rec_close(in);
-	if (privf) {
-		json_t *p = report_privacy(&job, privf);
-		if (!p)
-			dml_fail(DML_EXIT_REJECT);
-		json_object_set_new(rep, "privacy", p);
-	}
-	if (!job.enc.on) {
-		char hex[65];
-		key_hex(k.pk, 32, hex);
-		json_object_set_new(rep, "from", json_string(hex));
-		report_render(rep);
-	}
-	if (rec_sign(rep, &k) < 0)
-		dml_fail(DML_EXIT_USAGE);
-	if (weightsf && !contribf)
-		dml_usage_error("--weights goes with --contributions");
-	if (contribf) {
-		cr = report_contributions(&job, agg,
-		    json_string_value(json_object_get(rep, "from")), refining,
-		    distributing);
-		if (weightsf) {
-			json_t *tr = report_trainers(&job, weightsf);
-			if (!tr)
-				dml_fail(DML_EXIT_REJECT);
-			json_object_set_new(cr, "trainers", tr);
-		}
-		if (rec_sign(cr, &k) < 0)
-			dml_fail(DML_EXIT_USAGE);
-	}
-	json_decref(refining);
-	json_decref(distributing);
-	if (seal) {
-		json_t *e = envelope_seal(rep, NULL, job.customer, &k);
-		if (!e)
+	if (a->contrib)
+		cr = contributions(a, job, agg, rep, k);
+	if (a->seal) {
+		if (!(e = envelope_seal(rep, NULL, job->customer, k)))
 			dml_fail(DML_EXIT_USAGE);
 		json_decref(rep);
 		rep = e;
 	}
-	key_free(&k);
-	if (rec_out_write(o, rep, NULL) < 0 || rec_out_commit(o) < 0)
-		dml_fail(DML_EXIT_USAGE);
+	write_one(a->out, rep);
 	if (cr) {	/* after the report, so it never exists without one */
-		rec_out *co = rec_out_open(contribf);
-		if (!co || rec_out_write(co, cr, NULL) < 0 ||
-		    rec_out_commit(co) < 0)
-			dml_fail(DML_EXIT_USAGE);
+		write_one(a->contrib, cr);
 		json_decref(cr);
 	}
 	json_decref(rep);
 	json_decref(agg);
-	job_free(&job);
-	dml_close_stdout();
 	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a = {.seal = 1, .refining = json_array(),
+		.distributing = json_array()};
+	dml_job job;
+	dml_key k;
+	rec_in *in;
+	int status;
+	cli c;
+
+	parse(&c, argc, argv, &a);
+	if (dml_crypto_init() < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (a.render) {
+		if (render(a.render, cli_operand(&c, 0)) < 0)
+			dml_fail(DML_EXIT_REJECT);
+		dml_close_stdout();
+		return 0;
+	}
+	if (job_load(a.job, &job) < 0)
+		dml_fail(DML_EXIT_REJECT);
+	if (key_load(cli_key(&c), &k) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (!(in = rec_open(cli_operand(&c, 0))))
+		dml_fail(DML_EXIT_REJECT);
+	status = report_main(&a, &job, &k, in);
+	rec_close(in);
+	key_free(&k);
+	job_free(&job);
+	json_decref(a.refining);
+	json_decref(a.distributing);
+	dml_close_stdout();
+	return status;
 }

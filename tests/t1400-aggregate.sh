@@ -65,7 +65,48 @@ test_expect_success 'usage errors exit 2' '
 	test_expect_code 2 dml-aggregate -j job good 2>err &&
 	test_expect_code 2 dml-aggregate -j job -k node.key --bogus good 2>err &&
 	test_grep "Try .dml-aggregate --help" err &&
-	test_expect_code 2 dml-aggregate -j job -k node.key -r x good 2>err
+	test_expect_code 2 dml-aggregate -j job -k node.key --round x good 2>err
+'
+
+test_expect_success 'a bad value names its own option (the table was read off by two)' '
+	test_expect_code 2 dml-aggregate --scheme secagg --step collect-keys \
+		--state st -j job -k node.key --threshold 0 >out 2>err &&
+	test_grep "^dml-aggregate: --threshold: .0. is out of range" err &&
+	test_empty out &&
+	test_expect_code 2 dml-aggregate --scheme secagg --step collect-keys \
+		--state st -j job -k node.key --frac-bits 99 2>err &&
+	test_grep "^dml-aggregate: --frac-bits: .99. is out of range" err &&
+	test_expect_code 2 dml-aggregate --scheme secagg --step collect-keys \
+		--state st -j job -k node.key --neighbours x 2>err &&
+	test_grep "^dml-aggregate: --neighbours: .x. is not an integer" err &&
+	test_expect_code 2 dml-aggregate --scheme secagg --step collect-keys \
+		--state st -j job -k node.key --clip 0 2>err &&
+	test_grep "^dml-aggregate: --clip: a positive number" err &&
+	test_expect_code 2 dml-aggregate --scheme secagg --step nosuch \
+		--state st -j job -k node.key 2>err &&
+	test_grep "^dml-aggregate: --step: unknown step .nosuch." err &&
+	test_expect_code 2 dml-aggregate --scheme x -j job -k node.key 2>err &&
+	test_grep "^dml-aggregate: --scheme: .x. is not one of secagg" err &&
+	! test -e st
+'
+
+test_expect_success 'the old spellings -r, -d and -K still work, with a warning' '
+	{ ./mkresults key a; ./mkresults key b; ./mkresults key c; } >all.dev &&
+	dml-aggregate -j job -k node.key --round 1 --devices all.dev --keep-going good >new &&
+	dml-aggregate -j job -k node.key -r 1 -d all.dev -K good >old 2>err &&
+	test_cmp new old &&
+	test_grep "^dml-aggregate: warning: -r is an old spelling of --round" err &&
+	test_grep "^dml-aggregate: warning: -d is an old spelling of --devices" err &&
+	test_grep "^dml-aggregate: warning: -K is an old spelling of --keep-going" err
+'
+
+test_expect_success 'the key defaults to DML_KEY; -a is --assignments' '
+	DML_KEY=node.key dml-aggregate -j job good >agg.env &&
+	dml-aggregate -j job -k node.key good >agg.k && test_cmp agg.k agg.env &&
+	test_expect_code 2 dml-aggregate -j job good 2>err &&
+	test_grep "^dml-aggregate: give your secret key with -k FILE (or DML_KEY)" err &&
+	test_expect_code 2 dml-aggregate -j job -k node.key -a nosuch good 2>err &&
+	test_grep "^dml-aggregate: nosuch: No such file" err
 '
 
 test_expect_success 'sums are exact f64 sums of the f32 values (numpy agrees)' '
@@ -137,9 +178,9 @@ test_expect_success 'duplicate: strict fails with no output; --keep-going counts
 
 test_expect_success 'replay: a result of another round' '
 	sed "s/\"round\":1/\"round\":2/" good.tpl | sign >r2 &&
-	test_must_fail dml-aggregate -j job -k node.key -r 1 ab r2 >out 2>err &&
+	test_must_fail dml-aggregate -j job -k node.key --round 1 ab r2 >out 2>err &&
 	test_empty out && test_grep "r2:1: result of round 2, this is round 1" err &&
-	dml-aggregate -j job -k node.key -K -r 1 ab r2 >out 2>err &&
+	dml-aggregate -j job -k node.key --keep-going --round 1 ab r2 >out 2>err &&
 	test_grep "\"replay\":3" out && test_grep "\"devices\":2" out
 '
 
@@ -153,7 +194,7 @@ test_expect_success 'wrong job' '
 	./mkresults sign -j other good.tpl >foreign &&
 	test_must_fail dml-aggregate -j job -k node.key ab foreign >out 2>err &&
 	test_empty out && test_grep "foreign:1: result for another job" err &&
-	dml-aggregate -j job -k node.key -K ab foreign >out 2>/dev/null &&
+	dml-aggregate -j job -k node.key --keep-going ab foreign >out 2>/dev/null &&
 	test_grep "\"wrong_job\":3" out
 '
 
@@ -168,10 +209,10 @@ test_expect_success 'forged: a signed result altered' '
 
 test_expect_success 'forged: a device that was not assigned (--devices)' '
 	{ echo "# assigned"; ./mkresults key a; ./mkresults key c; } >devices &&
-	test_must_fail dml-aggregate -j job -k node.key -d devices good \
+	test_must_fail dml-aggregate -j job -k node.key --devices devices good \
 		>out 2>err &&
 	test_grep "good:2: forged: device .* is not an assigned device" err &&
-	dml-aggregate -j job -k node.key -d devices -K good >out 2>/dev/null &&
+	dml-aggregate -j job -k node.key --devices devices --keep-going good >out 2>/dev/null &&
 	test "$(field out devices)" = 2 && test_grep "\"forged\":1" out
 '
 
@@ -228,7 +269,7 @@ test_expect_success 'malformed JSON' '
 	{ head -1 good; echo "{\"type\":"; tail -2 good; } >m &&
 	test_must_fail dml-aggregate -j job -k node.key m >out 2>err &&
 	test_empty out && test_grep "^dml-aggregate: m:2: malformed JSON" err &&
-	dml-aggregate -j job -k node.key -K m >out 2>err &&
+	dml-aggregate -j job -k node.key --keep-going m >out 2>err &&
 	test_grep "\"malformed\":1" out && test "$(field out devices)" = 3
 '
 
@@ -245,7 +286,7 @@ test_expect_success 'wrong types and missing fields' '
 	sed "1s/\"values\":{/\"values\":{\"x\":1,/" good >m4 &&
 	test_must_fail dml-aggregate -j job -k node.key m4 2>err &&
 	test_grep "m4:1: tensor \"x\" must be an object" err &&
-	cat m1 m2 m3 m4 | dml-aggregate -j job -k node.key -K >out 2>err &&
+	cat m1 m2 m3 m4 | dml-aggregate -j job -k node.key --keep-going >out 2>err &&
 	test_grep "\"malformed\":4" out && test "$(field out devices)" = 3
 '
 
@@ -257,7 +298,7 @@ test_expect_success 'bad base64 and a tensor whose data does not fit its shape' 
 	sed "2s/\"shape\":\[4\]/\"shape\":[5]/" good >b2 &&
 	test_must_fail dml-aggregate -j job -k node.key b2 2>err &&
 	test_grep "b2:2: tensor \"delta\": data holds" err &&
-	cat b1 b2 | dml-aggregate -j job -k node.key -K >out 2>/dev/null &&
+	cat b1 b2 | dml-aggregate -j job -k node.key --keep-going >out 2>/dev/null &&
 	test_grep "\"malformed\":2" out
 '
 
@@ -265,7 +306,7 @@ test_expect_success 'a truncated last line' '
 	head -c -1 good >t && test "$(tail -c 1 t)" = "}" &&
 	test_must_fail dml-aggregate -j job -k node.key t >out 2>err &&
 	test_empty out && test_grep "t:3: truncated record" err &&
-	dml-aggregate -j job -k node.key -K t >out 2>err &&
+	dml-aggregate -j job -k node.key --keep-going t >out 2>err &&
 	test_grep "\"malformed\":1" out && test "$(field out devices)" = 2
 '
 

@@ -33,7 +33,16 @@ P
 
 test_expect_success 'help and usage' '
 	dml-report --help | test_grep "usage: dml-report" - &&
-	test_expect_code 2 dml-report -j job.json 2>err
+	test_expect_code 2 dml-report -j job.json 2>err &&
+	test_grep "^dml-report: give your secret key with -k FILE (or DML_KEY)" err &&
+	test_expect_code 2 dml-report -k rep.key 2>err &&
+	test_grep "^dml-report: -j JOB is required" err &&
+	test_expect_code 2 dml-report -j job.json -k rep.key --weights w a b 2>err &&
+	test_grep "^dml-report: unexpected argument .b." err &&
+	test_expect_code 2 dml-report -j job.json -k rep.key --weights w a 2>err &&
+	test_grep "^dml-report: --weights goes with --contributions" err &&
+	test_expect_code 2 dml-report -j job.json -k rep.key --refining nosuch a 2>err &&
+	test_grep "^dml-report: --refining: " err
 '
 test_expect_success 'below min_devices the report is withheld (exit 1)' '
 	agg 2 10 20 30 | $SIGN node.key >small.agg &&
@@ -64,6 +73,10 @@ test_expect_success 'the same aggregate gives the byte-identical report' '
 	dml-report -j job.json -k rep.key --no-seal ok.agg >plain1 &&
 	dml-report -j job.json -k rep.key --no-seal ok.agg >plain2 &&
 	cmp plain1 plain2 && cmp plain1 rep.json
+'
+test_expect_success 'the key defaults to DML_KEY' '
+	DML_KEY=rep.key dml-report -j job.json --no-seal ok.agg >plain3 &&
+	cmp plain1 plain3
 '
 test_expect_success 'render writes Markdown and an SVG bar chart' '
 	dml-report --render rendered rep.json &&

@@ -52,12 +52,12 @@ test_expect_success '--help, usage errors' '
 	test_expect_code 2 dml-weight -j job -k node.key res 2>err &&
 	test_grep "required" err &&
 	test_expect_code 2 dml-weight -j job -k node.key -w w res 2>err &&
-	test_grep "one of -a" err &&
-	test_expect_code 2 dml-weight -j job -k node.key -w w -a answers --alpha 2 res
+	test_grep "one of --answers" err &&
+	test_expect_code 2 dml-weight -j job -k node.key -w w --answers answers --alpha 2 res
 '
 
 test_expect_success 'careful and noisy kept, adversaries, guessers and the mute excluded' '
-	dml-weight -j job -k node.key -w weights -a answers res >kept 2>err &&
+	dml-weight -j job -k node.key -w weights --answers answers res >kept 2>err &&
 	test $(wc -l <weights) = 12 && test $(wc -l <kept) = 8 &&
 	for k in careful0 careful5 noisy0 noisy1; do
 		test "$(wfield weights $k kept)" = true || return 1
@@ -96,7 +96,7 @@ assert a[\"weight\"] == w, (a[\"weight\"], w)
 '
 
 test_expect_success 'the minimum standard excludes the noisy trainers' '
-	dml-weight -j job -k node.key -w w2 -a answers --min-accuracy 0.85 res >kept2 2>err &&
+	dml-weight -j job -k node.key -w w2 --answers answers --min-accuracy 0.85 res >kept2 2>err &&
 	test $(wc -l <kept2) = 6 &&
 	test "$(wfield w2 noisy0 kept)" = false &&
 	test_grep "below the job.s minimum 0.85" w2
@@ -131,7 +131,7 @@ test_expect_success 'robust z-score drops a low outlier among good trainers' '
 	            "control": ctl, "_key": "z%d" % i}) + "\n")
 	EOF
 	sign z.tpl >z &&
-	dml-weight -j job -k node.key -w wz -a answers z >kz 2>err &&
+	dml-weight -j job -k node.key -w wz --answers answers z >kz 2>err &&
 	test "$(wfield wz z7 kept)" = false && test_grep "robust z-score" wz &&
 	test $(wc -l <kz) = 7
 '
@@ -141,28 +141,28 @@ test_expect_success 'answers for an unknown control item exclude the trainer' '
 	{"type":"dml.result","round":1,"task":"train","n":5,"weight":5,"values":{"delta":[1,1,1]},"control":{"nosuch":3},"_key":"u"}
 	EOF
 	sign u.tpl >u &&
-	cat res u | dml-weight -j job -k node.key -w wu -a answers >/dev/null 2>err &&
+	cat res u | dml-weight -j job -k node.key -w wu --answers answers >/dev/null 2>err &&
 	test_grep "answered unknown control item" wu
 '
 
 test_expect_success 'every trainer excluded: exit 1, nothing written' '
 	grep -F "$(./mkresults key adv0)" res >adv &&
-	test_expect_code 1 dml-weight -j job -k node.key -w wa -a answers adv >out 2>err &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wa --answers answers adv >out 2>err &&
 	test_empty out && ! test -e wa && test_grep "every trainer was excluded" err
 '
 
 test_expect_success 'forged, duplicate and other-job results are rejected (exit 1)' '
 	sed "1s/\"n\":10/\"n\":11/" res >forged &&
-	test_expect_code 1 dml-weight -j job -k node.key -w wf -a answers forged 2>err &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wf --answers answers forged 2>err &&
 	test_grep "forged" err &&
 	head -1 res | cat - res >dup &&
-	test_expect_code 1 dml-weight -j job -k node.key -w wf -a answers dup 2>err &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wf --answers answers dup 2>err &&
 	test_grep "duplicate" err
 '
 
 test_expect_success 'a bad control key is refused' '
 	echo "{\"type\":\"dml.control\",\"v\":1,\"answers\":{\"a\":\"x\"}}" >badkey &&
-	test_expect_code 1 dml-weight -j job -k node.key -w wb -a badkey res 2>err &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wb --answers badkey res 2>err &&
 	test_grep "must be an integer" err
 '
 
@@ -188,8 +188,37 @@ test_expect_success 'FLTrust: a NaN update is excluded, not trusted' '
 '
 
 test_expect_success 'deterministic: same input, same output' '
-	dml-weight -j job -k node.key -w weights2 -a answers res >kept3 2>/dev/null &&
+	dml-weight -j job -k node.key -w weights2 --answers answers res >kept3 2>/dev/null &&
 	test_cmp weights weights2 && test_cmp kept kept3
+'
+
+test_expect_success 'the old spelling -a still works, with a warning naming --answers' '
+	dml-weight -j job -k node.key -w weights4 -a answers res >kept4 2>err &&
+	test_grep "^dml-weight: warning: -a is an old spelling of --answers" err &&
+	test_cmp weights weights4 && test_cmp kept kept4
+'
+
+test_expect_success 'the key defaults to DML_KEY; without either, a usage error' '
+	DML_KEY=node.key dml-weight -j job -w weights5 --answers answers res \
+		>kept5 2>/dev/null &&
+	test_cmp weights weights5 &&
+	test_expect_code 2 dml-weight -j job -w w6 --answers answers res 2>err &&
+	test_grep "^dml-weight: give your secret key with -k FILE (or DML_KEY)" err
+'
+
+test_expect_success 'a result of another round or job, or of another task, is named' '
+	head -1 res.tpl | sed "s/\"round\": 1/\"round\": 2/; s/\"_key\": \"[a-z0-9]*\"/\"_key\": \"late\"/" |
+		sign >r2 && cat res r2 >rounds &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wr --answers answers rounds 2>err &&
+	test_grep "rounds:13: result of round 2, this is round 1 (replayed?)" err &&
+	./mkresults job -o other --params 3 --seed other-customer &&
+	./mkresults sign -j other res.tpl >foreign &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wr --answers answers foreign 2>err &&
+	test_grep "foreign:1: result for another job" err &&
+	sed "1s/\"task\": \"train\"/\"task\": \"stats\"/" res.tpl | sign >stats &&
+	test_expect_code 1 dml-weight -j job -k node.key -w wr --answers answers stats 2>err &&
+	test_grep "stats:1: task is stats, dml-weight weighs train updates" err &&
+	! test -e wr
 '
 
 test_done

@@ -96,7 +96,7 @@ test_expect_success 'dml-run with --seed: the same result byte for byte' '
 
 test_expect_success 'dml-weight replays the test: careful and noisy kept, adversaries excluded' '
 	cat dev-*.res >all.res &&
-	dml-weight -j job.json -k node.key -w w -a devs/control/key.ndjson all.res >kept 2>err &&
+	dml-weight -j job.json -k node.key -w w --answers devs/control/key.ndjson all.res >kept 2>err &&
 	for d in devs/dev-*; do
 		case $(grep -o "\"kind\":\"[a-z]*\"" $d/profile.json) in
 		*adversarial*) test "$(wf w $d kept)" = false &&
@@ -105,7 +105,7 @@ test_expect_success 'dml-weight replays the test: careful and noisy kept, advers
 		esac || return 1
 	done &&
 	test $(wc -l <kept) = 4 &&
-	dml-weight -j job.json -k node.key -w w2 -a devs/control all.res >kept2 2>/dev/null &&
+	dml-weight -j job.json -k node.key -w w2 --answers devs/control all.res >kept2 2>/dev/null &&
 	test_cmp kept kept2
 '
 
@@ -124,15 +124,15 @@ test_expect_success 'dml-run refuses a control set that is not the job'"'"'s, an
 
 test_expect_success 'dml-weight refuses an answer key or folder of another control set' '
 	test_expect_code 1 dml-weight -j job.json -k node.key -w wx \
-		-a other/control/key.ndjson all.res >out 2>err &&
+		--answers other/control/key.ndjson all.res >out 2>err &&
 	test_grep "key.ndjson:1: the answer key is for control set" err &&
 	test_empty out && ! test -e wx &&
 	test_expect_code 1 dml-weight -j job.json -k node.key -w wx \
-		-a other/control all.res 2>err &&
+		--answers other/control all.res 2>err &&
 	test_grep "other/control: the control set is" err &&
 	sed "s/,\"set\":\"[a-z0-9]*\"//" devs/control/key.ndjson >noset.ndjson &&
 	test_expect_code 1 dml-weight -j job.json -k node.key -w wx \
-		-a noset.ndjson all.res 2>err &&
+		--answers noset.ndjson all.res 2>err &&
 	test_grep "(none named)" err
 '
 
@@ -156,7 +156,7 @@ out = next(k for k in sorted(key) if k not in c)
 del c[first]; c[out] = key[out]" $c >forged.res &&
 	grep -v "$(sed "s/.*\"from\":\"\([0-9a-f]*\)\".*/\1/" $b.res)" all.res >rest.res &&
 	cat rest.res forged.res | dml-weight -j job.json -k node.key -w wo \
-		-a devs/control/key.ndjson >/dev/null 2>err &&
+		--answers devs/control/key.ndjson >/dev/null 2>err &&
 	test "$(wf wo $c kept)" = false &&
 	wf wo $c reason | test_grep "not among the 10 of its sequence" -
 '
@@ -167,7 +167,7 @@ test_expect_success 'answers the adaptive test would not have stopped at (8 of 1
 	resign $b.res "
 for k in sorted(c)[:2]: c[k] = (c[k] + 1) % 10" $c >short.res &&
 	cat rest.res short.res | dml-weight -j job.json -k node.key -w ws \
-		-a devs/control/key.ndjson >/dev/null 2>err &&
+		--answers devs/control/key.ndjson >/dev/null 2>err &&
 	wf ws $c reason | test_grep "answered 10 control items; the adaptive test asks more" - &&
 	sed "s/\"kind\":\"careful\"/\"kind\":\"noisy\",\"rate\":0.3/" $c/profile.json >p &&
 	mkdir -p noisy && cp $c/images-idx3-ubyte $c/labels-idx1-ubyte $c/key noisy/ &&
@@ -180,7 +180,7 @@ for k in sorted(c)[:2]: c[k] = (c[k] + 1) % 10" $c >short.res &&
 key = json.load(open(\"devs/control/key.ndjson\"))[\"answers\"]
 for k in c: c[k] = key[k]" $c >perfect.res &&
 	cat rest.res perfect.res | dml-weight -j job.json -k node.key -w wp \
-		-a devs/control/key.ndjson >/dev/null 2>err &&
+		--answers devs/control/key.ndjson >/dev/null 2>err &&
 	wf wp $c reason | test_grep "answered $n control items; the adaptive test stops at 10" -
 '
 
@@ -193,7 +193,7 @@ test_expect_success 'the adaptive test decides, not a fixed level: 5 of 10 kept 
 	test $(asked c0.res) = 10 &&
 	resign c0.res "
 for k in sorted(c)[:5]: c[k] = (c[k] + 1) % 10" $c >half.res &&
-	dml-weight -j job0.json -k node.key -w wh -a devs/control/key.ndjson \
+	dml-weight -j job0.json -k node.key -w wh --answers devs/control/key.ndjson \
 		half.res >/dev/null &&
 	test "$(wf wh $c kept)" = true && test "$(wf wh $c test)" = "\"keep\"" &&
 	test "$(wf w devs/dev-0001 test)" != null
@@ -203,7 +203,7 @@ test_expect_success 'a trainer with no control answers is excluded' '
 	c=$(ls devs/dev-*/profile.json | xargs grep -l "\"careful\"" | head -1 | xargs dirname) &&
 	resign $(basename $c).res "r[\"control\"] = {}" $c >mute.res &&
 	cat rest.res mute.res | dml-weight -j job.json -k node.key -w wm \
-		-a devs/control/key.ndjson >/dev/null 2>err &&
+		--answers devs/control/key.ndjson >/dev/null 2>err &&
 	test "$(wf wm $c reason)" = "\"no control answers\""
 '
 

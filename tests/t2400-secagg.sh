@@ -242,11 +242,11 @@ test_expect_success 'collect-keys: a bad signature, a duplicate, a stranger, a r
 	test_must_fail node collect-keys k.1 k.2 k.1 >out 2>err &&
 	test_grep "k.1:1: a second dml.secagg.keys from device .* (duplicate)" err &&
 	hexkey 1 >allowed && hexkey 2 >>allowed &&
-	test_must_fail node collect-keys -d allowed k.1 k.2 k.3 2>err &&
+	test_must_fail node collect-keys --devices allowed k.1 k.2 k.3 2>err &&
 	test_grep "k.3:1: device .* is not one of the job" err &&
 	test_must_fail node collect-keys --round 1 k.1 2>err &&
 	test_grep "replayed" err &&
-	node collect-keys -K k.1 k.forged k.2 >r2 2>err &&
+	node collect-keys --keep-going k.1 k.forged k.2 >r2 2>err &&
 	test_grep "(skipped)" err && test_grep "\"devices\":\[" r2
 '
 test_expect_success 'truncated and malformed records, at every step' '

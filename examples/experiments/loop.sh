@@ -104,7 +104,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
 		scale=
 		if [ "$WEIGHTED" = 1 ]; then
 			dml-weight -j "$W/job.json" -k "$W/fed$n.key" \
-				-a "$W/devices/control/key.ndjson" \
+				--answers "$W/devices/control/key.ndjson" \
 				-w "$R/node$n.weights" "$R/node$n.res" \
 				>"$R/node$n.kept" 2>"$R/node$n.log"
 			sed 's/.*"answered":\([0-9]*\),"correct":\([0-9]*\),"device":"\([0-9a-f]*\)".*"kept":\([a-z]*\).*/\3 \1 \2 \4/' \
@@ -121,7 +121,7 @@ while [ "$r" -lt "$ROUNDS" ]; do
 			k=$(wc -l <"$R/node$n.res") e=0
 		fi
 		dml-aggregate -j "$W/job.json" -k "$W/fed$n.key" --round "$r" \
-			--rule "$RULE" $scale -K "$R/node$n.kept" \
+			--rule "$RULE" $scale --keep-going "$R/node$n.kept" \
 			>"$R/node$n.agg" 2>>"$R/node$n.log"
 		# Krum leaves updates out: count them as excluded
 		ke=$(grep -o '"excluded":\[[^]]*\]' "$R/node$n.agg" |

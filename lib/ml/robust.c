@@ -257,6 +257,20 @@ robust_cosine(const double *a, const double *b, size_t d)
 	return ab / (sqrt(aa) * sqrt(bb));
 }
 
+double
+robust_trust(const double *g, const double *ref, size_t d, double *cosine)
+{
+	double gg = 0, c;
+
+	for (size_t j = 0; j < d; j++)
+		gg += g[j] * g[j];
+	c = robust_cosine(g, ref, d);
+	if (cosine)
+		*cosine = c;
+	/* an infinite norm cannot be rescaled: no trust, whatever c says */
+	return isfinite(gg) && c > 0 ? c : 0;
+}
+
 int
 robust_fltrust(const double *rows, size_t n, size_t d, const double *ref,
     double *out, double *trust)
@@ -271,13 +285,12 @@ robust_fltrust(const double *rows, size_t n, size_t d, const double *ref,
 	memset(out, 0, d * sizeof *out);
 	for (size_t i = 0; i < n; i++) {
 		const double *g = rows + i * d;
-		double gn = 0, c;
-		for (size_t j = 0; j < d; j++)
-			gn += g[j] * g[j];
-		c = robust_cosine(g, ref, d);
-		trust[i] = isfinite(gn) && c > 0 ? c : 0;
+		double gn = 0;
+		trust[i] = robust_trust(g, ref, d, NULL);
 		if (trust[i] == 0)
 			continue;
+		for (size_t j = 0; j < d; j++)
+			gn += g[j] * g[j];
 		gn = sqrt(gn);
 		tt += trust[i];
 		for (size_t j = 0; j < d; j++)

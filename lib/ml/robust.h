@@ -68,6 +68,13 @@ int robust_combine(const robust_rule *r, const double *rows, const double *w,
 int robust_fltrust(const double *rows, size_t n, size_t d, const double *ref,
     double *out, double *trust);
 
+/* FLTrust's trust in one update g: the ReLU of its cosine with the
+ * reference, max(0, cos(g, ref)), and 0 for an update whose norm is not
+ * finite. *cosine, if not NULL, gets the cosine itself. The one rule
+ * both robust_fltrust and dml-weight's FLTrust mode (weight) apply. */
+double robust_trust(const double *g, const double *ref, size_t d,
+    double *cosine);
+
 /* Cosine of two vectors, 0 when either is zero. */
 double robust_cosine(const double *a, const double *b, size_t d);
 

@@ -199,9 +199,23 @@ struct item {
 	long long summands;	/* Paillier: summands its values hold */
 };
 
+/* The checks every input passes before its content (see agg_intake_new):
+ * one set of rules for the node that sums (dml_agg) and for a program
+ * that keeps the records (dml-weight). */
+struct agg_intake {
+	const dml_job *job;
+	long long want;		/* the round asked for, or -1 */
+	long long round;	/* want, else the first authentic input's */
+	int no_verify;
+	const keyset *devices;	/* results only from these, or NULL */
+	const keyset *nodes;	/* aggregates only from these, or NULL */
+	keyset *seen;		/* devices taken: summed, or kept */
+};
+
 struct dml_agg {
 	const dml_job *job;
 	agg_opts o;
+	agg_intake intake;
 	agg_event_fn fn;
 	void *ctx;
 	pipeline *pl;
@@ -211,10 +225,9 @@ struct dml_agg {
 	size_t mcap[PIPELINE_SLOTS];
 	struct item pend;
 	int pending;
-	keyset *seen;		/* devices whose results are summed */
 	double *sum[MAXVAL];
 	size_t len[MAXVAL];	/* elements of each sum, 0 before the first */
-	long long round, n, devices, results, accepted;
+	long long n, devices, results, accepted;
 	double weight;
 	char model[CID_MAXSTR];
 	long long rej[AGG_NREJECT];
@@ -274,6 +287,18 @@ mpz_array_free(mpz_t *v, size_t n)
 	free(v);
 }
 
+static void
+intake_init(agg_intake *t, const dml_job *job, const agg_opts *o)
+{
+	memset(t, 0, sizeof *t);
+	t->job = job;
+	t->want = t->round = o->round;
+	t->no_verify = o->no_verify;
+	t->devices = o->devices;
+	t->nodes = o->nodes;
+	t->seen = keyset_new();
+}
+
 dml_agg *
 agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn, void *ctx)
 {
@@ -283,8 +308,7 @@ agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn, void *ctx)
 	a->o = *o;
 	a->fn = fn;
 	a->ctx = ctx;
-	a->round = o->round;
-	a->seen = keyset_new();
+	intake_init(&a->intake, job, o);
 	a->nodes = json_array();
 	mpz_inits(a->prod, a->tmp, NULL);
 	if (!o->no_verify)
@@ -317,7 +341,7 @@ agg_free(dml_agg *a)
 	json_decref(a->pend.r);
 	json_decref(a->pend.nodes);
 	json_decref(a->nodes);
-	keyset_free(a->seen);
+	keyset_free(a->intake.seen);
 	for (int k = 0; k < MAXVAL; k++) {
 		free(a->sum[k]);
 		mpz_array_free(a->acc[k], a->acc[k] ? (a->len[k] +
@@ -408,6 +432,148 @@ get_key(const rec_in *in, const json_t *r, const char *field,
 	if (key_parse_hex(s, k) < 0)
 		return rec_err(in, "field \"%s\": %s", field, dml_errmsg());
 	return 0;
+}
+
+/* ---- intake ------------------------------------------------------------ */
+
+/* While the record is current, before its signature: it names the job
+ * and, when one was asked for, the round. -1 with *why. */
+static int
+intake_head(const agg_intake *t, const rec_in *in, const char *type,
+    const char *job, long long round, int *why)
+{
+	char jb[48];
+
+	if (strcmp(job, t->job->id) != 0) {
+		*why = AGG_WRONG_JOB;
+		return rec_err(in, "%s for another job (%s)", type + 4,
+		    clean(job, jb));
+	}
+	if (t->want >= 0 && round != t->want) {
+		*why = AGG_REPLAY;
+		return rec_err(in, "%s of round %lld, this is round %lld "
+		    "(replayed?)", type + 4, round, t->want);
+	}
+	return 0;
+}
+
+/* After the signature: the signer (and an aggregate's members, at m) may
+ * send, the input is of the round (the first authentic one sets it), and
+ * none of its devices is taken. -1 with *why and dml_error "file:line:
+ * what". A forged input never sets the round nor claims a device. */
+static int
+intake_check(agg_intake *t, const struct item *it, const unsigned char *m,
+    int *why)
+{
+	char hex[65];
+
+	key_hex(it->from, 32, hex);
+	*why = AGG_FORGED;
+	if (!it->agg && t->devices && !keyset_has(t->devices, it->from))
+		return bad(it, "forged: device %.16s... is not an assigned "
+		    "device", hex);
+	if (it->agg && t->nodes && !keyset_has(t->nodes, it->from))
+		return bad(it, "forged: aggregate from %.16s..., not a trusted "
+		    "node", hex);
+	for (size_t i = 0; it->agg && t->devices && i < it->nmembers; i++)
+		if (!keyset_has(t->devices, m + 32 * i)) {
+			key_hex(m + 32 * i, 32, hex);
+			return bad(it, "forged: member %.16s... is not an "
+			    "assigned device", hex);
+		}
+	*why = AGG_REPLAY;
+	if (t->round < 0)
+		t->round = it->round;	/* the first authentic input's */
+	else if (it->round != t->round)
+		return bad(it, "%s of round %lld, this is round %lld "
+		    "(replayed?)", it->agg ? "aggregate" : "result", it->round,
+		    t->round);
+	*why = AGG_DUPLICATE;
+	if (!it->agg && keyset_has(t->seen, it->from))
+		return bad(it, "duplicate: a second result from device "
+		    "%.16s...", hex);
+	for (size_t i = 0; it->agg && i < it->nmembers; i++)
+		if (keyset_has(t->seen, m + 32 * i)) {
+			key_hex(m + 32 * i, 32, hex);
+			return bad(it, "duplicate: device %.16s... is already "
+			    "summed", hex);
+		}
+	return 0;
+}
+
+/* The input's devices are taken: another input holding one of them is a
+ * duplicate. */
+static void
+intake_take(agg_intake *t, const struct item *it, const unsigned char *m)
+{
+	if (!it->agg) {
+		keyset_add(t->seen, it->from);
+		return;
+	}
+	for (size_t i = 0; i < it->nmembers; i++)
+		keyset_add(t->seen, m + 32 * i);
+}
+
+agg_intake *
+agg_intake_new(const dml_job *job, const agg_opts *o)
+{
+	agg_intake *t = xmalloc(sizeof *t);
+
+	intake_init(t, job, o);
+	return t;
+}
+
+void
+agg_intake_free(agg_intake *t)
+{
+	if (!t)
+		return;
+	keyset_free(t->seen);
+	free(t);
+}
+
+long long
+agg_intake_round(const agg_intake *t)
+{
+	return t->round;
+}
+
+int
+agg_intake_result(agg_intake *t, const rec_in *in, const json_t *r,
+    unsigned char from[32], enum agg_reject *why)
+{
+	struct item it;
+	const char *job, *s;
+	unsigned char d[64];
+	int w = AGG_MALFORMED;
+
+	memset(&it, 0, sizeof it);
+	it.file = rec_name(in);
+	it.line = rec_line(in);
+	if (rec_check(in, r, "dml.result") < 0 ||
+	    rec_get_str(in, r, "job", &job) < 0 ||
+	    rec_get_int(in, r, "round", 0, 1LL << 53, &it.round) < 0 ||
+	    get_key(in, r, "from", it.from) < 0 ||
+	    (!t->no_verify && rec_get_str(in, r, "sig", &s) < 0) ||
+	    intake_head(t, in, "dml.result", job, it.round, &w) < 0)
+		goto fail;
+	if (!t->no_verify && rec_digest(r, in, d) < 0) {
+		rec_err(in, "%s", dml_errmsg());
+		goto fail;
+	}
+	if (!t->no_verify && sig_check(r, NULL, d, NULL) < 0) {
+		w = AGG_FORGED;
+		bad(&it, "forged: %s", dml_errmsg());
+		goto fail;
+	}
+	if (intake_check(t, &it, NULL, &w) < 0)
+		goto fail;
+	intake_take(t, &it, NULL);
+	memcpy(from, it.from, 32);
+	return 0;
+fail:
+	*why = (enum agg_reject)w;
+	return -1;
 }
 
 static int
@@ -640,17 +806,8 @@ parse_item(dml_agg *a, const rec_in *in, const json_t *r, struct item *it,
 	json_object_foreach(vals, key, v)
 		if (parse_value(a, in, key, v, it) < 0)
 			return -1;
-	if (strcmp(job, a->job->id) != 0) {
-		char jb[48];
-		*why = AGG_WRONG_JOB;
-		return rec_err(in, "%s for another job (%s)", type + 4,
-		    clean(job, jb));
-	}
-	if (a->o.round >= 0 && it->round != a->o.round) {
-		*why = AGG_REPLAY;
-		return rec_err(in, "%s of round %lld, this is round %lld "
-		    "(replayed?)", type + 4, it->round, a->o.round);
-	}
+	if (intake_head(&a->intake, in, type, job, it->round, why) < 0)
+		return -1;
 	for (int k = 0; k < MAXVAL; k++)
 		if (names_of(a->job)[k] && !it->v[k].present)
 			invalid(it, "value \"%s\" is missing",
@@ -972,6 +1129,7 @@ finish_item(dml_agg *a, struct item *it)
 	long long factor;
 	char hex[65];
 	const unsigned char *m = a->members[it->slot];
+	int why;
 
 	if (a->pl) {
 		unsigned char d[64];
@@ -986,42 +1144,8 @@ finish_item(dml_agg *a, struct item *it)
 			return reject(a, AGG_FORGED, NULL);
 		}
 	}
-	key_hex(it->from, 32, hex);
-	if (!it->agg && a->o.devices && !keyset_has(a->o.devices, it->from)) {
-		bad(it, "forged: device %.16s... is not an assigned device",
-		    hex);
-		return reject(a, AGG_FORGED, NULL);
-	}
-	if (it->agg && a->o.nodes && !keyset_has(a->o.nodes, it->from)) {
-		bad(it, "forged: aggregate from %.16s..., not a trusted node",
-		    hex);
-		return reject(a, AGG_FORGED, NULL);
-	}
-	for (size_t i = 0; it->agg && a->o.devices && i < it->nmembers; i++)
-		if (!keyset_has(a->o.devices, m + 32 * i)) {
-			key_hex(m + 32 * i, 32, hex);
-			bad(it, "forged: member %.16s... is not an assigned "
-			    "device", hex);
-			return reject(a, AGG_FORGED, NULL);
-		}
-	if (a->round < 0)
-		a->round = it->round;	/* the first authentic input's */
-	else if (it->round != a->round) {
-		bad(it, "%s of round %lld, this is round %lld (replayed?)",
-		    it->agg ? "aggregate" : "result", it->round, a->round);
-		return reject(a, AGG_REPLAY, NULL);
-	}
-	if (!it->agg && keyset_has(a->seen, it->from)) {
-		bad(it, "duplicate: a second result from device %.16s...", hex);
-		return reject(a, AGG_DUPLICATE, NULL);
-	}
-	for (size_t i = 0; it->agg && i < it->nmembers; i++)
-		if (keyset_has(a->seen, m + 32 * i)) {
-			key_hex(m + 32 * i, 32, hex);
-			bad(it, "duplicate: device %.16s... is already summed",
-			    hex);
-			return reject(a, AGG_DUPLICATE, NULL);
-		}
+	if (intake_check(&a->intake, it, m, &why) < 0)
+		return reject(a, (enum agg_reject)why, NULL);
 	if (!it->invalid[0])
 		check_values(a, it);
 	if (it->invalid[0]) {
@@ -1052,17 +1176,15 @@ finish_item(dml_agg *a, struct item *it)
 	a->n += it->n;
 	a->weight += (double)factor * it->weight;
 	a->accepted++;
+	intake_take(&a->intake, it, m);
 	if (it->agg) {
 		a->devices += it->devices;
 		a->results += it->results;
-		for (size_t i = 0; i < it->nmembers; i++)
-			keyset_add(a->seen, m + 32 * i);
 		for (int k = 0; k < AGG_NREJECT; k++)
 			a->rej[k] += it->rej[k];
 	} else {
 		a->devices++;
 		a->results++;
-		keyset_add(a->seen, it->from);
 	}
 	return 0;
 }
@@ -1163,6 +1285,71 @@ agg_feed(dml_agg *a, rec_in *in)
 	return flush(a);
 }
 
+int
+agg_feed_files(dml_agg *a, int nfiles, char *const *files)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? files[i] : NULL);
+		if (!in)
+			return AGG_ESYSTEM;	/* dml_error_sys said why */
+		rc = agg_feed(a, in);
+		rec_close(in);
+	}
+	return rc;
+}
+
+/* agg_run_files' callback: warn, and sign and write a rerun request. */
+struct run {
+	rec_out *out;
+	const dml_key *key;
+	void (*warn)(const char *msg);
+};
+
+static int
+run_event(void *arg, enum agg_reject why, const char *msg, json_t *rerun)
+{
+	struct run *x = arg;
+
+	if (x->warn)
+		x->warn(msg);
+	if (!rerun)
+		return 0;
+	if (rec_sign(rerun, x->key) < 0 || rec_out_write(x->out, rerun,
+	    NULL) < 0)
+		return -1;
+	return 0;
+}
+
+int
+agg_run_files(const dml_job *job, const agg_opts *o, const dml_key *k,
+    const char *out, void (*warn)(const char *msg), int nfiles,
+    char *const *files)
+{
+	struct run x = {NULL, k, warn};
+	dml_agg *a;
+	json_t *r;
+	int rc;
+
+	if (!(x.out = rec_out_open(out)))
+		return AGG_ESYSTEM;
+	a = agg_new(job, o, run_event, &x);
+	rc = agg_feed_files(a, nfiles, files);
+	if (rc == 0 && (r = agg_record(a))) {
+		if (rec_sign(r, k) < 0 || rec_out_write(x.out, r, NULL) < 0)
+			rc = AGG_ESYSTEM;
+		json_decref(r);
+	} else if (rc == 0)
+		rc = AGG_EREJECT;	/* nothing accepted */
+	agg_free(a);
+	if (rc != 0) {
+		rec_out_abort(x.out);
+		return rc;
+	}
+	return rec_out_commit(x.out) < 0 ? AGG_ESYSTEM : 0;
+}
+
 static int
 node_cmp(const void *x, const void *y)
 {
@@ -1238,7 +1425,7 @@ agg_record(dml_agg *a)
 		return NULL;
 	r = rec_new("dml.aggregate");
 	json_object_set_new(r, "job", json_string(a->job->id));
-	json_object_set_new(r, "round", json_integer(a->round));
+	json_object_set_new(r, "round", json_integer(a->intake.round));
 	json_object_set_new(r, "task", json_string(task_name(t)));
 	json_object_set_new(r, "n", json_integer(a->n));
 	json_object_set_new(r, "weight", json_real(a->weight));
@@ -1278,8 +1465,8 @@ agg_record(dml_agg *a)
 	}
 	json_object_set_new(r, "sum", sum);
 	mem = json_array();
-	keys = keyset_sorted(a->seen);
-	nk = keyset_count(a->seen);
+	keys = keyset_sorted(a->intake.seen);
+	nk = keyset_count(a->intake.seen);
 	for (size_t i = 0; i < nk; i++) {
 		key_hex(keys + 32 * i, 32, hex);
 		json_array_append_new(mem, json_stringn_nocheck(hex, 64));

@@ -21,8 +21,8 @@
  * dml-refine and aggregates of aggregates work unchanged. Robust rules
  * apply to plaintext train jobs only.
  *
- * Not for: signing or writing the output (the caller does), the
- * min-devices rule (report).
+ * Not for: the min-devices rule (report). The output is signed and
+ * written by the caller, or by agg_run_files, a node's whole run.
  */
 #ifndef DML_AGGREGATE_H
 #define DML_AGGREGATE_H
@@ -34,6 +34,8 @@
 #include "keyset.h"
 #include "record.h"
 #include "robust.h"
+#include "sign.h"
+#include "util.h"
 
 /* ---- plaintext scale factors ------------------------------------------ */
 
@@ -61,8 +63,9 @@ enum agg_reject {
 };
 extern const char *const agg_reject_name[AGG_NREJECT];
 
-/* agg_feed's results besides 0. */
-enum { AGG_EREJECT = -1, AGG_ESYSTEM = -2 };
+/* agg_feed's results besides 0: the library's codes, so dml_exit_of maps
+ * them to the exit status. */
+enum { AGG_EREJECT = DML_REJECT, AGG_ESYSTEM = DML_ESYS };
 
 typedef struct agg_opts {
 	long long round;	/* -1: the round of the first authentic input */
@@ -97,6 +100,20 @@ dml_agg *agg_new(const dml_job *job, const agg_opts *o, agg_event_fn fn,
  * the first rejected input in strict mode (dml_error "file:line: what");
  * AGG_ESYSTEM on a read error or when the callback stops the run. */
 int agg_feed(dml_agg *a, rec_in *in);
+/* agg_feed over each file in turn (nfiles 0, or a file "-": standard
+ * input). A file that cannot be opened stops the run: AGG_ESYSTEM, with
+ * the system error (dml_error_sys). */
+int agg_feed_files(dml_agg *a, int nfiles, char *const *files);
+/* A node's whole run, as dml-aggregate makes it: agg_feed_files, then to
+ * `out` (NULL or "-": standard output; a file is written whole or not at
+ * all) a dml.rerun signed with k for each result failing validation and
+ * the signed dml.aggregate last. `warn`, if not NULL, is told of every
+ * input not summed ("file:line: what"). 0, AGG_EREJECT (an input
+ * rejected in strict mode, or none accepted: "no results accepted") or
+ * AGG_ESYSTEM, with dml_error; on failure nothing is written. */
+int agg_run_files(const dml_job *job, const agg_opts *o, const dml_key *k,
+    const char *out, void (*warn)(const char *msg), int nfiles,
+    char *const *files);
 /* Inputs summed so far (results and aggregates). */
 long long agg_accepted(const dml_agg *a);
 /* Inputs rejected so far, by reason (input aggregates' counts included
@@ -106,5 +123,29 @@ const long long *agg_rejected(const dml_agg *a);
  * buffers first. NULL + dml_error "no results accepted" if none was. */
 json_t *agg_record(dml_agg *a);
 void agg_free(dml_agg *a);
+
+/* ---- intake alone ------------------------------------------------------ */
+
+/* The checks agg_feed makes of an input before its content, for a program
+ * that keeps the results instead of summing them (dml-weight): the same
+ * rules, counters and messages, one record at a time, the signature
+ * checked on the calling thread. */
+typedef struct agg_intake agg_intake;
+
+/* o's round, no_verify and devices apply (the rest is for summing). The
+ * job is borrowed and must outlive the intake. */
+agg_intake *agg_intake_new(const dml_job *job, const agg_opts *o);
+/* Take one dml.result, the current record of `in`: of the job, of the
+ * round (o->round, else the first taken result's), signed by its "from"
+ * (unless no_verify), from an allowed device (o->devices) and the first
+ * from its device, which it then takes (a second result from it is a
+ * duplicate). 0 with the device's key in from; -1 with dml_error
+ * "file:line: what" and *why the counter it falls under. The values are
+ * not looked at: validation is agg_feed's. */
+int agg_intake_result(agg_intake *t, const rec_in *in, const json_t *r,
+    unsigned char from[32], enum agg_reject *why);
+/* The round: o->round, or the first taken result's; -1 before. */
+long long agg_intake_round(const agg_intake *t);
+void agg_intake_free(agg_intake *t);
 
 #endif

@@ -85,6 +85,19 @@ report_provenance(json_t *r, const json_t *agg, long long dev)
 	    json_incref(json_object_get(agg, "from")));
 }
 
+/* The min-devices rule, where a report is made: a report of fewer
+ * devices could reveal one of them. report_make withholds it first; this
+ * keeps a direct caller of report_build from forgetting it. */
+static int
+below_minimum(const dml_job *j, const rec_in *in, long long dev)
+{
+	if (dev < j->min_devices)
+		return rec_err(in, "the aggregate counts %lld devices, below the "
+		    "job's min_devices %lld: no report (report_make withholds "
+		    "it)", dev, j->min_devices);
+	return 0;
+}
+
 json_t *
 report_build(const dml_job *j, const json_t *agg, const rec_in *in,
     const char *const *names, int nnames)
@@ -104,6 +117,8 @@ report_build(const dml_job *j, const json_t *agg, const rec_in *in,
 		rec_err(in, "aggregate has no samples");
 		goto fail;
 	}
+	if (below_minimum(j, in, dev) < 0)
+		goto fail;
 	json_object_set_new(r, "job", json_string(j->id));
 	json_object_set_new(r, "task", json_string(task_name(j->task)));
 	json_object_set_new(r, "round", json_integer(round));
@@ -382,6 +397,81 @@ report_withheld(const dml_job *j, const json_t *agg)
 	return r;
 }
 
+json_t *
+report_read_aggregate(const dml_job *j, rec_in *in, const keyset *trust)
+{
+	json_t *agg = NULL, *extra;
+	unsigned char from[32];
+	const char *aid;
+	int rc = rec_next(in, &agg);
+
+	if (rc == 0)
+		return dml_error("%s: empty input: no aggregate", rec_name(in)),
+		    NULL;
+	if (rc < 0 || rec_check(in, agg, "dml.aggregate") < 0 ||
+	    rec_verify(agg, in, from) < 0 ||
+	    rec_get_str(in, agg, "job", &aid) < 0)
+		goto fail;
+	if (strcmp(aid, j->id) != 0) {
+		rec_err(in, "the aggregate is for job %s, not %s", aid, j->id);
+		goto fail;
+	}
+	if (trust && !keyset_has(trust, from)) {
+		rec_err(in, "the aggregate is signed by an untrusted node");
+		goto fail;
+	}
+	if (rec_detach(in, agg) < 0)
+		goto fail;
+	if ((rc = rec_next(in, &extra)) > 0) {
+		json_decref(extra);
+		rec_err(in, "more than one aggregate: combine them with "
+		    "dml-aggregate first");
+	}
+	if (rc == 0)
+		return agg;
+fail:
+	json_decref(agg);
+	return NULL;
+}
+
+json_t *
+report_make(const dml_job *j, const json_t *agg, const rec_in *in,
+    const unsigned char node[32], const char *privacy, int *withheld)
+{
+	const char *const *names;
+	long long dev;
+	json_t *rep, *p;
+	int nnames;
+	char hex[65];
+
+	*withheld = 0;
+	if (rec_get_int(in, agg, "devices", 0, 1LL << 40, &dev) < 0)
+		return NULL;
+	if (dev < j->min_devices) {
+		*withheld = 1;
+		return report_withheld(j, agg);
+	}
+	names = report_class_names(j->data, &nnames);
+	/* a Paillier job's sums stay encrypted: only the customer can read */
+	rep = j->enc.on ? report_encrypted(j, agg, in) :
+	    report_build(j, agg, in, names, nnames);
+	if (!rep)
+		return NULL;
+	if (privacy) {
+		if (!(p = report_privacy(j, privacy))) {
+			json_decref(rep);
+			return NULL;
+		}
+		json_object_set_new(rep, "privacy", p);
+	}
+	if (!j->enc.on) {	/* the rendering names the signer */
+		key_hex(node, 32, hex);
+		json_object_set_new(rep, "from", json_string(hex));
+		report_render(rep);
+	}
+	return rep;
+}
+
 struct sbuf {
 	char *p;
 	size_t n, cap;
@@ -657,6 +747,8 @@ report_encrypted(const dml_job *j, const json_t *agg, const rec_in *in)
 		rec_err(in, "aggregate has no samples");
 		goto fail;
 	}
+	if (below_minimum(j, in, dev) < 0)
+		goto fail;
 	json_object_foreach(sum, key, t) {
 		ptensor h;
 		if (ptensor_header(in, t, key, &j->enc.pk, &h) < 0)

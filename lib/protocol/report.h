@@ -3,7 +3,9 @@
  * rendering (Markdown and an SVG bar chart).
  *
  * The report holds means, never a device's own values: the aggregate it is
- * made from holds only sums over at least min_devices devices.
+ * made from holds only sums over at least min_devices devices. That rule
+ * is here, not in a program: report_make withholds the report below it,
+ * and report_build and report_encrypted refuse such an aggregate.
  *
  * For a Paillier job the report node cannot form means: it writes the
  * encrypted report (the aggregate's ciphertext sums and its clear counts)
@@ -17,11 +19,38 @@
 #include <jansson.h>
 
 #include "job.h"
+#include "keyset.h"
 #include "paillier.h"
 #include "record.h"
 
+/* The report node's step, in two calls: the final aggregate, then the
+ * report of it or, below the job's min_devices, the dml.withheld record.
+ * A program or library user making reports calls these two. */
+
+/* Read the one dml.aggregate of `in`: signed (verified), of job j, by a
+ * key of `trust` when it is not NULL, and alone (a second record is an
+ * error: the nodes' aggregates are combined by dml-aggregate first). A
+ * new reference, detached from the input's line; NULL with dml_error
+ * "file:line: what" (an empty input: "file: empty input"). */
+json_t *report_read_aggregate(const dml_job *j, rec_in *in,
+    const keyset *trust);
+/* The min-devices rule and the report. Below the job's min_devices the
+ * unsigned dml.withheld record, *withheld set to 1: a report of so few
+ * devices could reveal one of them. Else the unsigned dml.report, with
+ * *withheld 0: report_encrypted for a Paillier job; report_build (the
+ * data's class names) for a plain one, with "from" the report node's
+ * key `node` (the rendering names it) and rendered; with `privacy` (a
+ * file of dml.privacy records, or NULL) its "privacy" (report_privacy).
+ * The caller signs it (with the key of `node`) and seals it. `agg` is a
+ * verified aggregate of the job (report_read_aggregate). NULL with
+ * dml_error "file:line: what". */
+json_t *report_make(const dml_job *j, const json_t *agg, const rec_in *in,
+    const unsigned char node[32], const char *privacy, int *withheld);
+
 /* Build the unsigned dml.report from a verified dml.aggregate of the job.
- * class_names may be NULL. Returns NULL with dml_error. */
+ * class_names may be NULL. An aggregate below the job's min_devices is
+ * refused (report_make withholds it instead). Returns NULL with
+ * dml_error. */
 json_t *report_build(const dml_job *j, const json_t *agg, const rec_in *in,
     const char *const *class_names, int nnames);
 /* The unsigned dml.withheld record for an aggregate below min_devices. */
@@ -70,7 +99,8 @@ void report_render(json_t *report);
 
 /* The unsigned encrypted dml.report ("encryption":"paillier") of a
  * verified aggregate of a Paillier job: its encrypted "sum", checked
- * against the job's key, and the clear counts. */
+ * against the job's key, and the clear counts. Refused below the job's
+ * min_devices, as report_build. */
 json_t *report_encrypted(const dml_job *j, const json_t *agg,
     const rec_in *in);
 /* The customer: the f64 sums of a Paillier aggregate or encrypted report

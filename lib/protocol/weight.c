@@ -1,13 +1,15 @@
-/* weight: control-set scoring and exclusion of crowd trainers (see
- * weight.h for the tests). */
+/* weight: control-set and FLTrust scoring and exclusion of crowd trainers
+ * (see weight.h for the tests). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "aggregate.h"
 #include "cid.h"
 #include "data.h"
 #include "record.h"
+#include "robust.h"
 #include "tensor.h"
 #include "sign.h"
 #include "util.h"
@@ -542,4 +544,169 @@ out:
 		t->answered = t->correct = 0;
 	free(perm);
 	free(pos);
+}
+
+/* ---- FLTrust mode --------------------------------------------------------- */
+
+void
+weight_score_fltrust(weight_trainer *t, const double *g, size_t dg,
+    const double *ref, size_t d)
+{
+	double c, trust;
+
+	if (dg != d) {
+		snprintf(t->reason, sizeof t->reason, "update has %zu values, "
+		    "the reference %zu", dg, d);
+		return;
+	}
+	trust = robust_trust(g, ref, d, &c);
+	for (size_t j = 0; trust == 0 && j < d; j++)
+		if (!isfinite(g[j])) {	/* say where, not "no trust" */
+			snprintf(t->reason, sizeof t->reason, "update element "
+			    "%zu is not finite", j);
+			return;
+		}
+	t->score = c;
+	if (trust == 0) {
+		snprintf(t->reason, sizeof t->reason, "cosine %.4f with the "
+		    "reference: no trust", c);
+		return;
+	}
+	t->kept = 1;
+	t->weight = trust;
+	t->factor = lround(1000 * trust);
+	if (t->factor < 1)
+		t->factor = 1;
+}
+
+/* ---- a round of trainers -------------------------------------------------- */
+
+void
+weight_round_init(weight_round *w, const dml_job *j, int verify)
+{
+	agg_opts o = {.round = -1, .no_verify = !verify};
+
+	memset(w, 0, sizeof *w);
+	w->job = j;
+	w->intake = agg_intake_new(j, &o);
+}
+
+void
+weight_round_free(weight_round *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		json_decref(w->t[i].result);
+	free(w->t);
+	agg_intake_free(w->intake);
+	memset(w, 0, sizeof *w);
+}
+
+long long
+weight_round_round(const weight_round *w)
+{
+	return agg_intake_round(w->intake);
+}
+
+/* One record: a train result, taken by the intake, kept with its n. */
+static int
+round_take(weight_round *w, rec_in *in, json_t *r)
+{
+	const char *task;
+	long long n;
+	enum agg_reject why;
+	weight_entry *e;
+	unsigned char pk[32];
+
+	if (rec_check(in, r, "dml.result") < 0 ||
+	    rec_get_str(in, r, "task", &task) < 0 ||
+	    rec_get_int(in, r, "n", 0, 1LL << 53, &n) < 0)
+		return -1;
+	if (strcmp(task, "train") != 0)
+		return rec_err(in, "task is %s, dml-weight weighs train "
+		    "updates", task);
+	if (agg_intake_result(w->intake, in, r, pk, &why) < 0)
+		return -1;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 64;
+		w->t = xrealloc(w->t, w->cap * sizeof *w->t);
+	}
+	e = &w->t[w->n++];
+	memset(e, 0, sizeof *e);
+	memcpy(e->w.key, pk, 32);
+	e->w.n = n;
+	e->result = json_incref(r);
+	return 0;
+}
+
+int
+weight_round_feed(weight_round *w, rec_in *in)
+{
+	json_t *r;
+	int got;
+
+	rec_set_copy(in, 1);	/* the records outlive their lines */
+	while ((got = rec_next(in, &r)) > 0) {
+		int rc = round_take(w, in, r);
+		json_decref(r);
+		if (rc < 0)
+			return -1;
+	}
+	return got < 0 ? -1 : 0;
+}
+
+int
+weight_round_feed_files(weight_round *w, int nfiles, char *const *files)
+{
+	for (int i = 0; i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? files[i] : NULL);
+		int rc;
+		if (!in)
+			return -1;
+		rc = weight_round_feed(w, in);
+		rec_close(in);
+		if (rc < 0)
+			return -1;
+	}
+	if (!w->n)
+		return dml_error("no results");
+	return 0;
+}
+
+void
+weight_round_control(weight_round *w, const weight_key *k,
+    const weight_opts *o)
+{
+	const dml_job *j = w->job;
+	weight_trainer *t = xmalloc((w->n ? w->n : 1) * sizeof *t);
+	weight_rule rule;
+
+	weight_rule_init(&rule, j, weight_key_count(k));
+	for (size_t i = 0; i < w->n; i++) {
+		/* the adaptive test is replayed when the job names the set */
+		weight_score_adaptive(k, j->control_set ? &rule : NULL, j->id,
+		    weight_round_round(w), json_object_get(w->t[i].result,
+		    "control"), &w->t[i].w);
+		t[i] = w->t[i].w;
+	}
+	weight_decide(t, w->n, o);
+	for (size_t i = 0; i < w->n; i++)
+		w->t[i].w = t[i];
+	free(t);
+}
+
+void
+weight_round_fltrust(weight_round *w, const double *ref, size_t d)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		weight_trainer *t = &w->t[i].w;
+		size_t dg = 0;
+		double *g = weight_mean_update(NULL, w->t[i].result, &dg);
+		if (!g) {
+			snprintf(t->reason, sizeof t->reason, "%s",
+			    dml_errmsg());
+			continue;
+		}
+		weight_score_fltrust(t, g, dg, ref, d);
+		free(g);
+	}
 }

@@ -29,8 +29,17 @@
  * in thousandths (at least 1), so the weighted sum works on plaintext and
  * Paillier results alike.
  *
- * Not for: reading or signing records beyond the key (cmd/dml-weight.c),
- * FLTrust's arithmetic (robust).
+ * In FLTrust mode a trainer is scored instead by the cosine of its mean
+ * update with a reference update the node computed on the common data:
+ * its weight is the ReLU of that cosine (robust_trust, the one FLTrust
+ * rule), and a trainer of no trust is excluded.
+ *
+ * A round's results come in through the aggregate module's intake
+ * (agg_intake: signature, job, round, one result a device), so the
+ * trainers dml-weight scores are the ones dml-aggregate would accept.
+ *
+ * Not for: signing or writing records (cmd/dml-weight.c), FLTrust's
+ * arithmetic (robust), validating the updates (aggregate does, after).
  */
 #ifndef DML_WEIGHT_H
 #define DML_WEIGHT_H
@@ -133,6 +142,52 @@ double weight_binom_cdf(long long k, long long m, double p);
 /* The unsigned dml.weight record of a trainer. */
 json_t *weight_record(const weight_trainer *t, const char *job,
     long long round, const char *mode);
+
+/* FLTrust mode: score t by its mean update g[dg] against the reference
+ * ref[d]: score the cosine, weight the trust (robust_trust), factor in
+ * thousandths (at least 1); excluded, with the reason, for a size
+ * mismatch, a value that is not finite or no trust. */
+void weight_score_fltrust(weight_trainer *t, const double *g, size_t dg,
+    const double *ref, size_t d);
+
+/* ---- a round of trainers (dml-weight) ---------------------------------- */
+
+/* One trainer: its result, kept unchanged to be passed on, and its
+ * score. */
+typedef struct weight_entry {
+	json_t *result;		/* owned (a reference) */
+	weight_trainer w;
+} weight_entry;
+
+typedef struct weight_round {
+	const dml_job *job;	/* borrowed; a train job */
+	struct agg_intake *intake;	/* owned */
+	weight_entry *t;	/* the trainers, in input order */
+	size_t n, cap;
+} weight_round;
+
+/* A round of job j; verify: check the results' signatures. */
+void weight_round_init(weight_round *w, const dml_job *j, int verify);
+void weight_round_free(weight_round *w);
+/* Read every record of `in`: each must be a dml.result of a train task
+ * that the aggregate module's intake takes (agg_intake_result: of the
+ * job, of one round, signed, the first from its device). 0; -1 with
+ * dml_error "file:line: what" at the first that is not. */
+int weight_round_feed(weight_round *w, rec_in *in);
+/* The same over files in turn (none, or "-": standard input); -1 also
+ * for a file that cannot be opened (a system error) or when no result
+ * came at all. */
+int weight_round_feed_files(weight_round *w, int nfiles, char *const *files);
+/* The round: the first result's. */
+long long weight_round_round(const weight_round *w);
+/* Control mode: score every trainer on the key, replaying the adaptive
+ * test when the job names the control set, then weight_decide. */
+void weight_round_control(weight_round *w, const weight_key *k,
+    const weight_opts *o);
+/* FLTrust mode: weight_score_fltrust of every trainer's mean update
+ * against the reference ref[d] (an update that cannot be read is
+ * excluded with the reason). */
+void weight_round_fltrust(weight_round *w, const double *ref, size_t d);
 
 /* The mean update (delta / weight, f64) of a dml.result ("values") or
  * dml.aggregate ("sum"); malloc'd, *len values. NULL + dml_error. */

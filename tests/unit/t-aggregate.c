@@ -463,6 +463,104 @@ test_predict(void)
 	agg_free(ag);
 }
 
+/* The intake alone: a file of records taken one at a time; the index of
+ * the first refused, or -1, with its counter in *why. */
+static int
+intake_run(agg_intake *t, enum agg_reject *why)
+{
+	char path[64];
+	rec_in *in;
+	json_t *r;
+	unsigned char from[32];
+	int i = 0, bad = -1;
+
+	snprintf(path, sizeof path, "%s/in.ndjson", tmpl);
+	in = rec_open(path);
+	for (; bad < 0 && rec_next(in, &r) > 0; i++) {
+		if (agg_intake_result(t, in, r, from, why) < 0)
+			bad = i;
+		json_decref(r);
+	}
+	rec_close(in);
+	return bad;
+}
+
+static void
+test_intake(void)
+{
+	const float d[3] = {1, 2, 3};
+	agg_opts o = {.round = -1};
+	enum agg_reject why = AGG_NREJECT;
+	agg_intake *t;
+	keyset *only;
+	dml_key k;
+	json_t *forged;
+
+	input(result(1, 4, 2, d, 3), result(2, 4, 2, d, 3), NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == -1 && agg_intake_round(t) == 4,
+	    "intake: two results taken; the first sets the round");
+	agg_intake_free(t);
+
+	input(result(1, 4, 2, d, 3), result(2, 5, 2, d, 3), NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == 1 && why == AGG_REPLAY &&
+	    strstr(dml_errmsg(), "in.ndjson:2: result of round 5, this is "
+	    "round 4"), "intake: a result of another round is a replay");
+	agg_intake_free(t);
+
+	input(result(1, 4, 2, d, 3), result(1, 4, 3, d, 3), NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == 1 && why == AGG_DUPLICATE &&
+	    strstr(dml_errmsg(), "duplicate: a second result from device"),
+	    "intake: a second result from a device is a duplicate");
+	agg_intake_free(t);
+
+	forged = result(3, 4, 2, d, 3);
+	json_object_set_new(forged, "n", json_integer(3));
+	input(forged, NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == 0 && why == AGG_FORGED &&
+	    strstr(dml_errmsg(), "in.ndjson:1: forged: bad signature") &&
+	    agg_intake_round(t) == -1,
+	    "intake: a forged result is refused and sets no round");
+	input(result(3, 4, 2, d, 3), NULL);
+	ok(intake_run(t, &why) == -1 && agg_intake_round(t) == 4,
+	    "intake: nor does it claim its device");
+	agg_intake_free(t);
+
+	o.no_verify = 1;
+	forged = result(3, 4, 2, d, 3);
+	json_object_set_new(forged, "n", json_integer(3));
+	input(forged, NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == -1, "intake: no_verify takes it");
+	agg_intake_free(t);
+
+	o.no_verify = 0;
+	only = keyset_new();
+	seed_key(&k, 1);
+	keyset_add(only, k.pk);
+	key_free(&k);
+	o.devices = only;
+	o.round = 4;
+	input(result(1, 4, 2, d, 3), result(2, 4, 2, d, 3), NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == 1 && why == AGG_FORGED &&
+	    strstr(dml_errmsg(), "is not an assigned device"),
+	    "intake: a device not listed is forged");
+	agg_intake_free(t);
+	keyset_free(only);
+
+	o.devices = NULL;
+	input(result(1, 3, 2, d, 3), NULL);
+	t = agg_intake_new(&job, &o);
+	ok(intake_run(t, &why) == 0 && why == AGG_REPLAY &&
+	    strstr(dml_errmsg(), "(replayed?)"),
+	    "intake: with a round asked for, another is a replay");
+	agg_intake_free(t);
+}
+
 int
 main(void)
 {
@@ -484,6 +582,7 @@ main(void)
 	test_compose();
 	test_reject();
 	test_predict();
+	test_intake();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
 	if (system(cmd) != 0)
 		return 1;

@@ -73,6 +73,19 @@ main(void)
 	    "FLTrust: rows rescaled to the reference norm");
 	ok(robust_fltrust(rows, 5, 2, (double[]){0, 0}, out, trust) < 0,
 	    "FLTrust: a zero reference is refused");
+	{
+		double c = 2;
+		ok(robust_trust((double[]){1, 1}, (double[]){1, 0}, 2, &c) ==
+		    c && fabs(c - sqrt(0.5)) < 1e-15, "trust: the cosine when "
+		    "it is positive");
+		ok(robust_trust((double[]){-1, 0}, (double[]){1, 0}, 2, &c) ==
+		    0 && c == -1, "trust: 0 for a negative cosine, which is "
+		    "still told");
+		ok(robust_trust((double[]){1e200, 1e200}, (double[]){1, 1}, 2,
+		    NULL) == 0, "trust: 0 for an update whose norm overflows");
+		ok(robust_trust((double[]){INFINITY, 1}, (double[]){1, 1}, 2,
+		    NULL) == 0, "trust: 0 for an infinite element");
+	}
 	ok(fabs(robust_cosine((double[]){1, 0}, (double[]){0, 1}, 2)) < 1e-15,
 	    "cosine of orthogonal vectors is 0");
 	return done_testing();

@@ -1,10 +1,117 @@
-/* t-weight: the binomial tail and the exclusion tests of dml-weight. */
+/* t-weight: the binomial tail and the exclusion tests of dml-weight,
+ * FLTrust scoring, and a round's intake. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "sign.h"
 #include "tap.h"
+#include "tensor.h"
 #include "util.h"
 #include "weight.h"
+
+/* A signed train result of job `job` from the device seeded by dev. */
+static json_t *
+result(const char *job, int dev, long long round, float x)
+{
+	json_t *r = rec_new("dml.result"), *v = json_object();
+	unsigned char seed[32] = {(unsigned char)dev, 0x77};
+	float d[3] = {x, x, x};
+	int64_t shape[1] = {3};
+	dml_key k;
+
+	json_object_set_new(r, "job", json_string(job));
+	json_object_set_new(r, "round", json_integer(round));
+	json_object_set_new(r, "task", json_string("train"));
+	json_object_set_new(r, "n", json_integer(2));
+	json_object_set_new(r, "weight", json_integer(2));
+	json_object_set_new(v, "delta", tensor_to_json(DT_F32, 1, shape, d));
+	json_object_set_new(r, "values", v);
+	key_generate(&k, seed);
+	rec_sign(r, &k);
+	key_free(&k);
+	return r;
+}
+
+/* Feed a round the records (stolen; NULL ends them) through a file. */
+static int
+feed(weight_round *w, json_t *r, ...)
+{
+	char path[] = "/tmp/t-weight.XXXXXX";
+	int fd = mkstemp(path), rc;
+	FILE *f = fdopen(fd, "w");
+	va_list ap;
+	rec_in *in;
+
+	va_start(ap, r);
+	for (; r; r = va_arg(ap, json_t *)) {
+		rec_write(f, r, NULL);
+		json_decref(r);
+	}
+	va_end(ap);
+	fclose(f);
+	in = rec_open(path);
+	rc = weight_round_feed(w, in);
+	rec_close(in);
+	unlink(path);
+	return rc;
+}
+
+static void
+test_fltrust(void)
+{
+	const double ref[3] = {1, 1, 1};
+	weight_trainer t;
+
+	memset(&t, 0, sizeof t);
+	weight_score_fltrust(&t, (double[]){2, 2, 2}, 3, ref, 3);
+	ok(t.kept && fabs(t.weight - 1) < 1e-12 && t.factor == 1000,
+	    "fltrust: an update along the reference has full trust");
+	memset(&t, 0, sizeof t);
+	weight_score_fltrust(&t, (double[]){1, 0, 0}, 3, ref, 3);
+	ok(t.kept && fabs(t.score - 1 / sqrt(3)) < 1e-12 && t.factor == 577,
+	    "fltrust: weight the cosine, factor in thousandths");
+	memset(&t, 0, sizeof t);
+	weight_score_fltrust(&t, (double[]){-1, -1, -1}, 3, ref, 3);
+	ok(!t.kept && fabs(t.score + 1) < 1e-12 && strstr(t.reason, "no trust"),
+	    "fltrust: a negative cosine is no trust");
+	memset(&t, 0, sizeof t);
+	weight_score_fltrust(&t, (double[]){1, NAN, 1}, 3, ref, 3);
+	ok(!t.kept && strstr(t.reason, "element 1 is not finite"),
+	    "fltrust: a NaN is named, not trusted");
+	memset(&t, 0, sizeof t);
+	weight_score_fltrust(&t, (double[]){1, 1}, 2, ref, 3);
+	ok(!t.kept && strstr(t.reason, "2 values, the reference 3"),
+	    "fltrust: a size mismatch excludes");
+}
+
+static void
+test_round(void)
+{
+	dml_job j;
+	weight_round w;
+	const double ref[3] = {1, 1, 1};
+
+	memset(&j, 0, sizeof j);
+	snprintf(j.id, sizeof j.id, "bafkreiweightjob");
+	j.task = TASK_TRAIN;
+	weight_round_init(&w, &j, 1);
+	ok(feed(&w, result(j.id, 1, 7, 1), result(j.id, 2, 7, -1), NULL) == 0 &&
+	    w.n == 2 && weight_round_round(&w) == 7 && w.t[0].w.n == 2,
+	    "round: two results taken, round 7");
+	ok(feed(&w, result(j.id, 1, 7, 1), NULL) < 0 && w.n == 2 &&
+	    strstr(dml_errmsg(), "duplicate"),
+	    "round: a second result from a device is refused");
+	ok(feed(&w, result("bafkreiother", 3, 7, 1), NULL) < 0 &&
+	    strstr(dml_errmsg(), "for another job"),
+	    "round: a result for another job is refused");
+	weight_round_fltrust(&w, ref, 3);
+	ok(w.t[0].w.kept && !w.t[1].w.kept, "round: FLTrust keeps the update "
+	    "along the reference, not the one against it");
+	weight_round_free(&w);
+}
 
 static weight_trainer
 tr(long long answered, long long correct)
@@ -25,6 +132,10 @@ main(void)
 	    .classes = 10};
 	weight_trainer t[8];
 
+	if (dml_crypto_init() < 0)
+		return 1;
+	test_fltrust();
+	test_round();
 	ok(fabs(weight_binom_sf(0, 10, 0.1) - 1) < 1e-15, "P(X >= 0) = 1");
 	ok(fabs(weight_binom_sf(10, 10, 0.5) - pow(0.5, 10)) < 1e-15,
 	    "P(X >= 10 | 10, 0.5) = 2^-10");
