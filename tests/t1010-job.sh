@@ -84,6 +84,14 @@ test_expect_success 'a bad signature encoding is refused' '
 	sed "s/\"sig\":\"[^\"]*\"/\"sig\":\"@@@\"/" job.json >bs.json &&
 	test_must_fail dml-job --id bs.json 2>err && test_grep "not a base64" err
 '
+test_expect_success 'a missing model, license or key file is a system error (exit 2)' '
+	test_expect_code 2 dml-job -k c.key -t predict --data toy -m nosuch.json >out 2>err &&
+	test_grep "^dml-job: nosuch.json: No such file" err && test_empty out &&
+	test_expect_code 2 dml-job $JOB --license nosuch.lic >out 2>err &&
+	test_grep "^dml-job: nosuch.lic: No such file" err && test_empty out &&
+	test_expect_code 2 dml-job $JOB -k nosuch.key >out 2>err &&
+	test_grep "^dml-job: nosuch.key: No such file" err && test_empty out
+'
 test_expect_success 'a model file that is not a model is refused' '
 	echo "{\"type\":\"dml.job\",\"v\":1}" >notmodel.json &&
 	test_must_fail dml-job -k c.key -t predict --data toy -m notmodel.json 2>err &&

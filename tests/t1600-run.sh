@@ -113,7 +113,9 @@ test_expect_success 'bad jobs: malformed, empty, missing; a missing device folde
 	test_expect_code 2 dml-run -j nosuch.json -k $D/key -D $D -m model.json 2>err &&
 	test_grep "nosuch.json" err &&
 	test_expect_code 2 dml-run -j predict.json -k $D/key -D nodev -m model.json 2>err &&
-	test_grep "nodev" err
+	test_grep "nodev" err &&
+	test_expect_code 2 dml-run -j predict.json -k $D/key -D $D -m nosuch.model >out 2>err &&
+	test_grep "^dml-run: nosuch.model: No such file" err && test_empty out
 '
 test_expect_success 'a failed run leaves no output file' '
 	test_must_fail dml-run -j forged.json -k $D/key -D $D -m model.json -o out.json 2>err &&
