@@ -1,10 +1,10 @@
 /* dml-keygen: make an identity (Ed25519; X25519 for sealed boxes derived
  * from it), or with --paillier a Paillier key pair, and print its public
  * key record. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "eth.h"
 #include "paillier.h"
 #include "record.h"
@@ -26,7 +26,8 @@ static const char usage[] =
 "address signed by the identity KEY, for the settlement address book).\n"
 "  -o, --output FILE   secret key file to create\n"
 "  -p, --public FILE   print the dml.pubkey record of an existing key\n"
-"  -n, --name NAME     a label carried in the public key record\n"
+"      --name NAME     a label carried in the public key record (the old\n"
+"                      spelling -n still works, with a warning)\n"
 "      --paillier      a Paillier key pair (secret: dml.paillier.secretkey)\n"
 "      --eth           a secp256k1 key (secret: dml.eth.secretkey)\n"
 "      --payee KEY     with --eth: bind the address to the Ed25519 identity\n"
@@ -37,6 +38,19 @@ static const char usage[] =
 "                      identities only: anyone who knows TEXT has the key)\n"
 "  -h, --help          this help\n"
 "      --version       print the version\n";
+
+enum { O_NAME = CLI_ID_BASE, O_PAILLIER, O_ETH, O_PAYEE, O_BITS };
+
+/* --seed is a text here, not a number: a demo identity's passphrase. */
+static const cli_opt opts[] = {
+	CLI_OUTPUT, CLI_SEEDOPT,
+	{"public", 'p', 1, 0, NULL, 0, NULL},
+	{"name", 0, 1, O_NAME, NULL, 'n', NULL},
+	{"paillier", 0, 0, O_PAILLIER, NULL, 0, NULL},
+	{"eth", 0, 0, O_ETH, NULL, 0, NULL},
+	{"payee", 0, 1, O_PAYEE, NULL, 0, NULL},
+	{"bits", 0, 1, O_BITS, NULL, 0, NULL},
+	CLI_END};
 
 /* BLAKE2b-256 keyed by the text, over the name: a seed for test and demo
  * keys. */
@@ -174,59 +188,43 @@ eth_main(const char *out, const char *pub, const char *name,
 int
 main(int argc, char **argv)
 {
-	enum { O_PAILLIER = 256, O_BITS, O_ETH, O_PAYEE };
-	static const struct option opts[] = {
-		{"paillier", no_argument, 0, O_PAILLIER},
-		{"eth", no_argument, 0, O_ETH},
-		{"payee", required_argument, 0, O_PAYEE},
-		{"bits", required_argument, 0, O_BITS},
-		{"output", required_argument, 0, 'o'},
-		{"public", required_argument, 0, 'p'},
-		{"name", required_argument, 0, 'n'},
-		{"seed", required_argument, 0, 'S'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
 	const char *out = NULL, *pub = NULL, *name = NULL, *seedtext = NULL,
 		   *payee = NULL;
 	unsigned char *seed = NULL;
 	dml_key k;
 	json_t *r;
-	int c, paillier = 0, eth = 0;
+	int o, paillier = 0, eth = 0;
 	long bits = PAILLIER_BITS;
+	cli c;
 
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "o:p:n:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'p': pub = optarg; break;
-		case 'n': name = optarg; break;
-		case 'S': seedtext = optarg; break;
+	cli_init(&c, argc, argv, opts, usage, NULL);
+	while ((o = cli_next(&c)) != -1) {
+		switch (o) {
+		case 'o': out = c.arg; break;
+		case 'p': pub = c.arg; break;
+		case O_NAME: name = c.arg; break;
+		case CLI_SEED: seedtext = c.arg; break;
 		case O_PAILLIER: paillier = 1; break;
 		case O_ETH: eth = 1; break;
-		case O_PAYEE: payee = optarg; break;
+		case O_PAYEE: payee = c.arg; break;
 		case O_BITS:
-			if (dml_parse_long(optarg, 0, 1 << 16, &bits) < 0 ||
+			if (dml_parse_long(c.arg, 0, 1 << 16, &bits) < 0 ||
 			    paillier_kappa((int)bits) < 0)
-				dml_usage_error("--bits: 2048 or 3072");
+				cli_opt_error(&c, "2048 or 3072");
 			break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case 'V': dml_version();
-		default: dml_usage_error("unknown option");
 		}
 	}
-	if (optind != argc)
-		dml_usage_error("unexpected argument '%s'", argv[optind]);
+	cli_max_operands(&c, 0);
 	if (!out == !pub)
-		dml_usage_error("give exactly one of -o FILE or -p FILE");
+		cli_usage_error("give exactly one of -o FILE or -p FILE");
 	if (bits != PAILLIER_BITS && !paillier)
-		dml_usage_error("--bits is for --paillier keys");
+		cli_usage_error("--bits is for --paillier keys");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
 	if (payee && !eth)
-		dml_usage_error("--payee is for --eth keys");
+		cli_usage_error("--payee is for --eth keys");
 	if (eth && paillier)
-		dml_usage_error("give one of --eth and --paillier");
+		cli_usage_error("give one of --eth and --paillier");
 	if (eth || (pub && eth_file(pub)))
 		return eth_main(out, pub, name, seedtext, payee);
 	if (paillier || (pub && paillier_file(pub)))

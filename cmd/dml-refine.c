@@ -1,11 +1,11 @@
 /* dml-refine: the FedAvg server step. A base dml.model and one dml.aggregate
  * of train deltas (sums over devices) give the next round's dml.model. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cid.h"
+#include "cli.h"
 #include "model.h"
 #include "record.h"
 #include "sign.h"
@@ -22,8 +22,9 @@ static const char usage[] =
 "  -m, --model FILE     the base model (one dml.model record)\n"
 "  -l, --lr ETA         server learning rate (default 1.0)\n"
 "  -o, --output FILE    write the model to FILE (whole) instead of stdout\n"
-"  -k, --signer KEY     require the aggregate to be signed by KEY (hex, a\n"
-"                       dml.pubkey file or a key file)\n"
+"      --signer KEY     require the aggregate to be signed by KEY (hex, a\n"
+"                       dml.pubkey file or a key file; the old spelling\n"
+"                       -k still works, with a warning)\n"
 "      --no-verify      accept an unsigned aggregate; skip the signature check\n"
 "  -h, --help           this help\n"
 "      --version        print the version\n"
@@ -36,10 +37,25 @@ static const char usage[] =
 "      --name N         a name carried in the model record\n"
 "The aggregate is read from AGGREGATE, or stdin when absent or '-'.\n";
 
+enum { O_SIGNER = CLI_ID_BASE, O_NOVERIFY, O_INIT, O_ARCH, O_ACT, O_NAME };
+
+/* -k was the signer's public key; -k is the caller's own secret key in
+ * every other program (dml(7)), so the signer is --signer now. */
+static const cli_opt opts[] = {
+	CLI_MODEL, CLI_OUTPUT, CLI_SEEDOPT,
+	{"lr", 'l', 1, 0, NULL, 0, NULL},
+	{"signer", 0, 1, O_SIGNER, NULL, 'k', NULL},
+	{"no-verify", 0, 0, O_NOVERIFY, NULL, 0, NULL},
+	{"init", 0, 1, O_INIT, NULL, 0, NULL},
+	{"arch", 0, 1, O_ARCH, NULL, 0, NULL},
+	{"act", 0, 1, O_ACT, NULL, 0, NULL},
+	{"name", 0, 1, O_NAME, NULL, 0, NULL},
+	CLI_END};
+
 /* --init: the developer's first model, weights from a seeded generator. */
 static int
-init_model(const char *widths, const char *arch, const char *act, long seed,
-    const char *name, const char *out)
+init_model(const char *widths, const char *arch, const char *act,
+    uint64_t seed, const char *name, const char *out)
 {
 	int sizes[MODEL_MAXLAYERS + 1], n = 0, rc = -1;
 	enum model_arch ma;
@@ -53,15 +69,15 @@ init_model(const char *widths, const char *arch, const char *act, long seed,
 		if (n == MODEL_MAXLAYERS + 1 ||
 		    dml_parse_long(tok, 1, MODEL_MAXWIDTH, &v) < 0) {
 			free(w);
-			dml_usage_error("--init: bad widths '%s'", widths);
+			cli_usage_error("--init: bad widths '%s'", widths);
 		}
 		sizes[n++] = (int)v;
 	}
 	free(w);
 	if (model_arch_parse(arch, &ma) < 0 || model_act_parse(act, &mf) < 0)
-		dml_usage_error("%s", dml_errmsg());
-	if (model_init(&m, ma, sizes, n, mf, (uint64_t)seed) < 0)
-		dml_usage_error("%s", dml_errmsg());
+		cli_usage_error("%s", dml_errmsg());
+	if (model_init(&m, ma, sizes, n, mf, seed) < 0)
+		cli_usage_error("%s", dml_errmsg());
 	if (name)
 		m.name = xstrdup(name);
 	m.round = 0;
@@ -200,64 +216,42 @@ agg_load(const char *path, const dml_model *m, int verify,
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"model", required_argument, 0, 'm'},
-		{"lr", required_argument, 0, 'l'},
-		{"output", required_argument, 0, 'o'},
-		{"signer", required_argument, 0, 'k'},
-		{"no-verify", no_argument, 0, 'N'},
-		{"init", required_argument, 0, 'I'},
-		{"arch", required_argument, 0, 'A'},
-		{"act", required_argument, 0, 'F'},
-		{"seed", required_argument, 0, 'S'},
-		{"name", required_argument, 0, 'n'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
-	const char *mpath = NULL, *out = NULL, *signer = NULL, *apath = NULL,
+	const char *mpath = NULL, *out = NULL, *signer = NULL, *apath,
 		   *init = NULL, *arch = "mlp", *act = "relu", *name = NULL;
-	long seed = 0;
+	uint64_t seed = 0;
 	unsigned char spk[32];
 	char id[CID_MAXSTR];
 	double eta = 1.0;
-	int c, verify = 1;
+	int o, verify = 1;
 	dml_model m;
 	struct agg a;
 	json_t *r;
+	cli c;
 
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "m:l:o:k:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm': mpath = optarg; break;
+	cli_init(&c, argc, argv, opts, usage, NULL);
+	while ((o = cli_next(&c)) != -1) {
+		switch (o) {
+		case 'm': mpath = c.arg; break;
 		case 'l':
-			if (dml_parse_double(optarg, &eta) < 0 ||
-			    !(eta > 0) || !isfinite(eta))
-				dml_usage_error("--lr: a positive number, not "
-				    "'%s'", optarg);
+			if (dml_parse_double(c.arg, &eta) < 0 || !(eta > 0))
+				cli_opt_error(&c, "a positive number, not '%s'",
+				    c.arg);
 			break;
-		case 'o': out = optarg; break;
-		case 'k': signer = optarg; break;
-		case 'N': verify = 0; break;
-		case 'I': init = optarg; break;
-		case 'A': arch = optarg; break;
-		case 'F': act = optarg; break;
-		case 'n': name = optarg; break;
-		case 'S':
-			if (dml_parse_long(optarg, 0, 0x7fffffffffffffffL, &seed) < 0)
-				dml_usage_error("--seed: %s", dml_errmsg());
-			break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case 'V': dml_version();
-		default: dml_usage_error("unknown option");
+		case 'o': out = c.arg; break;
+		case O_SIGNER: signer = c.arg; break;
+		case O_NOVERIFY: verify = 0; break;
+		case O_INIT: init = c.arg; break;
+		case O_ARCH: arch = c.arg; break;
+		case O_ACT: act = c.arg; break;
+		case O_NAME: name = c.arg; break;
+		case CLI_SEED: seed = cli_u64(&c); break;
 		}
 	}
-	if (optind < argc)
-		apath = argv[optind++];
-	if (optind != argc)
-		dml_usage_error("unexpected argument '%s'", argv[optind]);
+	cli_max_operands(&c, 1);
+	apath = cli_operand(&c, 0);
 	if (init) {
 		if (mpath || apath)
-			dml_usage_error("--init makes a model from nothing: no "
+			cli_usage_error("--init makes a model from nothing: no "
 			    "-m or aggregate");
 		if (init_model(init, arch, act, seed, name, out) < 0)
 			dml_fail(DML_EXIT_USAGE);
@@ -265,16 +259,16 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (!mpath)
-		dml_usage_error("give the base model with -m FILE");
+		cli_usage_error("give the base model with -m FILE");
 	if (strcmp(mpath, "-") == 0)
-		dml_usage_error("-m needs a file: the parent id is the CID of "
+		cli_usage_error("-m needs a file: the parent id is the CID of "
 		    "its bytes");
 	if (signer && !verify)
-		dml_usage_error("--signer and --no-verify contradict");
+		cli_usage_error("--signer and --no-verify contradict");
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
 	if (signer && pubkey_load(signer, spk) < 0)
-		dml_usage_error("--signer: %s", dml_errmsg());
+		cli_usage_error("--signer: %s", dml_errmsg());
 
 	if (cid_of_file(mpath, id) < 0)
 		dml_fail(DML_EXIT_REJECT);

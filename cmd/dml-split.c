@@ -1,42 +1,36 @@
 /* dml-split: cut a labelled dataset into device folders (IID, Dirichlet
  * label skew, or a few classes per device), each with its data and a
  * dml.profile, for experiments that simulate devices. */
-#include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
-#include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "cid.h"
+#include "cli.h"
 #include "data.h"
 #include "record.h"
+#include "split.h"
 #include "util.h"
 
 static const char usage[] =
-"usage: dml-split -n N -o DIR [--idx IMAGES LABELS | --csv FILE [--label COL]]\n"
-"                 [--partition iid|dirichlet|classes] [--alpha A] [--classes C]\n"
-"                 [--seed S] [--type NAME] [--consent-rate P] [--limit K]\n"
-"                 [--labelling SPEC] [--malicious F --attack KIND]\n"
-"                 [--control K]\n"
+"usage: dml-split --devices N -o DIR [--idx IMAGES LABELS | --csv FILE\n"
+"                 [--label COL]] [--partition iid|dirichlet|classes]\n"
+"                 [--alpha A] [--classes C] [--seed S] [--type NAME]\n"
+"                 [--consent-rate P] [--limit K] [--labelling SPEC]\n"
+"                 [--malicious F --attack KIND] [--control K]\n"
 "Cut a labelled dataset into N device folders DIR/dev-0001 ... holding the\n"
 "data and a profile.json; print a dml.split record.\n"
-"  -n, --devices N        number of devices (1 to the number of samples)\n"
+"      --devices N        number of devices (1 to the number of samples)\n"
 "  -o, --output DIR       folder to create (absent or empty)\n"
 "      --idx IMAGES LABELS  IDX files, gzipped or not (default: the\n"
 "                         Fashion-MNIST training set)\n"
 "      --csv FILE         CSV file, header optional\n"
 "      --label COL        CSV label column: header name or 0-based index\n"
 "                         (default: the last column)\n"
-"  -p, --partition HOW    iid (default), dirichlet or classes\n"
-"  -a, --alpha A          Dirichlet concentration (default 0.5)\n"
-"  -c, --classes C        classes per device for --partition classes (2)\n"
-"  -s, --seed S           seed (default 0): same inputs, same folders\n"
-"  -t, --type NAME        data type name (default fashion-mnist for IDX,\n"
+"      --partition HOW    iid (default), dirichlet or classes\n"
+"      --alpha A          Dirichlet concentration (default 0.5)\n"
+"      --classes C        classes per device for --partition classes (2)\n"
+"      --seed S           seed (default 0): same inputs, same folders\n"
+"      --type NAME        data type name (default fashion-mnist for IDX,\n"
 "                         the CSV file's base name for CSV)\n"
 "      --consent-rate P   probability a device consents (default 0.9)\n"
 "      --limit K          use only the first K samples\n"
@@ -51,474 +45,90 @@ static const char usage[] =
 "                         key key.ndjson); the record's control.set is\n"
 "                         the CID dml-job --control-set takes\n"
 "  -h, --help             this help\n"
-"      --version          print the version\n";
+"      --version          print the version\n"
+"The old spellings -n, -p, -a, -c, -s and -t still work, with a warning.\n";
+
+enum { O_DEVICES = CLI_ID_BASE, O_IDX, O_CSV, O_LABEL, O_PART, O_ALPHA,
+	O_CLASSES, O_TYPE, O_CONSENT, O_LIMIT, O_LABELLING, O_MAL, O_ATTACK,
+	O_CONTROL };
+
+/* The single letters were dml-split's own; they now mean other things in
+ * other programs (dml(7)), so the long names are the spelling. */
+static const cli_opt opts[] = {
+	CLI_OUTPUT,
+	{"seed", 0, 1, CLI_SEED, NULL, 's', NULL},
+	{"devices", 0, 1, O_DEVICES, NULL, 'n', NULL},
+	{"idx", 0, 1, O_IDX, NULL, 0, NULL},
+	{"csv", 0, 1, O_CSV, NULL, 0, NULL},
+	{"label", 0, 1, O_LABEL, NULL, 0, NULL},
+	{"partition", 0, 1, O_PART, NULL, 'p', NULL},
+	{"alpha", 0, 1, O_ALPHA, NULL, 'a', NULL},
+	{"classes", 0, 1, O_CLASSES, NULL, 'c', NULL},
+	{"type", 0, 1, O_TYPE, NULL, 't', NULL},
+	{"consent-rate", 0, 1, O_CONSENT, NULL, 0, NULL},
+	{"limit", 0, 1, O_LIMIT, NULL, 0, NULL},
+	{"labelling", 0, 1, O_LABELLING, NULL, 0, NULL},
+	{"malicious", 0, 1, O_MAL, NULL, 0, NULL},
+	{"attack", 0, 1, O_ATTACK, NULL, 0, NULL},
+	{"control", 0, 1, O_CONTROL, NULL, 0, NULL},
+	CLI_END};
 
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 
-/* Device attributes: values and their probabilities (dml-split(1)). */
-static const char *regions[] = {"eu", "na", "asia", "sa", "africa",
-    "oceania"};
-static const double region_w[] = {0.25, 0.20, 0.30, 0.10, 0.10, 0.05};
-static const char *ages[] = {"18-24", "25-34", "35-44", "45-54", "55-64",
-    "65+"};
-static const double age_w[] = {0.15, 0.25, 0.22, 0.17, 0.12, 0.09};
-static const char *oses[] = {"android", "ios", "linux"};
-static const double os_w[] = {0.60, 0.30, 0.10};
-static const int rams[] = {2, 4, 6, 8, 12};
-static const double ram_w[] = {0.10, 0.25, 0.25, 0.25, 0.15};
-
-/* Seed of the attribute generator: independent of the partition's. */
-#define ATTR_SALT 0x61747472732d7631ULL	/* "attrs-v1" */
-
-struct opts {
-	const char *images, *labels, *csv, *label, *out, *type;
-	enum data_partition how;
-	double alpha, consent;
-	long devices, cpd, limit;
-	unsigned long long seed;
-	json_t **extra;		/* per device: label_profile, malicious */
-	size_t *held, nheld;	/* the control set's samples (--control) */
+struct args {
+	split_opts s;
+	const char *images, *labels, *csv, *label, *lspec;
+	long limit;
+	double mal;
+	int have_atk;
+	data_attack atk;
 };
 
-/* Seed of the profile and attacker choice: independent of the others. */
-#define ROLE_SALT 0x726f6c65732d7631ULL	/* "roles-v1" */
-
-/* Choose which devices get which labelling profile and which are
- * malicious: each a seeded random subset of round(fraction x devices),
- * the labelling profiles disjoint, the malicious independent of them. */
-static int
-assign_roles(struct opts *o, const char *spec, double mal,
-    const data_attack *atk)
-{
-	size_t n = (size_t)o->devices, *perm = xmalloc(n * sizeof *perm), at = 0;
-	char *copy = spec ? xstrdup(spec) : NULL, *tok, *save = NULL;
-	dml_rng r;
-	int rc = 0;
-
-	o->extra = xcalloc(n, sizeof *o->extra);
-	for (size_t i = 0; i < n; i++)
-		o->extra[i] = json_object();
-	rng_seed(&r, o->seed ^ ROLE_SALT);
-	for (size_t i = 0; i < n; i++)
-		perm[i] = i;
-	rng_shuffle(&r, perm, n);
-	if (spec) {
-		data_labeller careful = {LABEL_CAREFUL, 0};
-		for (size_t i = 0; i < n; i++)
-			json_object_set_new(o->extra[i], "label_profile",
-			    data_labeller_json(&careful));
-	}
-	for (tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
-	    tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strrchr(tok, '=');
-		data_labeller l;
-		double f;
-		size_t k;
-		if (!eq) {
-			rc = dml_error("--labelling: \"%s\" lacks =FRACTION", tok);
-			break;
-		}
-		*eq = 0;
-		if (data_labeller_parse(tok, &l) < 0 ||
-		    dml_parse_double(eq + 1, &f) < 0 || !(f >= 0 && f <= 1)) {
-			rc = dml_error("--labelling: \"%s=%s\": want PROFILE="
-			    "FRACTION in [0, 1]", tok, eq + 1);
-			break;
-		}
-		k = (size_t)llround(f * (double)n);
-		if (at + k > n) {
-			rc = dml_error("--labelling: the fractions add up to "
-			    "more than 1");
-			break;
-		}
-		for (size_t i = at; i < at + k; i++)
-			json_object_set_new(o->extra[perm[i]], "label_profile",
-			    data_labeller_json(&l));
-		at += k;
-	}
-	if (rc == 0 && mal > 0) {
-		size_t k = (size_t)llround(mal * (double)n);
-		rng_shuffle(&r, perm, n);
-		for (size_t i = 0; i < k; i++)
-			json_object_set_new(o->extra[perm[i]], "malicious",
-			    data_attack_json(atk));
-	}
-	free(copy);
-	free(perm);
-	return rc;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path) < 0 ? -1 : 0;
-}
-
 static void
-rm_tree(const char *dir)
+option(cli *c, int o, struct args *a)
 {
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	switch (o) {
+	case O_DEVICES: a->s.devices = cli_long(c, 1, 1000000); break;
+	case 'o': a->s.out = c->arg; break;
+	case O_IDX:
+		if (c->i >= c->argc)
+			cli_opt_error(c, "needs IMAGES and LABELS");
+		a->images = c->arg;
+		a->labels = c->argv[c->i++];
+		break;
+	case O_CSV: a->csv = c->arg; break;
+	case O_LABEL: a->label = c->arg; break;
+	case O_PART:
+		if (data_partition_parse(c->arg, &a->s.how) < 0)
+			cli_opt_error(c, "iid, dirichlet or classes, not '%s'",
+			    c->arg);
+		break;
+	case O_ALPHA:
+		if (dml_parse_double(c->arg, &a->s.alpha) < 0 ||
+		    !(a->s.alpha > 0 && a->s.alpha <= 1e6))
+			cli_opt_error(c, "a positive number, not '%s'", c->arg);
+		break;
+	case O_CLASSES: a->s.cpd = cli_long(c, 1, 65536); break;
+	case CLI_SEED:
+		a->s.seed = cli_u64(c);
+		if (a->s.seed >= 1ULL << 53)	/* split.json holds it */
+			cli_opt_error(c, "'%s' is not below 2^53", c->arg);
+		break;
+	case O_TYPE: a->s.type = c->arg; break;
+	case O_CONSENT: a->s.consent = cli_double(c, 0, 1); break;
+	case O_LIMIT: a->limit = cli_long(c, 1, 1L << 40); break;
+	case O_LABELLING: a->lspec = c->arg; break;
+	case O_MAL: a->mal = cli_double(c, 0, 1); break;
+	case O_ATTACK:
+		if (data_attack_parse(c->arg, &a->atk) < 0)
+			cli_opt_error(c, "%s", dml_errmsg());
+		a->have_atk = 1;
+		break;
+	case O_CONTROL: a->s.control = cli_long(c, 1, 999999); break;
+	}
 }
 
-/* DIR must not exist or be an empty directory. */
-static int
-check_output(const char *dir)
-{
-	struct stat st;
-	struct dirent *e;
-	DIR *dp;
-	int empty = 1;
-
-	if (stat(dir, &st) < 0)
-		return errno == ENOENT ? 0 : dml_error("%s: %s", dir,
-		    strerror(errno));
-	if (!S_ISDIR(st.st_mode))
-		return dml_error("%s: exists and is not a directory", dir);
-	if (!(dp = opendir(dir)))
-		return dml_error("%s: %s", dir, strerror(errno));
-	while (empty && (e = readdir(dp)))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			empty = 0;
-	closedir(dp);
-	return empty ? 0 : dml_error("%s: exists and is not empty", dir);
-}
-
-static json_t *
-profile_new(const char *id, const struct opts *o, const dml_data *d,
-    size_t n, dml_rng *ar, long j)
-{
-	json_t *r = rec_new("dml.profile"), *attrs = json_object();
-	json_t *data = json_object(), *files = json_array(), *consent;
-
-	json_object_set_new(r, "id", json_string(id));
-	json_object_set_new(attrs, "region",
-	    json_string(regions[rng_pick(ar, region_w, 6)]));
-	json_object_set_new(attrs, "age_band",
-	    json_string(ages[rng_pick(ar, age_w, 6)]));
-	json_object_set_new(attrs, "os",
-	    json_string(oses[rng_pick(ar, os_w, 3)]));
-	json_object_set_new(attrs, "ram_gb",
-	    json_integer(rams[rng_pick(ar, ram_w, 5)]));
-	json_object_set_new(r, "attrs", attrs);
-	consent = json_array();
-	if (rng_uniform(ar) < o->consent)
-		json_array_append_new(consent, json_string(o->type));
-	json_object_set_new(r, "consent", consent);
-	json_object_set_new(data, "type", json_string(o->type));
-	if (d->format == DATA_IDX) {
-		json_object_set_new(data, "format", json_string("idx"));
-		json_array_append_new(files, json_string("images-idx3-ubyte"));
-		json_array_append_new(files, json_string("labels-idx1-ubyte"));
-	} else {
-		json_object_set_new(data, "format", json_string("csv"));
-		json_array_append_new(files, json_string("data.csv"));
-		json_object_set_new(data, "label", d->label_name ?
-		    json_string(d->label_name) : json_integer(
-		    (json_int_t)d->label_col));
-	}
-	json_object_set_new(data, "files", files);
-	json_object_set_new(data, "n", json_integer((json_int_t)n));
-	json_object_set_new(data, "features",
-	    json_integer((json_int_t)d->features));
-	json_object_set_new(data, "classes", json_integer(d->classes));
-	json_object_set_new(r, "data", data);
-	if (o->extra && j >= 0)
-		json_object_update(r, o->extra[j]);
-	return r;
-}
-
-/* DIR/NAME: the record r, canonical, whole or not at all. */
-static int
-write_json(const char *dir, const char *name, const json_t *r)
-{
-	size_t len;
-	char *s = canon_dump(r, NULL, NULL, &len), *path;
-	int rc;
-
-	path = xasprintf("%s/%s", dir, name);
-	if (!s) {
-		rc = dml_error("%s: cannot serialise", path);
-		free(path);
-		return rc;
-	}
-	s = xrealloc(s, len + 1);
-	s[len] = '\n';
-	rc = dml_write_file(path, s, len + 1, 0644);
-	free(s);
-	free(path);
-	return rc;
-}
-
-/* The data folder TMP/NAME with samples idx[0..n) of d in d's format;
- * set, when given, gets the CID of the samples file. The folder's path
- * (malloc'd), or NULL with dml_error. */
-static char *
-data_dir(const char *tmp, const char *name, const dml_data *d,
-    const size_t *idx, size_t n, char *set)
-{
-	unsigned char *img = NULL, *lab = NULL;
-	size_t imglen, lablen;
-	char *dir = xasprintf("%s/%s", tmp, name), *path;
-	int rc = -1;
-
-	if (mkdir(dir, 0777) < 0) {
-		dml_error("%s: %s", dir, strerror(errno));
-		free(dir);
-		return NULL;
-	}
-	if (data_encode_subset(d, idx, n, &img, &imglen, &lab, &lablen) < 0 ||
-	    (set && cid_of_bytes(img, imglen, set) < 0))
-		goto out;
-	path = xasprintf("%s/%s", dir, d->format == DATA_IDX ?
-	    "images-idx3-ubyte" : "data.csv");
-	rc = dml_write_file(path, img, imglen, 0644);
-	free(path);
-	if (rc == 0 && lab) {
-		path = xasprintf("%s/labels-idx1-ubyte", dir);
-		rc = dml_write_file(path, lab, lablen, 0644);
-		free(path);
-	}
-out:
-	free(img);
-	free(lab);
-	if (rc < 0) {
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
-/* Write one device folder; its consent goes to *consents. */
-static int
-write_device(const char *tmp, const char *id, const struct opts *o,
-    const dml_data *d, const size_t *idx, size_t n, dml_rng *ar,
-    long *consents, long j)
-{
-	char *dir = data_dir(tmp, id, d, idx, n, NULL);
-	json_t *prof;
-	int rc;
-
-	if (!dir)
-		return -1;
-	prof = profile_new(id, o, d, n, ar, j);
-	*consents += json_array_size(json_object_get(prof, "consent")) > 0;
-	rc = write_json(dir, "profile.json", prof);
-	json_decref(prof);
-	free(dir);
-	return rc;
-}
-
-/* Seed of the control set's choice: independent of the others. */
-#define CONTROL_SALT 0x636f6e74726f6c31ULL	/* "control1" */
-
-/* The control set folder DIR/control: a data folder of the held-out
- * samples, and key.ndjson, its answer key (one dml.control record naming
- * the set's CID). Returns {items, set} for the summary. */
-static json_t *
-write_control(const char *tmp, const struct opts *o, const dml_data *d)
-{
-	char *dir, id[32], cs[CID_MAXSTR];
-	json_t *prof, *key, *ans;
-	dml_rng ar;
-	int rc;
-
-	if (!(dir = data_dir(tmp, "control", d, o->held, o->nheld, cs)))
-		return NULL;
-	rng_seed(&ar, o->seed ^ CONTROL_SALT);
-	prof = profile_new("control", o, d, o->nheld, &ar, -1);
-	rc = write_json(dir, "profile.json", prof);
-	json_decref(prof);
-	if (rc < 0)
-		goto out;
-	ans = json_object();
-	for (size_t i = 0; i < o->nheld; i++) {
-		snprintf(id, sizeof id, "c%06zu", i);
-		json_object_set_new(ans, id, json_integer(d->y[o->held[i]]));
-	}
-	key = rec_new("dml.control");
-	json_object_set_new(key, "set", json_string(cs));
-	json_object_set_new(key, "answers", ans);
-	rc = write_json(dir, "key.ndjson", key);
-	json_decref(key);
-out:
-	free(dir);
-	return rc < 0 ? NULL : json_pack("{s:I,s:s}", "items",
-	    (json_int_t)o->nheld, "set", cs);
-}
-
-/* Hold K samples out (a seeded choice, kept in input order) and
- * partition the rest among the devices: dev[i] is -1 for a held sample. */
-static int
-partition_held(struct opts *o, const dml_data *d, long k, int *dev)
-{
-	size_t n = d->n, *perm = xmalloc(n * sizeof *perm), j = 0;
-	char *held = xcalloc(n, 1);
-	dml_data rest = *d;
-	int *rdev;
-	dml_rng r;
-	int rc;
-
-	if ((size_t)k + (size_t)o->devices > n) {
-		free(perm);
-		free(held);
-		return dml_error("--control %ld: %zu samples leave fewer than "
-		    "one per device", k, n);
-	}
-	rng_seed(&r, o->seed ^ CONTROL_SALT);
-	for (size_t i = 0; i < n; i++)
-		perm[i] = i;
-	rng_shuffle(&r, perm, n);
-	for (long i = 0; i < k; i++)
-		held[perm[i]] = 1;
-	o->held = xmalloc((size_t)k * sizeof *o->held);
-	rest.y = xmalloc((n - (size_t)k) * sizeof *rest.y);
-	for (size_t i = 0; i < n; i++)
-		if (held[i])
-			o->held[o->nheld++] = i;
-		else
-			rest.y[j++] = d->y[i];
-	rest.n = j;
-	rdev = xmalloc((j ? j : 1) * sizeof *rdev);
-	rc = data_partition(&rest, (int)o->devices, o->how, o->alpha,
-	    (int)o->cpd, o->seed, rdev);
-	for (size_t i = 0, q = 0; rc == 0 && i < n; i++)
-		dev[i] = held[i] ? -1 : rdev[q++];
-	free(rdev);
-	free(rest.y);
-	free(perm);
-	free(held);
-	return rc;
-}
-
-static json_t *
-summary(const struct opts *o, const dml_data *d, size_t used, long consents)
-{
-	json_t *r = rec_new("dml.split");
-
-	json_object_set_new(r, "data", json_string(o->type));
-	json_object_set_new(r, "format", json_string(d->format == DATA_IDX ?
-	    "idx" : "csv"));
-	json_object_set_new(r, "source", json_string(d->name));
-	json_object_set_new(r, "partition",
-	    json_string(data_partition_name(o->how)));
-	if (o->how == DATA_PART_DIRICHLET)
-		json_object_set_new(r, "alpha", json_real(o->alpha));
-	if (o->how == DATA_PART_CLASSES)
-		json_object_set_new(r, "classes_per_device",
-		    json_integer(o->cpd));
-	json_object_set_new(r, "seed", json_integer((json_int_t)o->seed));
-	json_object_set_new(r, "devices", json_integer(o->devices));
-	json_object_set_new(r, "samples", json_integer((json_int_t)used));
-	json_object_set_new(r, "features",
-	    json_integer((json_int_t)d->features));
-	json_object_set_new(r, "classes", json_integer(d->classes));
-	json_object_set_new(r, "consent_rate", json_real(o->consent));
-	json_object_set_new(r, "consenting", json_integer(consents));
-	return r;
-}
-
-/* Write every device into a temporary folder beside DIR, then rename it
- * to DIR: the split appears whole or not at all. */
-static json_t *
-split(const struct opts *o, const dml_data *d, const int *dev)
-{
-	char *tmp = xasprintf("%s.tmp.XXXXXX", o->out), id[32];
-	size_t *idx = xmalloc(d->n * sizeof *idx), used = 0, *start = NULL;
-	size_t *fill = NULL;
-	json_t *per = json_array(), *sum = NULL;
-	long consents = 0;
-	int width = 4, rc;
-	mode_t um = umask(0);
-	dml_rng ar;
-
-	umask(um);
-	for (long v = o->devices; v >= 10000; v /= 10)
-		width++;
-	rng_seed(&ar, o->seed ^ ATTR_SALT);
-	if (!mkdtemp(tmp)) {
-		dml_error("%s: %s", tmp, strerror(errno));
-		goto fail_nodir;
-	}
-	/* idx: the samples grouped by device, in input order within each */
-	start = xcalloc((size_t)o->devices + 1, sizeof *start);
-	for (size_t i = 0; i < d->n; i++)
-		if (dev[i] >= 0)
-			start[dev[i] + 1]++;
-	for (long j = 0; j < o->devices; j++)
-		start[j + 1] += start[j];
-	fill = xmalloc((size_t)o->devices * sizeof *fill);
-	memcpy(fill, start, (size_t)o->devices * sizeof *fill);
-	for (size_t i = 0; i < d->n; i++)
-		if (dev[i] >= 0)
-			idx[fill[dev[i]]++] = i;
-	for (long j = 0; j < o->devices; j++) {
-		size_t n = start[j + 1] - start[j], *mine = idx + start[j];
-		json_t *labs = json_array(), *e;
-		double *lc = xcalloc((size_t)d->classes, sizeof *lc);
-		for (size_t i = 0; i < n; i++)
-			lc[d->y[mine[i]]]++;
-		for (int c = 0; c < d->classes; c++)
-			json_array_append_new(labs, json_integer((json_int_t)
-			    lc[c]));
-		free(lc);
-		used += n;
-		snprintf(id, sizeof id, "dev-%0*ld", width & 15, j + 1);
-		e = json_pack("{s:s,s:I,s:o}", "id", id, "n", (json_int_t)n,
-		    "labels", labs);
-		if (o->extra)
-			json_object_update(e, o->extra[j]);
-		json_array_append_new(per, e);
-		if (write_device(tmp, id, o, d, mine, n, &ar, &consents, j) < 0)
-			goto fail;
-		dml_progress("devices written", j + 1, o->devices);
-	}
-	sum = summary(o, d, used, consents);
-	if (o->nheld) {
-		json_t *cs = write_control(tmp, o, d);
-		if (!cs)
-			goto fail;
-		json_object_set_new(sum, "control", cs);
-	}
-	json_object_set(sum, "per_device", per);
-	rc = write_json(tmp, "split.json", sum);
-	json_object_del(sum, "per_device");
-	if (rc < 0)
-		goto fail;
-	if (chmod(tmp, 0777 & ~um) < 0 || rename(tmp, o->out) < 0) {
-		dml_error("%s: %s", o->out, strerror(errno));
-		goto fail;
-	}
-	free(tmp);
-	free(idx);
-	free(start);
-	free(fill);
-	json_decref(per);
-	return sum;
-fail:
-	rm_tree(tmp);
-fail_nodir:
-	free(tmp);
-	free(idx);
-	free(start);
-	free(fill);
-	json_decref(per);
-	json_decref(sum);
-	return NULL;
-}
-
-static long
-num_opt(const char *name, const char *s, long lo, long hi)
-{
-	long v;
-
-	if (dml_parse_long(s, lo, hi, &v) < 0)
-		dml_usage_error("%s: %s", name, dml_errmsg());
-	return v;
-}
-
+/* The data type of a CSV file: its base name without the extension. */
 static const char *
 type_from_path(const char *path)
 {
@@ -533,152 +143,73 @@ type_from_path(const char *path)
 	return buf;
 }
 
+static void
+check(struct args *a)
+{
+	char *outdir;
+
+	if (!a->s.devices)
+		cli_usage_error("give the number of devices with --devices N");
+	if (!a->s.out || !*a->s.out)
+		cli_usage_error("give the output folder with -o DIR");
+	outdir = xstrdup(a->s.out);
+	for (size_t n = strlen(outdir); n > 1 && outdir[n - 1] == '/'; n--)
+		outdir[n - 1] = 0;	/* DIR/ names DIR: the temporary goes beside it */
+	a->s.out = outdir;
+	if (a->images && a->csv)
+		cli_usage_error("give --idx or --csv, not both");
+	if (a->label && !a->csv)
+		cli_usage_error("--label applies to --csv only");
+	if (!a->images && !a->csv) {
+		a->images = DEFAULT_DIR "/train-images-idx3-ubyte.gz";
+		a->labels = DEFAULT_DIR "/train-labels-idx1-ubyte.gz";
+	}
+	if (!a->s.type)
+		a->s.type = a->csv ? type_from_path(a->csv) : "fashion-mnist";
+	if (!*a->s.type)
+		cli_usage_error("--type: empty name");
+	if ((a->mal > 0) != a->have_atk)
+		cli_usage_error("--malicious F and --attack KIND go together");
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{"devices", required_argument, 0, 'n'},
-		{"output", required_argument, 0, 'o'},
-		{"idx", required_argument, 0, 'I'},
-		{"csv", required_argument, 0, 'C'},
-		{"label", required_argument, 0, 'L'},
-		{"partition", required_argument, 0, 'p'},
-		{"alpha", required_argument, 0, 'a'},
-		{"classes", required_argument, 0, 'c'},
-		{"seed", required_argument, 0, 's'},
-		{"type", required_argument, 0, 't'},
-		{"consent-rate", required_argument, 0, 'R'},
-		{"limit", required_argument, 0, 'K'},
-		{"labelling", required_argument, 0, 'B'},
-		{"malicious", required_argument, 0, 'M'},
-		{"attack", required_argument, 0, 'A'},
-		{"control", required_argument, 0, 'X'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
-	struct opts o = {.alpha = 0.5, .consent = 0.9, .devices = 0, .cpd = 2,
-	    .limit = -1, .how = DATA_PART_IID};
+	struct args a = {.limit = -1, .atk = {ATTACK_NONE, 0}};
 	dml_data d;
 	json_t *sum;
-	int c, *dev, rc, have_atk = 0;
-	const char *lspec = NULL;
-	double mal = 0;
-	long nctl = 0;
-	data_attack atk = {ATTACK_NONE, 0};
-	char *endp, *outdir;
+	int o, *dev, rc;
+	cli c;
 
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "n:o:p:a:c:s:t:h", lopts,
-	    NULL)) != -1) {
-		switch (c) {
-		case 'n': o.devices = num_opt("-n", optarg, 1, 1000000); break;
-		case 'o': o.out = optarg; break;
-		case 'I':
-			if (optind >= argc)
-				dml_usage_error("--idx needs IMAGES and LABELS");
-			o.images = optarg;
-			o.labels = argv[optind++];
-			break;
-		case 'C': o.csv = optarg; break;
-		case 'L': o.label = optarg; break;
-		case 'p':
-			if (data_partition_parse(optarg, &o.how) < 0)
-				dml_usage_error("--partition: iid, dirichlet or "
-				    "classes, not '%s'", optarg);
-			break;
-		case 'a':
-			if (dml_parse_double(optarg, &o.alpha) < 0 ||
-			    !(o.alpha > 0 && o.alpha <= 1e6))
-				dml_usage_error("--alpha: a positive number, "
-				    "not '%s'", optarg);
-			break;
-		case 'c': o.cpd = num_opt("--classes", optarg, 1, 65536); break;
-		case 's':
-			errno = 0;
-			o.seed = strtoull(optarg, &endp, 10);
-			if (!*optarg || *endp || errno || *optarg == '-' ||
-			    o.seed >= 1ULL << 53)
-				dml_usage_error("--seed: an integer in [0, 2^53), "
-				    "not '%s'", optarg);
-			break;
-		case 't': o.type = optarg; break;
-		case 'R':
-			if (dml_parse_double(optarg, &o.consent) < 0 ||
-			    !(o.consent >= 0 && o.consent <= 1))
-				dml_usage_error("--consent-rate: a number in "
-				    "[0, 1], not '%s'", optarg);
-			break;
-		case 'K': o.limit = num_opt("--limit", optarg, 1, 1L << 40);
-			break;
-		case 'B': lspec = optarg; break;
-		case 'M':
-			if (dml_parse_double(optarg, &mal) < 0 ||
-			    !(mal >= 0 && mal <= 1))
-				dml_usage_error("--malicious: a fraction in [0, 1], "
-				    "not '%s'", optarg);
-			break;
-		case 'A':
-			if (data_attack_parse(optarg, &atk) < 0)
-				dml_usage_error("--attack: %s", dml_errmsg());
-			have_atk = 1;
-			break;
-		case 'X': nctl = num_opt("--control", optarg, 1, 999999); break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case 'V': dml_version();
-		default: dml_usage_error("unknown option");
-		}
-	}
-	if (optind != argc)
-		dml_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!o.devices)
-		dml_usage_error("give the number of devices with -n N");
-	if (!o.out || !*o.out)
-		dml_usage_error("give the output folder with -o DIR");
-	outdir = xstrdup(o.out);
-	for (size_t n = strlen(outdir); n > 1 && outdir[n - 1] == '/'; n--)
-		outdir[n - 1] = 0;	/* DIR/ names DIR: the temporary goes beside it */
-	o.out = outdir;
-	if (o.images && o.csv)
-		dml_usage_error("give --idx or --csv, not both");
-	if (o.label && !o.csv)
-		dml_usage_error("--label applies to --csv only");
-	if (!o.images && !o.csv) {
-		o.images = DEFAULT_DIR "/train-images-idx3-ubyte.gz";
-		o.labels = DEFAULT_DIR "/train-labels-idx1-ubyte.gz";
-	}
-	if (!o.type)
-		o.type = o.csv ? type_from_path(o.csv) : "fashion-mnist";
-	if (!*o.type)
-		dml_usage_error("--type: empty name");
-	if ((mal > 0) != have_atk)
-		dml_usage_error("--malicious F and --attack KIND go together");
-	if ((lspec || mal > 0) && assign_roles(&o, lspec, mal, &atk) < 0)
-		dml_usage_error("%s", dml_errmsg());
-	if (check_output(o.out) < 0)
+	split_opts_init(&a.s);
+	cli_init(&c, argc, argv, opts, usage, NULL);
+	while ((o = cli_next(&c)) != -1)
+		option(&c, o, &a);
+	cli_max_operands(&c, 0);
+	check(&a);
+	if ((a.lspec || a.mal > 0) &&
+	    split_roles(&a.s, a.lspec, a.mal, &a.atk) < 0)
+		cli_usage_error("%s", dml_errmsg());
+	if (split_check_output(a.s.out) < 0)
 		dml_fail(DML_EXIT_USAGE);
 
-	rc = o.csv ? data_load_csv(&d, o.csv, o.label) :
-	    data_load_idx(&d, o.images, o.labels);
+	rc = a.csv ? data_load_csv(&d, a.csv, a.label) :
+	    data_load_idx(&d, a.images, a.labels);
 	if (rc < 0)
 		dml_fail(DML_EXIT_REJECT);
-	if (o.limit > 0)
-		data_truncate(&d, (size_t)o.limit);
+	if (a.limit > 0)
+		data_truncate(&d, (size_t)a.limit);
 	dev = xmalloc(d.n * sizeof *dev);
-	if (nctl ? partition_held(&o, &d, nctl, dev) < 0 :
-	    data_partition(&d, (int)o.devices, o.how, o.alpha, (int)o.cpd,
-	    o.seed, dev) < 0)
+	if (split_partition(&a.s, &d, dev) < 0)
 		dml_fail(DML_EXIT_REJECT);
-	if (!(sum = split(&o, &d, dev)))
+	if (!(sum = split_write(&a.s, &d, dev)))
 		dml_fail(DML_EXIT_USAGE);
 	if (rec_write(stdout, sum, NULL) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	json_decref(sum);
 	free(dev);
-	free(outdir);
-	for (long j = 0; o.extra && j < o.devices; j++)
-		json_decref(o.extra[j]);
-	free(o.extra);
-	free(o.held);
+	free((char *)a.s.out);
+	split_free(&a.s);
 	data_free(&d);
 	dml_close_stdout();
 	return 0;

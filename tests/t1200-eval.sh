@@ -96,10 +96,10 @@ test_expect_success 'data that does not fit the model is refused (exit 1)' '
 # refining step: the model reaches > 0.75 on t10k.
 if test -x "$SRC_DIR/tests/helpers/rec-sign"; then
 test_expect_success 'a softmax model trained through dml-run, refined, scores > 0.75' '
-	dml-split -n 1 --limit 10000 --consent-rate 1 --seed 1 -o devs >/dev/null &&
+	dml-split --devices 1 --limit 10000 --consent-rate 1 --seed 1 -o devs >/dev/null &&
 	dml-keygen -o devs/dev-0001/key >/dev/null && dml-keygen -o cust.key >/dev/null &&
 	dml-keygen -o node.key >node.pub &&
-	dml-job -k cust.key -t train -d fashion-mnist -m zero.model --min-devices 1 \
+	dml-job -k cust.key -t train --data fashion-mnist -m zero.model --min-devices 1 \
 		--epochs 1 --batch 8 --lr 0.02 --budget 0 --nonce e -o job.json &&
 	dml-run -j job.json -k devs/dev-0001/key -D devs/dev-0001 -m zero.model >res.json &&
 	perl -MJSON::PP -e "my \$r = decode_json(<STDIN>);
@@ -108,7 +108,7 @@ test_expect_success 'a softmax model trained through dml-run, refined, scores > 
 	        weight => \$r->{weight}, devices => 1, sum => {delta => \$r->{values}{delta}}}), qq(\n)" \
 		<res.json >agg.json &&
 	"$SRC_DIR/tests/helpers/rec-sign" node.key agg.json >signed.json &&
-	dml-refine -m zero.model -k node.pub signed.json >trained.model &&
+	dml-refine -m zero.model --signer node.pub signed.json >trained.model &&
 	dml-eval -m trained.model >out &&
 	acc=$(sed "s/.*\"accuracy\":\([0-9.]*\).*/\1/" out) && echo "accuracy $acc" &&
 	perl -e "exit !($acc > 0.75)" && test_grep "\"round\":1," out

@@ -47,8 +47,8 @@ test_expect_success 'usage errors exit 2' '
 	test_expect_code 2 dml-refine -m - agg.json 2>err &&
 	test_expect_code 2 dml-refine -m base.model --lr 0 agg.json 2>err &&
 	test_expect_code 2 dml-refine -m base.model --lr x agg.json 2>err &&
-	test_expect_code 2 dml-refine -m base.model --no-verify -k node.pub agg.json 2>err &&
-	test_expect_code 2 dml-refine -m base.model -k nosuch.pub agg.json 2>err &&
+	test_expect_code 2 dml-refine -m base.model --no-verify --signer node.pub agg.json 2>err &&
+	test_expect_code 2 dml-refine -m base.model --signer nosuch.pub agg.json 2>err &&
 	test_expect_code 2 dml-refine -m base.model agg.json extra 2>err
 '
 test_expect_success 'params += ETA * delta / weight; parent and round set' '
@@ -87,11 +87,11 @@ if test -x "$SIGN"; then
 test_expect_success 'a signed aggregate is verified, with or without --signer' '
 	"$SIGN" node.key agg.json >signed.json &&
 	dml-refine -m base.model signed.json >a &&
-	dml-refine -m base.model -k node.pub signed.json >b && test_cmp a b &&
+	dml-refine -m base.model --signer node.pub signed.json >b && test_cmp a b &&
 	dml-refine --no-verify -m base.model agg.json >c && test_cmp a c
 '
 test_expect_success 'another signer, a forged aggregate, an unsigned one: exit 1' '
-	test_must_fail dml-refine -m base.model -k other.pub -o new.model signed.json >out 2>err &&
+	test_must_fail dml-refine -m base.model --signer other.pub -o new.model signed.json >out 2>err &&
 	test_grep "^dml-refine: signed.json:1: signed by [0-9a-f]*, not by the --signer key" err &&
 	test_empty out && ! test -e new.model &&
 	sed "s/\"weight\":4/\"weight\":1/" signed.json >forged.json &&
@@ -99,6 +99,13 @@ test_expect_success 'another signer, a forged aggregate, an unsigned one: exit 1
 	test_grep "^dml-refine: forged.json:1: .*signature" err && test_empty out &&
 	test_must_fail dml-refine -m base.model agg.json >out 2>err &&
 	test_grep "^dml-refine: agg.json:1: the aggregate is not signed" err && test_empty out
+'
+test_expect_success 'the old spelling -k of --signer still works, with a warning' '
+	dml-refine -m base.model -k node.pub signed.json >k 2>err &&
+	test_grep "^dml-refine: warning: -k is an old spelling of --signer" err &&
+	test_cmp a k &&
+	test_must_fail dml-refine -m base.model -k other.pub signed.json 2>err &&
+	test_grep "not by the --signer key" err
 '
 else
 test_skip 'signatures (tests/helpers/rec-sign not built)'

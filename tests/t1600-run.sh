@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 export OPENBLAS_NUM_THREADS=1
-dml-split -n 4 --limit 400 --partition iid --consent-rate 1 --seed 3 -o devs >/dev/null
+dml-split --devices 4 --limit 400 --partition iid --consent-rate 1 --seed 3 -o devs >/dev/null
 for d in devs/dev-*; do dml-keygen -o $d/key >/dev/null; done
 dml-keygen -o cust.key >/dev/null
 # a softmax model 784-10 with small deterministic weights
@@ -14,7 +14,7 @@ t = {"dtype": "f32", "shape": [7850], "data": base64.b64encode(struct.pack("<785
 print(json.dumps({"type": "dml.model", "v": 1, "arch": "softmax", "act": "relu",
     "layers": [784, 10], "params": t}, sort_keys=True, separators=(",", ":")))
 P
-J="-k cust.key -d fashion-mnist --created 2026-01-01T00:00:00Z --nonce t --budget 0 --min-devices 1"
+J="-k cust.key --data fashion-mnist --created 2026-01-01T00:00:00Z --nonce t --budget 0 --min-devices 1"
 dml-job $J -t predict -m model.json -o predict.json
 dml-job $J -t stats --features 784 --classes 10 -o stats.json
 dml-job $J -t train -m model.json --rounds 2 --epochs 1 --batch 16 --lr 0.1 -o train.json
@@ -113,7 +113,9 @@ test_expect_success 'bad jobs: malformed, empty, missing; a missing device folde
 	test_expect_code 2 dml-run -j nosuch.json -k $D/key -D $D -m model.json 2>err &&
 	test_grep "nosuch.json" err &&
 	test_expect_code 2 dml-run -j predict.json -k $D/key -D nodev -m model.json 2>err &&
-	test_grep "nodev" err
+	test_grep "nodev" err &&
+	test_expect_code 2 dml-run -j predict.json -k $D/key -D $D -m nosuch.model >out 2>err &&
+	test_grep "^dml-run: nosuch.model: No such file" err && test_empty out
 '
 test_expect_success 'a failed run leaves no output file' '
 	test_must_fail dml-run -j forged.json -k $D/key -D $D -m model.json -o out.json 2>err &&
@@ -153,7 +155,7 @@ test_expect_success 'labelflip and adversarial labellers change the update; bad 
 	test_grep "unknown attack" err
 '
 test_expect_success 'fine-tuning: control answers ride in the signed result' '
-	dml-split -n 2 --limit 300 --control 40 --consent-rate 1 --seed 3 -o cset >cset.json &&
+	dml-split --devices 2 --limit 300 --control 40 --consent-rate 1 --seed 3 -o cset >cset.json &&
 	cs=$(sed "s/.*\"set\":\"\([^\"]*\)\".*/\1/" cset.json) &&
 	dml-job $J -t train -m model.json --rounds 2 --batch 16 --lr 0.1 \
 		--control-set "$cs" --control-block 7 --nonce ft -o ftjob.json &&
@@ -172,5 +174,15 @@ test_expect_success 'momentum and weight decay: in the job, change the update' '
 	! test "$(delta_of momr.json)" = "$(delta_of honest.json)" &&
 	test_expect_code 2 dml-job $J -t train -m model.json --momentum 1 -o x.json 2>err &&
 	test_grep "momentum" err
+'
+test_expect_success 'a stats job given a model is a usage error (it crashed before)' '
+	test_expect_code 2 dml-run -j stats.json -k $D/key -D $D -m model.json >out 2>err &&
+	test_grep "^dml-run: a stats job runs no model" err && test_empty out
+'
+test_expect_success 'the device key defaults to DML_KEY' '
+	DML_KEY=$D/key dml-run -j train.json -D $D -m model.json --seed 5 >env.json &&
+	test_cmp t1.json env.json &&
+	test_expect_code 2 dml-run -j train.json -D $D -m model.json 2>err &&
+	test_grep "^dml-run: give your secret key with -k FILE (or DML_KEY)" err
 '
 test_done

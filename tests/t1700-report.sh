@@ -10,7 +10,7 @@ dml-keygen -o cust.key >cust.pub
 dml-keygen -o node.key >node.pub
 dml-keygen -o rep.key >rep.pub
 dml-keygen -o eve.key >eve.pub
-dml-job -k cust.key -t predict -d toy -m model.json --min-devices 3 \
+dml-job -k cust.key -t predict --data toy -m model.json --min-devices 3 \
 	--created 2026-01-01T00:00:00Z --nonce x -o job.json
 id=$(dml-job --id job.json)
 
@@ -94,7 +94,7 @@ test_expect_success 'a forged aggregate is refused with no output' '
 	test_grep "forged.agg:1: bad signature" err && test_empty out
 '
 test_expect_success 'an aggregate of another job is refused' '
-	dml-job -k cust.key -t predict -d toy -m model.json --min-devices 3 \
+	dml-job -k cust.key -t predict --data toy -m model.json --min-devices 3 \
 		--created 2026-01-01T00:00:00Z --nonce y -o job2.json &&
 	test_must_fail dml-report -j job2.json -k rep.key ok.agg >out 2>err &&
 	test_grep "is for job" err && test_empty out

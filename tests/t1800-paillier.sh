@@ -9,10 +9,10 @@ PY=/usr/bin/python3
 SIGN=$SRC_DIR/tests/helpers/rec-sign
 export OPENBLAS_NUM_THREADS=1
 
-dml-split -n 4 --limit 400 --partition iid --consent-rate 1 --seed 3 -o devs >/dev/null
+dml-split --devices 4 --limit 400 --partition iid --consent-rate 1 --seed 3 -o devs >/dev/null
 for d in devs/dev-*; do dml-keygen -o $d/key >$d/pub; done
 for w in cust fed1 fed2 rep eve dev; do dml-keygen -o $w.key >$w.pub; done
-dml-keygen --paillier --seed t1800 -n cust -o cust.pkey >cust.ppub
+dml-keygen --paillier --seed t1800 --name cust -o cust.pkey >cust.ppub
 dml-keygen --paillier --seed eve -o eve.pkey >eve.ppub
 /usr/bin/python3 - <<'P' >model.json
 import base64, json, struct
@@ -21,7 +21,7 @@ t = {"dtype": "f32", "shape": [7850], "data": base64.b64encode(struct.pack("<785
 print(json.dumps({"type": "dml.model", "v": 1, "arch": "softmax", "act": "relu",
     "layers": [784, 10], "params": t}, sort_keys=True, separators=(",", ":")))
 P
-J="-k cust.key -t predict -d fashion-mnist -m model.json --created 2026-01-01T00:00:00Z --nonce p --min-devices 3"
+J="-k cust.key -t predict --data fashion-mnist -m model.json --created 2026-01-01T00:00:00Z --nonce p --min-devices 3"
 dml-job $J --paillier-key cust.ppub -o job.json
 dml-job $J -o plain.json
 dml-job $J --paillier-key cust.ppub --max-summands 3 --nonce small -o small.json
@@ -119,7 +119,7 @@ test_expect_success 'keygen --paillier: 0600, never overwritten, public record' 
 	dml-keygen -p cust.pkey >pub2 && test_grep "$(sed "s/.*\"kid\":\"\([0-9a-f]*\)\".*/\1/" cust.ppub)" pub2
 '
 test_expect_success 'keygen --paillier: seeded keys repeat; bits; usage errors' '
-	dml-keygen --paillier --seed t1800 -n cust -o again.pkey >again.ppub &&
+	dml-keygen --paillier --seed t1800 --name cust -o again.pkey >again.ppub &&
 	test_cmp cust.ppub again.ppub &&
 	dml-keygen --paillier --bits 3072 -o big.pkey >big.ppub &&
 	test_grep "\"bits\":3072" big.ppub &&
@@ -395,7 +395,7 @@ test_expect_success 'the developer encrypts a model to the customer' '
 	test_grep "only a model of one weight layer" err
 '
 test_expect_success 'the job names the encrypted model; key and layout must agree' '
-	E="-k cust.key -t predict -d fashion-mnist -m model.enc --created 2026-01-01T00:00:00Z --min-devices 3"
+	E="-k cust.key -t predict --data fashion-mnist -m model.enc --created 2026-01-01T00:00:00Z --min-devices 3"
 	dml-job $E --paillier-key cust.ppub --int-bits 16 --nonce em -o ejob.json &&
 	test_grep "\"encrypted\":{\"score_frac_bits\":16}" ejob.json &&
 	test_expect_code 1 dml-job $E --paillier-key eve.ppub --int-bits 16 --nonce x -o x.json 2>err &&
@@ -433,7 +433,7 @@ assert err < 5e-3, (got, tot / n)" &&
 	test_grep "<svg" sc/report.svg
 '
 test_expect_success 'a device refuses what could overflow; a plain model for the encrypted job' '
-	E="-k cust.key -t predict -d fashion-mnist -m tight.enc --created 2026-01-01T00:00:00Z --min-devices 1"
+	E="-k cust.key -t predict --data fashion-mnist -m tight.enc --created 2026-01-01T00:00:00Z --min-devices 1"
 	dml-encrypt --scheme paillier -r cust.ppub -k dev.key --int-bits 2 --max-summands 2 model.json >tight.enc &&
 	dml-job $E --paillier-key cust.ppub --int-bits 2 --max-summands 2 --nonce t -o tjob.json &&
 	test_must_fail dml-run -j tjob.json -k devs/dev-0001/key -D devs/dev-0001 -m tight.enc 2>err &&

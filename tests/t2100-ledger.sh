@@ -74,7 +74,7 @@ test_expect_success 'times never go backwards' '
 	test_expect_code 1 dml-ledger transfer -k bob.key --to alice.pub \
 		--amount 1 --time $(at 0) 2>err && test_grep "before" err
 '
-dml-job -k cust.key -t stats -d toy --features 4 --classes 3 --min-devices 1 \
+dml-job -k cust.key -t stats --data toy --features 4 --classes 3 --min-devices 1 \
 	--budget 400 --per-device 1 --created $(at 0) \
 	--deadline 2026-01-01T10:00:00Z --nonce j1 -o job.json
 JOB=$(dml-job --id job.json)

@@ -165,7 +165,7 @@ cat >model.json <<'M'
 {"act":"relu","arch":"mlp","layers":[4,3],"params":{"data":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","dtype":"f32","shape":[15]},"type":"dml.model","v":1}
 M
 test_expect_success 'the developer the job names is paid, not the one the contributions name' '
-	dml-job -k cust.key -t predict -d toy -m model.json --min-devices 3 \
+	dml-job -k cust.key -t predict --data toy -m model.json --min-devices 3 \
 		--budget 500 --per-device 10 --developer-fee 100 \
 		--developer eve.pub --trainer-pool 60 --created 2026-01-01T00:00:00Z \
 		--deadline 2027-01-01T00:00:00Z --nonce p1 -o p1.json &&

@@ -106,10 +106,10 @@ test_expect_success 'the job carries the control set and its minimum (dml-job)' 
 	dml-keygen -o cust.key >/dev/null &&
 	printf "{\"type\":\"dml.model\",\"v\":1,\"arch\":\"softmax\",\"features\":2,\"classes\":2}\n" >m.json &&
 	cid=$(./mkresults job -o tmpjob --params 3 && dml-job --id tmpjob) &&
-	dml-job -k cust.key -t stats -d x --features 2 --classes 2 \
+	dml-job -k cust.key -t stats --data x --features 2 --classes 2 \
 		--control-set "$cid" --min-accuracy 0.5 -o cjob &&
 	test_grep "\"control\":{\"min_accuracy\":0.5,\"set\":\"$cid\"}" cjob &&
-	test_expect_code 2 dml-job -k cust.key -t stats -d x --features 2 \
+	test_expect_code 2 dml-job -k cust.key -t stats --data x --features 2 \
 		--classes 2 --min-accuracy 0.5 -o cjob2 2>err &&
 	test_grep "needs --control-set" err
 '

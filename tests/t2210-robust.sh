@@ -159,9 +159,9 @@ test_expect_success 'a robust rule on a predict job is refused' '
 
 test_expect_success 'a robust rule on a Paillier-encrypted job is refused' '
 	dml-keygen -o cust.key >/dev/null &&
-	dml-keygen --paillier --seed t2210 -n cust -o cust.pkey >cust.ppub &&
+	dml-keygen --paillier --seed t2210 --name cust -o cust.pkey >cust.ppub &&
 	dml-refine --init 4,2 --seed 1 -o m.json &&
-	dml-job -k cust.key -t train -d x -m m.json --paillier-key cust.ppub \
+	dml-job -k cust.key -t train --data x -m m.json --paillier-key cust.ppub \
 		--min-devices 1 --nonce p -o ejob &&
 	test_expect_code 2 dml-aggregate -j ejob -k node.key --rule median res 2>err &&
 	test_grep "need plaintext updates" err

@@ -20,13 +20,13 @@ for l in open(sys.argv[1]):
 asked() { $PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["control"]))' "$1"; }
 
 test_expect_success 'setup: 6 devices (2 careful, 2 noisy, 2 adversarial) and a held-out control set of 200' '
-	dml-split -n 6 --limit 1400 --control 200 --consent-rate 1 --seed 4 \
+	dml-split --devices 6 --limit 1400 --control 200 --consent-rate 1 --seed 4 \
 		--labelling noisy:0.3=0.34,adversarial=0.33 -o devs >split.json &&
 	for d in devs/dev-*; do
-		dml-keygen --seed 1 -n $(basename $d) -o $d/key >$d/pub || return 1
+		dml-keygen --seed 1 --name $(basename $d) -o $d/key >$d/pub || return 1
 	done &&
-	dml-keygen --seed 1 -n customer -o c.key >/dev/null &&
-	dml-keygen --seed 1 -n node -o node.key >/dev/null &&
+	dml-keygen --seed 1 --name customer -o c.key >/dev/null &&
+	dml-keygen --seed 1 --name node -o node.key >/dev/null &&
 	dml-refine --init 784,10 --seed 1 -o m0.json &&
 	cs=$(sed "s/.*\"control\":{\"items\":200,\"set\":\"\([a-z0-9]*\)\".*/\1/" split.json) &&
 	test -n "$cs" && echo "$cs" >cs
@@ -54,20 +54,20 @@ test_expect_success 'its CID is what dml-ipfs-put gives for the items file; the 
 '
 
 test_expect_success 'dml-split --control: bad sizes' '
-	test_expect_code 2 dml-split -n 2 --limit 100 --control 0 -o x 2>err &&
-	test_expect_code 1 dml-split -n 2 --limit 100 --control 99 -o y 2>err &&
+	test_expect_code 2 dml-split --devices 2 --limit 100 --control 0 -o x 2>err &&
+	test_expect_code 1 dml-split --devices 2 --limit 100 --control 99 -o y 2>err &&
 	test_grep "fewer than one per device" err && ! test -e y
 '
 
 test_expect_success 'dml-job records the control test; misuse refused' '
-	dml-job -k c.key -t train -d fashion-mnist -m m0.json --min-devices 1 \
+	dml-job -k c.key -t train --data fashion-mnist -m m0.json --min-devices 1 \
 		--budget 0 --control-set $(cat cs) --min-accuracy 0.5 \
 		--control-block 10 --control-max 40 --control-alpha 0.05 \
 		--created 2026-01-01T00:00:00Z --nonce ctl -o job.json &&
 	test_grep "\"control\":{\"alpha\":0.05,\"block\":10,\"max\":40,\"min_accuracy\":0.5,\"set\":\"$(cat cs)\"}" job.json &&
-	test_expect_code 2 dml-job -k c.key -t train -d fashion-mnist -m m0.json \
+	test_expect_code 2 dml-job -k c.key -t train --data fashion-mnist -m m0.json \
 		--control-block 5 -o j2 2>err && test_grep "need --control-set" err &&
-	test_expect_code 1 dml-job -k c.key -t train -d fashion-mnist -m m0.json \
+	test_expect_code 1 dml-job -k c.key -t train --data fashion-mnist -m m0.json \
 		--budget 0 --control-set $(cat cs) --control-block 20 --control-max 10 -o j3 2>err &&
 	test_grep "control.max" err && ! test -e j3
 '
@@ -110,12 +110,12 @@ test_expect_success 'dml-weight replays the test: careful and noisy kept, advers
 '
 
 test_expect_success 'dml-run refuses a control set that is not the job'"'"'s, and a job with none' '
-	dml-split -n 2 --limit 300 --control 50 --seed 9 -o other >/dev/null &&
+	dml-split --devices 2 --limit 300 --control 50 --seed 9 -o other >/dev/null &&
 	test_expect_code 1 dml-run -j job.json -k devs/dev-0001/key -D devs/dev-0001 \
 		-m m0.json --control other/control >out 2>err &&
 	test_empty out &&
 	test_grep "other/control: the control set is bafk[a-z0-9]*, the job.s control set is $(cat cs)" err &&
-	dml-job -k c.key -t train -d fashion-mnist -m m0.json --min-devices 1 \
+	dml-job -k c.key -t train --data fashion-mnist -m m0.json --min-devices 1 \
 		--budget 0 --nonce plain -o plain.json &&
 	test_expect_code 1 dml-run -j plain.json -k devs/dev-0001/key -D devs/dev-0001 \
 		-m m0.json --control devs/control 2>err &&
@@ -185,7 +185,7 @@ for k in c: c[k] = key[k]" $c >perfect.res &&
 '
 
 test_expect_success 'the adaptive test decides, not a fixed level: 5 of 10 kept at standard chance' '
-	dml-job -k c.key -t train -d fashion-mnist -m m0.json --min-devices 1 \
+	dml-job -k c.key -t train --data fashion-mnist -m m0.json --min-devices 1 \
 		--budget 0 --control-set $(cat cs) --nonce chance -o job0.json &&
 	c=$(ls devs/dev-*/profile.json | xargs grep -l "\"careful\"" | head -1 | xargs dirname) &&
 	dml-run -j job0.json -k $c/key -D $c -m m0.json --seed 3 \

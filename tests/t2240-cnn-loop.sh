@@ -10,25 +10,25 @@ acc() { sed 's/.*"accuracy":\([0-9.e-]*\),.*/\1/' "$1"; }
 gt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 
 test_expect_success 'setup: 3 devices of 400 images, a 1000-image test slice, keys' '
-	dml-split -n 3 --limit 1200 --consent-rate 1 --seed 2 -o devs >/dev/null &&
-	dml-split -n 1 --idx $D/t10k-images-idx3-ubyte.gz $D/t10k-labels-idx1-ubyte.gz \
+	dml-split --devices 3 --limit 1200 --consent-rate 1 --seed 2 -o devs >/dev/null &&
+	dml-split --devices 1 --idx $D/t10k-images-idx3-ubyte.gz $D/t10k-labels-idx1-ubyte.gz \
 		--limit 1000 --consent-rate 1 -o test >/dev/null &&
 	for d in devs/dev-*; do
-		dml-keygen --seed 1 -n $(basename $d) -o $d/key >/dev/null || return 1
+		dml-keygen --seed 1 --name $(basename $d) -o $d/key >/dev/null || return 1
 	done &&
-	dml-keygen --seed 1 -n customer -o c.key >/dev/null &&
-	dml-keygen --seed 1 -n fed -o f.key >/dev/null &&
-	dml-keygen --seed 1 -n refine -o r.key >/dev/null
+	dml-keygen --seed 1 --name customer -o c.key >/dev/null &&
+	dml-keygen --seed 1 --name fed -o f.key >/dev/null &&
+	dml-keygen --seed 1 --name refine -o r.key >/dev/null
 '
 
 test_expect_success 'a cnn model and a train job over it' '
 	dml-refine --init 784,10 --arch cnn --seed 1 -o m0.json &&
 	test_grep "\"arch\":\"cnn\"" m0.json &&
-	dml-job -k c.key -t train -d fashion-mnist -m m0.json --rounds 2 \
+	dml-job -k c.key -t train --data fashion-mnist -m m0.json --rounds 2 \
 		--epochs 1 --batch 32 --lr 0.05 --momentum 0.9 --min-devices 3 \
 		--budget 0 --created 2026-01-01T00:00:00Z --nonce cnn -o job.json &&
 	test_grep "\"arch\":\"cnn\",\"layers\":\[784,10\],\"model\":\"[a-z0-9]*\",\"params\":44426" job.json &&
-	dml-eval -m m0.json --dir test/dev-0001 --round 0 >met0
+	dml-eval -m m0.json -D test/dev-0001 --round 0 >met0
 '
 
 test_expect_success 'two rounds: devices train, the node aggregates, the refining node refines' '

@@ -10,8 +10,8 @@ ln -sf "$SRC_DIR/tests/helpers/rec-sign" rec-sign
 
 ./mkresults job -o job --params 10 >/dev/null
 ./mkresults bench -j job -n 1 --round 0 >tmpl
-dml-keygen --seed t -n node -o node.key >node.pub
-dml-keygen --seed t -n eve -o eve.key >eve.pub
+dml-keygen --seed t --name node -o node.key >node.pub
+dml-keygen --seed t --name eve -o eve.key >eve.pub
 
 # a device's unsigned result: 10 deltas of about +-50 (some beyond the
 # clip when CLIP is small), n = 10 i
@@ -50,7 +50,7 @@ setup() {	# setup COUNT: devices d1..dCOUNT with keys and signed results
 	N=$1
 	for i in $(seq "$N"); do
 		mkdir -p d$i
-		[ -f d$i/key ] || dml-keygen --seed t -n d$i -o d$i/key >d$i/pub
+		[ -f d$i/key ] || dml-keygen --seed t --name d$i -o d$i/key >d$i/pub
 		$PY mkres.py tmpl $i >d$i/u
 		./rec-sign d$i/key d$i/u >d$i/res
 	done

@@ -7,15 +7,15 @@ S=$SRC_DIR/examples/quickstart/secagg-round.sh
 PY=/usr/bin/python3
 export OPENBLAS_NUM_THREADS=1 JOBS=2
 
-dml-split -n 8 -o devices --partition dirichlet --alpha 0.5 --seed 3 \
+dml-split --devices 8 -o devices --partition dirichlet --alpha 0.5 --seed 3 \
 	--limit 4000 >split.json
 for d in devices/dev-*; do
-	dml-keygen --seed 3 -n "$(basename "$d")" -o "$d/key" >"$d/pub"
+	dml-keygen --seed 3 --name "$(basename "$d")" -o "$d/key" >"$d/pub"
 done
-for w in developer fed1; do dml-keygen --seed 3 -n $w -o $w.key >$w.pub; done
+for w in developer fed1; do dml-keygen --seed 3 --name $w -o $w.key >$w.pub; done
 ls -d devices/dev-* >all
 dml-refine --init 784,16,10 --seed 3 -o model-0.json
-dml-job -k developer.key -t train -d fashion-mnist -m model-0.json --rounds 1 \
+dml-job -k developer.key -t train --data fashion-mnist -m model-0.json --rounds 1 \
 	--epochs 1 --batch 32 --lr 0.1 --min-devices 2 \
 	--created 2026-01-01T00:00:00Z --deadline 2026-02-01T00:00:00Z \
 	--nonce t -o job.json

@@ -32,16 +32,16 @@ field() {
 	$PY -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])][-1]; print(json.dumps(r[sys.argv[2]], sort_keys=True))' "$1" "$2"
 }
 
-dml-split -n 4 --limit 200 --consent-rate 1 --seed 3 -o devs >/dev/null
+dml-split --devices 4 --limit 200 --consent-rate 1 --seed 3 -o devs >/dev/null
 for d in devs/dev-*; do
-	dml-keygen --seed t -n "$(basename $d)" -o $d/key >/dev/null
+	dml-keygen --seed t --name "$(basename $d)" -o $d/key >/dev/null
 done
 D1=devs/dev-0001 D2=devs/dev-0002
-dml-keygen --seed t -n cust -o cust.key >/dev/null
-dml-keygen --seed t -n node -o node.key >/dev/null
-dml-keygen --seed t -n other -o other.key >/dev/null
+dml-keygen --seed t --name cust -o cust.key >/dev/null
+dml-keygen --seed t --name node -o node.key >/dev/null
+dml-keygen --seed t --name other -o other.key >/dev/null
 dml-refine --init 784,10 --seed 1 -o model.json
-J="-k cust.key -d fashion-mnist -t train -m model.json --rounds 3 --batch 10
+J="-k cust.key --data fashion-mnist -t train -m model.json --rounds 3 --batch 10
  --created 2026-01-01T00:00:00Z --budget 0 --min-devices 2"
 DP="--dp-clip 10 --dp-noise 2 --dp-epsilon 3 --dp-sample-rate 1"
 dml-job $J --nonce c $DP -o central.json
@@ -87,13 +87,13 @@ test_expect_success 'dml-job refuses bad --dp-* options (exit 2)' '
 	test_expect_code 2 dml-job $J $DP --dp-delta 1 2>err &&
 	test_expect_code 2 dml-job $J $DP --dp-sample-rate 0 2>err &&
 	test_expect_code 2 dml-job $J $DP --dp-noise x 2>err &&
-	test_expect_code 2 dml-job -k cust.key -d fashion-mnist -t stats \
+	test_expect_code 2 dml-job -k cust.key --data fashion-mnist -t stats \
 		--features 784 --classes 10 $DP 2>err &&
 	test_grep "apply to train jobs" err
 '
 
 test_expect_success 'dml-job: an encrypted job takes distributed DP only' '
-	dml-keygen --paillier --seed t2450 -n cust -o cust.pkey >cust.ppub &&
+	dml-keygen --paillier --seed t2450 --name cust -o cust.pkey >cust.ppub &&
 	test_expect_code 2 dml-job $J --nonce p $DP --paillier-key cust.ppub 2>err &&
 	test_grep "an encrypted job takes --dp-mode distributed" err &&
 	dml-job $J --nonce p $DP --dp-mode distributed --paillier-key cust.ppub \

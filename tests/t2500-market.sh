@@ -168,7 +168,7 @@ test_expect_success 'a single-use license has no end' '
 	test_grep "\"kind\":\"single\"" lic2.json && ! grep -q valid_until lic2.json &&
 	dml-ledger balance cust.pub | test_grep "\"amount\":\"891\"" -
 '
-J="-t predict -d fashion -m zero.model --min-devices 3 --budget 100 --nonce n"
+J="-t predict --data fashion -m zero.model --min-devices 3 --budget 100 --nonce n"
 test_expect_success 'dml-job --license: the license id and kind, the developer paid the fee' '
 	dml-job -k cust.key $J --license lic.json --created 2026-01-20T00:00:00Z -o job.json &&
 	LIC=$(cidof lic.json) &&
@@ -192,7 +192,7 @@ test_expect_success 'a foreign license, another algorithm, a forged license are 
 	test_grep "belongs to another customer" err &&
 	printf "{\"arch\":\"softmax\",\"layers\":[784,10],\"params\":{\"data\":\"%s\",\"dtype\":\"f32\",\"shape\":[7850]},\"round\":1,\"type\":\"dml.model\",\"v\":1}\n" \
 		"$ZEROS" >other.model &&
-	test_must_fail dml-job -k cust.key -t predict -d fashion -m other.model \
+	test_must_fail dml-job -k cust.key -t predict --data fashion -m other.model \
 		--budget 100 --license lic.json --created 2026-01-20T00:00:00Z -o job2.json 2>err &&
 	test_grep "is for algorithm $ALG, not" err &&
 	sed "s/2026-02-01T00:00:00Z/2027-02-01T00:00:00Z/" lic.json >long.json &&
@@ -203,7 +203,7 @@ test_expect_success 'a foreign license, another algorithm, a forged license are 
 		--created 2026-01-20T00:00:00Z -o job2.json 2>err &&
 	test_grep "not the listing.s developer" err &&
 	! test -e job2.json &&
-	test_expect_code 2 dml-job -k cust.key -t stats -d x --features 2 --classes 2 \
+	test_expect_code 2 dml-job -k cust.key -t stats --data x --features 2 --classes 2 \
 		--license lic.json 2>err
 '
 test_expect_success 'verify: a job not naming the license, a payment not in the ledger' '
@@ -223,7 +223,7 @@ test_expect_success 'a job with a malformed license field is refused by every re
 	test_grep "badjob.json:1: field \"license\" needs \"id\"" err
 '
 test_expect_success 'a single-use license escrows one job: the ledger refuses a second' '
-	J1="-t predict -d fashion -m zero.model --min-devices 3 --budget 100 --per-device 10" &&
+	J1="-t predict --data fashion -m zero.model --min-devices 3 --budget 100 --per-device 10" &&
 	dml-job -k cust.key $J1 --license lic2.json --nonce s1 --created 2026-01-20T00:00:00Z \
 		--deadline 2026-03-01T00:00:00Z -o s1.json &&
 	dml-job -k cust.key $J1 --license lic2.json --nonce s2 --created 2026-01-20T00:00:00Z \

@@ -15,7 +15,7 @@ dml-ledger --time 2026-01-01T00:00:00Z genesis -k auth.key --supply 1000000 \
 
 # job NAME PER_DEVICE MIN_DEVICES CREATED: NAME.json, escrowed, id in $NAME
 job() {
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices $3 --per-device $2 --budget $(($2 * $3)) \
 		--created 2026-01-0$4T00:00:00Z --deadline 2026-03-01T00:00:00Z \
 		--nonce $1 -o $1.json &&
@@ -104,7 +104,7 @@ test_expect_success '--suggest: the lowest winning bid plus one, or the reserve'
 	test_grep "a job of 11 devices never fits in a window of 10" err && test_empty out
 '
 test_expect_success 'a bid above the escrow is refused, the others still run' '
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices 3 --per-device 10 --budget 100 --nonce big \
 		--created 2026-01-05T00:00:00Z \
 		--deadline 2026-03-01T00:00:00Z -o big0.json &&
@@ -118,10 +118,10 @@ test_expect_success 'a bid above the escrow is refused, the others still run' '
 	dml-auction --capacity 10 $A jobs.nd >want && test_cmp want out
 '
 test_expect_success 'no escrow, a tampered job, a job past its deadline, too big a job' '
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices 3 --per-device 10 --budget 100 --nonce none -o none.json &&
 	sed "s/\"data\":\"toy\"/\"data\":\"tox\"/" jA.json >tampered.json &&
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices 30 --per-device 1 --budget 30 --nonce huge \
 		--created 2026-01-05T00:00:00Z \
 		--deadline 2026-03-01T00:00:00Z -o huge.json &&
@@ -142,7 +142,7 @@ test_expect_success 'a single-use license runs one job: the ledger escrows the f
 		--price 7 --license single --description d --time 2026-01-01T00:00:00Z >l.json &&
 	dml-market acquire -k cust.key --listing l.json --time 2026-01-10T00:00:00Z >lic.json &&
 	for n in 1 2; do
-		dml-job -k cust.key -t predict -d x -m zero.model --min-devices 3 \
+		dml-job -k cust.key -t predict --data x -m zero.model --min-devices 3 \
 			--per-device 10 --budget 30 --license lic.json --nonce s$n \
 			--created 2026-01-1${n}T00:00:00Z --deadline 2026-03-01T00:00:00Z -o s$n.json || return 1
 	done &&
@@ -156,8 +156,8 @@ test_expect_success 'a single-use license runs one job: the ledger escrows the f
 	test_grep "job $S2 refused: single-use license $(cidof lic.json) is used by job $S1" err
 '
 test_expect_success 'a Paillier job (long key strings in the record) is ordered, written unchanged' '
-	dml-keygen --paillier --seed 1 -n c -o c.pkey >c.ppub &&
-	dml-job -k cust.key -t predict -d x -m zero.model --paillier-key c.ppub \
+	dml-keygen --paillier --seed 1 --name c -o c.pkey >c.ppub &&
+	dml-job -k cust.key -t predict --data x -m zero.model --paillier-key c.ppub \
 		--min-devices 3 --per-device 10 --budget 30 --nonce p \
 		--created 2026-01-14T00:00:00Z --deadline 2026-03-01T00:00:00Z -o pj.json &&
 	dml-ledger escrow -k cust.key --job pj.json --time 2026-01-15T00:00:00Z >/dev/null &&
@@ -166,7 +166,7 @@ test_expect_success 'a Paillier job (long key strings in the record) is ordered,
 	dml-auction --capacity 10 $A --jobs pj.json | cmp - pj.json
 '
 test_expect_success 'a refunded escrow does not count' '
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices 3 --per-device 10 --budget 30 --nonce r \
 		--created 2026-01-05T00:00:00Z --deadline 2026-03-01T00:00:00Z -o jR.json &&
 	dml-ledger escrow -k cust.key --job jR.json --time 2026-01-16T00:00:00Z >/dev/null &&

@@ -49,7 +49,7 @@ test_expect_success 'acquire --rpc: the price paid to the developer in tokens, t
 	dml-market verify --license lic.json $RPC -P book2.nd
 ' 3>&1
 test_expect_success 'the license is a valid single-use license for a job' '
-	dml-job -k cust.key -t predict -d fashion -m zero.model --min-devices 3 \
+	dml-job -k cust.key -t predict --data fashion -m zero.model --min-devices 3 \
 		--budget 100 --license lic.json --created 2026-01-03T00:00:00Z \
 		--nonce a -o job.json &&
 	dml-market verify --license lic.json --job job.json $RPC -P book2.nd

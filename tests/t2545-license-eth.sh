@@ -12,7 +12,7 @@
 . "$TEST_DIRECTORY/lib-market-eth.sh"
 # ljob NAME LICENSE: a predict job NAME.json backed by LICENSE, budget 100
 ljob() {
-	dml-job -k cust.key -t predict -d fashion -m zero.model --min-devices 3 \
+	dml-job -k cust.key -t predict --data fashion -m zero.model --min-devices 3 \
 		--budget 100 ${2:+--license $2} --created 2026-01-03T00:00:00Z \
 		--deadline 2026-02-01T00:00:00Z --nonce $1 -o $1.json
 }

@@ -6,7 +6,7 @@
 
 export OPENBLAS_NUM_THREADS=1
 PY=/usr/bin/python3
-dml-split -n 8 --limit 800 --partition iid --consent-rate 1 --seed 3 -o devs >/dev/null
+dml-split --devices 8 --limit 800 --partition iid --consent-rate 1 --seed 3 -o devs >/dev/null
 for d in devs/dev-*; do dml-keygen -o $d/key >$d/pub; done
 for w in dist fed1 fed2 cust eve; do dml-keygen -o $w.key >$w.pub; done
 $PY - <<'P' >model.json
@@ -16,7 +16,7 @@ t = {"dtype": "f32", "shape": [7850], "data": base64.b64encode(struct.pack("<785
 print(json.dumps({"type": "dml.model", "v": 1, "arch": "softmax", "act": "relu",
     "layers": [784, 10], "params": t}, sort_keys=True, separators=(",", ":")))
 P
-J="-k cust.key -d fashion-mnist --created 2026-01-01T00:00:00Z --budget 0 --min-devices 1 -t predict -m model.json"
+J="-k cust.key --data fashion-mnist --created 2026-01-01T00:00:00Z --budget 0 --min-devices 1 -t predict -m model.json"
 dml-job $J --nonce a -c "ram_gb >= 8" -o job.json
 dml-job $J --nonce b -c "ram_gb >= 8" -o job2.json
 dml-job $J --nonce c -c "ram_gb >= 8" --min-devices 100 -o big.json

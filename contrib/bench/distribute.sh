@@ -36,14 +36,14 @@ if [ ! -f stamp ]; then
 	echo "making the registries (once) ..."
 	rm -f ./*.key ./*.pub
 	for w in dist n1 n2 n3 n4 cust; do
-		"$bin/dml-keygen" --seed bench -n "$w" -o "$w.key" >"$w.pub"
+		"$bin/dml-keygen" --seed bench --name "$w" -o "$w.key" >"$w.pub"
 	done
 	"$bin/dml-refine" --init 784,10 --seed 1 -o model.json
 	./gen_registry 1000000 dist.key reg-1000000.ndjson
 	./gen_registry 100000 dist.key reg-100000.ndjson
 	touch stamp
 fi
-"$bin/dml-job" -k cust.key -t predict -d fashion-mnist -m model.json \
+"$bin/dml-job" -k cust.key -t predict --data fashion-mnist -m model.json \
 	-c 'ram_gb >= 12' -c 'os = ios' --min-devices 1 --budget 0 \
 	--created 2026-01-01T00:00:00Z --nonce bench -o job.json
 # the command, word-split on purpose (no spaces in its words)

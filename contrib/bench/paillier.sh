@@ -61,7 +61,7 @@ if [ "$(cat stamp 2>/dev/null)" != "$LAYOUT" ]; then
 	"$bin/dml-keygen" -o node.key >/dev/null
 	"$bin/dml-keygen" --paillier --seed bench -o cust.pkey >cust.ppub
 	"$bin/dml-refine" --init 1999,100 --arch softmax --seed 1 -o model.json
-	"$bin/dml-job" -k cust.key -t train -d bench -m model.json \
+	"$bin/dml-job" -k cust.key -t train --data bench -m model.json \
 		--paillier-key cust.ppub $LAYOUT --created 2026-01-01T00:00:00Z \
 		--nonce bench -o job.json
 	./paillier_bench results -j job.json -n 100 -d in

@@ -61,9 +61,9 @@ t["n"] = t["weight"] = 100
 del t["from"], t["sig"]
 print(json.dumps(t, sort_keys=True, separators=(",", ":")))
 EOF
-dml-keygen --seed b -n node -o node.key >node.pub
+dml-keygen --seed b --name node -o node.key >node.pub
 seq "$N" | xargs -P 2 -I{} sh -c '
-	dml-keygen --seed b -n d{} -o d/{}.key >d/{}.pub &&
+	dml-keygen --seed b --name d{} -o d/{}.key >d/{}.pub &&
 	"$1" d/{}.key unsigned >d/{}.res &&
 	dml-encrypt --scheme secagg --step advertise --state d/{}.st -k d/{}.key \
 		--seed b -o d/{}.keys d/{}.res' sh "$top/tests/helpers/rec-sign"

@@ -47,7 +47,7 @@ printf '%-10s %12s %14s %12s %12s\n' devices settle_gas settle_ms claim_gas proo
 for n in $SIZES; do
 	./payees $n seed$n 3>dev$n.book | sort >dev$n.keys
 	cat nodes.book dev$n.book >book$n
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices 3 --budget $((10 * n + 1000)) --per-device 10 \
 		--developer-fee 100 --node-fee federated=30 --node-fee report=20 \
 		--created 2026-01-01T00:00:00Z --deadline 2099-01-02T00:00:00Z \

@@ -30,7 +30,7 @@ dml-ledger -L $L --time 2026-01-01T00:00:00Z genesis -k auth.key \
 	--alloc cust.pub=100000000000 >/dev/null
 echo '{"type":"dml.stored","v":1,"cid":"bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku","size":0,"name":"report.json"}' >stored.json
 for r in 1 2 3; do
-	dml-job -k cust.key -t stats -d toy --features 4 --classes 3 \
+	dml-job -k cust.key -t stats --data toy --features 4 --classes 3 \
 		--min-devices $N --budget $((N * 10 + 1000)) --per-device 10 \
 		--developer-fee 100 --node-fee 50 --created 2026-01-01T00:00:00Z \
 		--deadline 2026-02-01T00:00:00Z --nonce bench$r -o job$r.json

@@ -45,15 +45,15 @@ limit=$LIMIT ctl=
 if [ "$FINETUNE" = 1 ]; then
 	limit=$((LIMIT + CONTROL_POOL)) ctl="--control $CONTROL_POOL"
 fi
-dml-split -n "$DEVICES" -o "$W/devices" --partition "$PARTITION" \
+dml-split --devices "$DEVICES" -o "$W/devices" --partition "$PARTITION" \
 	--alpha "$ALPHA" --classes "$CPD" --limit "$limit" --seed "$SEED" \
 	--consent-rate 1 ${LABELLING:+--labelling "$LABELLING"} $mal $ctl \
 	>"$W/split.json"
 for d in "$W"/devices/dev-*; do
-	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >"$d/pub"
+	dml-keygen --seed "$SEED" --name "$(basename "$d")" -o "$d/key" >"$d/pub"
 done
 for who in customer refine $(seq -f fed%g "$NODES"); do
-	dml-keygen --seed "$SEED" -n "$who" -o "$W/$who.key" >/dev/null
+	dml-keygen --seed "$SEED" --name "$who" -o "$W/$who.key" >/dev/null
 done
 i=0
 for d in "$W"/devices/dev-*; do
@@ -72,7 +72,7 @@ fi
 dml-refine --init "$layers" ${ARCH:+--arch "$ARCH"} --seed "$SEED" -o "$W/model-0.json"
 # max-delta is wide so that attacks reach the rule, not validation
 # shellcheck disable=SC2086
-dml-job -k "$W/customer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
+dml-job -k "$W/customer.key" -t train --data fashion-mnist -m "$W/model-0.json" \
 	--rounds "$ROUNDS" --epochs "$EPOCHS" --batch "$BATCH" --lr "$LR" \
 	--momentum "$MOMENTUM" --weight-decay "$WD" $jctl \
 	--min-devices 1 --max-delta 1e4 --budget 0 \

@@ -24,13 +24,13 @@ W=$OUT/privacy
 rm -rf "$W"
 mkdir -p "$W"
 
-dml-split -n "$DEVICES" -o "$W/devices" --limit "$LIMIT" --seed "$SEED" \
+dml-split --devices "$DEVICES" -o "$W/devices" --limit "$LIMIT" --seed "$SEED" \
 	--consent-rate 1 >"$W/split.json"
 for d in "$W"/devices/dev-*; do
-	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >/dev/null
+	dml-keygen --seed "$SEED" --name "$(basename "$d")" -o "$d/key" >/dev/null
 done
-dml-keygen --seed "$SEED" -n customer -o "$W/customer.key" >/dev/null
-dml-keygen --seed "$SEED" -n node -o "$W/node.key" >/dev/null
+dml-keygen --seed "$SEED" --name customer -o "$W/customer.key" >/dev/null
+dml-keygen --seed "$SEED" --name node -o "$W/node.key" >/dev/null
 dml-refine --init 784,10 --seed "$SEED" -o "$W/model-0.json"
 
 # run NAME [DP-OPTIONS...]: one training, its final accuracy on stdout
@@ -39,7 +39,7 @@ run() {
 	shift
 	R=$W/$name
 	mkdir -p "$R"
-	dml-job -k "$W/customer.key" -t train -d fashion-mnist \
+	dml-job -k "$W/customer.key" -t train --data fashion-mnist \
 		-m "$W/model-0.json" --rounds "$ROUNDS" --epochs "$EPOCHS" \
 		--batch "$BATCH" --lr "$LR" --min-devices 1 --max-delta 1e4 \
 		--budget 0 --created 2026-01-01T00:00:00Z --nonce "$name" \

@@ -30,7 +30,7 @@ cidof() { dml-ipfs-put -n "$1" | sed 's/.*"cid":"\([^"]*\)".*/\1/'; }
 field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$2"; }
 
 for who in authority developer customer alice bob; do
-	dml-keygen --seed "$SEED" -n "$who" -o "$W/$who.key" >"$W/$who.pub"
+	dml-keygen --seed "$SEED" --name "$who" -o "$W/$who.key" >"$W/$who.pub"
 done
 dml-ledger --time 2026-01-01T00:00:00Z genesis -k "$W/authority.key" \
 	--supply 1000000 --growth-pool 0 --bounty-pool 0 \
@@ -62,7 +62,7 @@ say "   license $(cidof "$W/license.json"), valid until $(field valid_until "$W/
 say "   developer's balance: $(dml-ledger balance "$W/developer.pub" | field amount -)"
 
 say "== 3. a job with the license, its budget escrowed"
-dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model.json" \
+dml-job -k "$W/customer.key" -t predict --data fashion-mnist -m "$W/model.json" \
 	--license "$W/license.json" --min-devices 3 --per-device 25 \
 	--developer-fee 10 --budget 200 --created 2026-01-03T00:00:00Z \
 	--deadline 2026-01-31T00:00:00Z --nonce licensed -o "$W/job.json"
@@ -70,7 +70,7 @@ dml-market verify --license "$W/license.json" --job "$W/job.json"
 dml-ledger escrow -k "$W/customer.key" --job "$W/job.json" \
 	--time 2026-01-03T00:00:00Z >/dev/null
 say "   job $(dml-job --id "$W/job.json") names the license; its developer fee goes to the developer"
-if dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model.json" \
+if dml-job -k "$W/customer.key" -t predict --data fashion-mnist -m "$W/model.json" \
 	--license "$W/license.json" --budget 200 --created 2026-03-01T00:00:00Z \
 	-o "$W/late.json" 2>"$W/late.err"; then
 	say "   BUG: an expired license was accepted"; exit 1
@@ -80,7 +80,7 @@ say "   after the subscription: $(cat "$W/late.err")"
 say "== 4. the auction: waiting jobs in run order, and the price of the next window"
 for j in "a 10 4" "b 30 5" "c 10 2" "d 5 6"; do
 	set -- $j
-	dml-job -k "$W/customer.key" -t stats -d fashion-mnist --features 784 \
+	dml-job -k "$W/customer.key" -t stats --data fashion-mnist --features 784 \
 		--classes 10 --min-devices "$3" --per-device "$2" \
 		--budget $(($2 * $3)) --created 2026-01-03T00:00:00Z \
 		--deadline 2026-01-31T00:00:00Z --nonce "$1" -o "$W/job-$1.json"

@@ -45,13 +45,13 @@ mkdir -p "$W"
 say() { printf '%s\n' "$*"; }
 
 say "== 1. $DEVICES devices from Fashion-MNIST (Dirichlet alpha 0.5, seed $SEED)"
-dml-split -n "$DEVICES" -o "$W/devices" --partition dirichlet --alpha 0.5 \
+dml-split --devices "$DEVICES" -o "$W/devices" --partition dirichlet --alpha 0.5 \
 	--seed "$SEED" ${LIMIT:+--limit "$LIMIT"} >"$W/split.json"
 for d in "$W"/devices/dev-*; do
-	dml-keygen --seed "$SEED" -n "$(basename "$d")" -o "$d/key" >"$d/pub"
+	dml-keygen --seed "$SEED" --name "$(basename "$d")" -o "$d/key" >"$d/pub"
 done
 for who in developer customer customer2 distributor fed1 fed2 refine report authority; do
-	dml-keygen --seed "$SEED" -n "$who" -o "$W/$who.key" >"$W/$who.pub"
+	dml-keygen --seed "$SEED" --name "$who" -o "$W/$who.key" >"$W/$who.pub"
 done
 ls -d "$W"/devices/dev-* >"$W/all"
 half=$(( ($(wc -l <"$W/all") + 1) / 2 ))
@@ -61,7 +61,7 @@ say "   $(wc -l <"$W/all") devices, $(grep -c '"consent":\[\]' "$W"/devices/*/pr
 
 say "== 2. federated training: $ROUNDS rounds of FedAvg"
 dml-refine --init 784,200,200,10 --seed "$SEED" -o "$W/model-0.json"
-dml-job -k "$W/developer.key" -t train -d fashion-mnist -m "$W/model-0.json" \
+dml-job -k "$W/developer.key" -t train --data fashion-mnist -m "$W/model-0.json" \
 	--rounds "$ROUNDS" --epochs 2 --batch 32 --lr 0.1 --min-devices "$MIN_DEVICES" \
 	--created 2026-01-01T00:00:00Z --deadline 2026-02-01T00:00:00Z \
 	--nonce "train-$SEED" -o "$W/train-job.json"
@@ -108,8 +108,8 @@ say "   the customer bought a 30-day license for 1000 tokens, paid to the develo
 say "== 4. the predict job, the auction and the distributing node"
 # the customer's Paillier key: devices encrypt to it, nodes add ciphertexts
 # they cannot read, only the customer decrypts the sums
-dml-keygen --paillier --seed "$SEED" -n customer -o "$W/customer.pkey" >"$W/customer.ppub"
-dml-job -k "$W/customer.key" -t predict -d fashion-mnist -m "$W/model-$ROUNDS.json" \
+dml-keygen --paillier --seed "$SEED" --name customer -o "$W/customer.pkey" >"$W/customer.ppub"
+dml-job -k "$W/customer.key" -t predict --data fashion-mnist -m "$W/model-$ROUNDS.json" \
 	--paillier-key "$W/customer.ppub" --license "$W/license.json" \
 	-c 'ram_gb >= 4' --min-devices "$MIN_DEVICES" \
 	--budget 100000 --per-device 100 --developer-fee 5000 --node-fee 500 \
@@ -124,7 +124,7 @@ say "   the customer escrowed the budget of 100000 tokens"
 big=$((DEVICES * 6 / 10)) small=$((DEVICES * 4 / 10))
 for j in "high 150 $big" "low 50 $small"; do
 	set -- $j
-	dml-job -k "$W/customer2.key" -t stats -d fashion-mnist --features 784 \
+	dml-job -k "$W/customer2.key" -t stats --data fashion-mnist --features 784 \
 		--classes 10 --min-devices "$3" --per-device "$2" \
 		--budget $(($2 * $3)) --created 2026-01-02T00:00:00Z \
 		--deadline 2026-02-01T00:00:00Z --nonce "$1-$SEED" -o "$W/job-$1.json"

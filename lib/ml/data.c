@@ -1,4 +1,5 @@
-/* data: IDX, CSV and device-folder datasets; seeded random numbers. */
+/* data: IDX, CSV and device-folder datasets; simulated labellers and
+ * attackers. */
 #include "data.h"
 #include "record.h"
 #include "util.h"
@@ -512,6 +513,18 @@ data_profile_read(const char *dir)
 		return NULL;
 	}
 	return r;
+}
+
+int
+data_profile_consents(const json_t *profile, const char *type)
+{
+	json_t *c = json_object_get(profile, "consent"), *x;
+	size_t i;
+
+	json_array_foreach(c, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), type) == 0)
+			return 1;
+	return 0;
 }
 
 int

@@ -1,6 +1,6 @@
 /*
- * data: labelled datasets in memory, and the seeded random numbers the ML
- * modules share.
+ * data: labelled datasets in memory, device folders, and the simulated
+ * labellers and attackers of experiments.
  *
  * A dataset is n samples of `features` floats (row-major) and an int32
  * label each. Sources: IDX files (the MNIST format, gzipped or not; pixels
@@ -10,12 +10,10 @@
  * dml_error naming the file and the line (CSV, profile) or the sample
  * (IDX); nothing here exits.
  *
- * The random numbers are xoshiro256** seeded through splitmix64: the same
- * seed gives the same integer stream on every platform. Deriving floats
- * uses only exact operations (uniforms) or libm's log/exp/pow (normal and
- * gamma draws), so those may differ in the last bit across libms.
+ * Partitions and simulations draw from the seeded generator of rng.h.
  *
- * Not for: models (see model) or what a device computes (see task).
+ * Not for: models (see model), what a device computes (see task), or
+ * writing device folders (see split).
  */
 #ifndef DML_DATA_H
 #define DML_DATA_H
@@ -74,6 +72,8 @@ void data_truncate(dml_data *d, size_t k);
 /* The dml.profile record of a device folder, checked (type, v, id, data
  * object). New reference; NULL with dml_error "DIR/profile.json:1: ...". */
 json_t *data_profile_read(const char *dir);
+/* Has the device of this profile consented to data type `type`? 1 or 0. */
+int data_profile_consents(const json_t *profile, const char *type);
 
 /* Encode the samples idx[0..k) in the dataset's own format, whole files in
  * memory (malloc'd). IDX: uncompressed images and labels files. CSV: the
@@ -108,6 +108,29 @@ int data_partition(const dml_data *d, int k, enum data_partition how,
     double alpha, int cpd, uint64_t seed, int *dev);
 
 /* ---- simulated labellers and attackers ---------------------------------- */
+
+/*
+ * The seeded streams of a simulation. Each random stream of dml-split and
+ * dml-run is seeded with the run's seed xor a salt of its own, so no two
+ * streams of one program draw the same numbers; they are defined here, once,
+ * so no program keeps a private copy. The values are part of what a seed
+ * means: changing one changes every split or result made with that seed.
+ *   DATA_SALT_ATTRS    dml-split: the devices' attributes and consent
+ *   DATA_SALT_ROLES    dml-split: which devices get a labelling profile or
+ *                      an attack
+ *   DATA_SALT_CONTROL  dml-split --control: which samples form the control
+ *                      set (and the attributes of its folder's profile)
+ *   DATA_SALT_LABEL    dml-run: the labeller's choices, item by item
+ *   DATA_SALT_NOISE    dml-run: a noise attacker's update
+ *   DATA_SALT_ASK      dml-run --control: where the control items asked
+ *                      sit among the device's own items
+ */
+#define DATA_SALT_ATTRS   0x61747472732d7631ULL	/* "attrs-v1" */
+#define DATA_SALT_ROLES   0x726f6c65732d7631ULL	/* "roles-v1" */
+#define DATA_SALT_CONTROL 0x636f6e74726f6c31ULL	/* "control1" */
+#define DATA_SALT_LABEL   0x6c6162656c6c6572ULL	/* "labeller" */
+#define DATA_SALT_NOISE   0x61747461636b6e7aULL	/* "attackn" */
+#define DATA_SALT_ASK     0x636f6e74726f6c73ULL	/* "controls" */
 
 /* How a simulated device labels: careful (the true label), noisy (a
  * uniformly chosen other class with probability rate) or adversarial

@@ -9,7 +9,7 @@
  * dml_error when the data does not fit the model (feature count, a label
  * outside the model's classes) or the arguments are out of range.
  *
- * Not for: reading jobs, encrypting or signing results (see dml-run).
+ * Not for: reading jobs, encrypting or signing results (see devrun).
  */
 #ifndef DML_TASK_H
 #define DML_TASK_H

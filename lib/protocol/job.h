@@ -8,7 +8,13 @@
  * --raw-leaves` gives for a file holding the job. A job is at most one IPFS
  * chunk (256 KiB), so its id is always a raw-leaf CID.
  *
- * Not for: composing jobs from flags (cmd/dml-job.c) or running them.
+ * A job is written here too (job_build): the customer's terms in, the
+ * unsigned record out; the customer signs it (rec_sign) and its id follows
+ * from the signed line (job_id).
+ *
+ * Not for: reading options (dml-job), the marketplace's license rules
+ * (market; the caller checks a license and names it with job_license_set)
+ * or running a job (devrun).
  */
 #ifndef DML_JOB_H
 #define DML_JOB_H
@@ -105,5 +111,76 @@ int job_criteria_check(const json_t *criteria);
 int job_enc_parse(const rec_in *in, const json_t *o, job_enc *e);
 /* Parse a "privacy" object into d (used by dml-job before signing). */
 int job_dp_parse(const rec_in *in, const json_t *o, job_dp *d);
+
+/* ---- writing a job ------------------------------------------------------ */
+
+/* The node roles paid a fee, in the order of job_spec.node_fees. */
+extern const char *const job_node_roles[4];
+
+/* A customer's terms: the fields of a dml.job before it is signed. Every
+ * pointer is borrowed; job_spec_init sets the defaults named here. */
+typedef struct job_spec {
+	enum job_task task;
+	const char *data;		/* the data type devices consented to */
+	const char *model;		/* the algorithm's model file (a dml.model,
+					   or a dml.paillier.model encrypted to
+					   `paillier`), NULL for stats */
+	const unsigned char *developer;	/* 32 bytes, or NULL */
+	const json_t *criteria;		/* array of criteria (job_criterion),
+					   NULL or empty: none */
+	long long min_devices;		/* 10 */
+	long long min_samples;		/* 1 */
+	long long rounds;		/* 1 */
+	long long created;		/* seconds since the epoch */
+	long long deadline;		/* 0: created + 7 days */
+	const char *nonce;		/* NULL: 16 random bytes in hex */
+	long long epochs, batch;	/* train: 1, 32 */
+	double lr;			/* train: 0.05 */
+	double momentum, weight_decay;	/* train: 0, 0 (written when > 0) */
+	long long features, classes;	/* stats: both needed */
+	double max_delta;		/* 10 */
+	const char *control_set;	/* the control set's CID, or NULL */
+	double min_accuracy;		/* < 0: not written */
+	long long control_block;	/* 0: not written */
+	long long control_max;		/* 0: not written */
+	double control_alpha;		/* 0: not written */
+	const paillier_pk *paillier;	/* results encrypted to it, or NULL */
+	int frac_bits, int_bits;	/* its fixed-point layout: 14, 14 */
+	long long max_summands;		/* 256 */
+	const job_dp *dp;		/* differential privacy, or NULL */
+	const char *budget;		/* token amounts: "0" */
+	const char *per_device;		/* "0" */
+	const char *developer_fee;	/* "0" */
+	const char *node_fees[4];	/* by job_node_roles: "0" */
+	const char *trainer_pool;	/* NULL: none */
+	unsigned char customer[32];	/* who signs the job */
+} job_spec;
+
+void job_spec_init(job_spec *s);
+/* A node fee written "ROLE=AMOUNT" (one role) or "AMOUNT" (every role)
+ * into s->node_fees (pointing into arg); -1 with dml_error. */
+int job_spec_node_fee(job_spec *s, const char *arg);
+/* The rules a job's terms must meet before anything is read: a predict or
+ * train job has a model (and only a model has a developer), a stats job
+ * its shapes; privacy terms go with train jobs and are valid (encrypted
+ * jobs take distributed noise only); control test terms need a control
+ * set; the budget covers every fee and min_devices devices; the deadline
+ * is after the creation; the fixed-point layout fits the Paillier key.
+ * -1 with dml_error (messages name dml-job's options). */
+int job_spec_check(const job_spec *s);
+/* The unsigned dml.job record (new reference), the model file read for
+ * its CID and shape; NULL with dml_error (a system error when the model
+ * file cannot be read). Call job_spec_check first. */
+json_t *job_build(const job_spec *s);
+/* A criterion written "ATTR OP VALUE" (OP one of = != < <= > >= in !in,
+ * or eq ne lt le gt ge nin; in takes a,b,c) as a criteria entry; NULL
+ * with dml_error when it is not one. */
+json_t *job_criterion(const char *text);
+/* Name the license of a listed algorithm in an unsigned job record
+ * (the caller checked it: market_license_allows): "license" {id, kind}
+ * and the algorithm's developer, who is paid the developer fee. -1 with
+ * dml_error if the record names another developer. */
+int job_license_set(json_t *r, const char *id, const char *kind,
+    const char *developer);
 
 #endif

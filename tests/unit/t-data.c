@@ -1,6 +1,8 @@
 /* data: IDX, CSV and device-folder loading, bad files, the seeded
- * generator, partitions and the device statistics task. */
+ * generator, partitions, the control set held out of a split, and the
+ * device statistics task. */
 #include "data.h"
+#include "split.h"
 #include "task.h"
 #include "util.h"
 #include "dmltest.h"
@@ -383,6 +385,52 @@ test_partition(void)
 	data_free(&d);
 }
 
+/* A split's control set is held out of every device: a seeded choice of
+ * distinct samples, in input order, no device holding one. */
+static void
+test_split(void)
+{
+	json_t *p = json_pack("{s:[s,s]}", "consent", "a", "b");
+	split_opts o, o2;
+	dml_data d;
+	int *dev = xmalloc(100 * sizeof *dev), held_ok = 1;
+	size_t held = 0;
+	char *missing = path_of("no-such-dir");
+
+	ok(data_profile_consents(p, "b") && !data_profile_consents(p, "c"),
+	    "a profile consents to the data types it lists, no others");
+	json_decref(p);
+	synth_labels(&d, 100, 10);
+	split_opts_init(&o);
+	o.devices = 5;
+	o.control = 20;
+	o.seed = 3;
+	ok(split_partition(&o, &d, dev) == 0 && o.nheld == 20,
+	    "20 samples held out of 100");
+	for (size_t i = 0; i < d.n; i++)
+		held += dev[i] < 0;
+	for (size_t i = 0; i < o.nheld; i++)
+		if (dev[o.held[i]] >= 0 || (i && o.held[i] <= o.held[i - 1]))
+			held_ok = 0;
+	ok(held == 20 && held_ok, "exactly the held samples are on no device, "
+	    "listed in input order");
+	split_opts_init(&o2);
+	o2.devices = 5;
+	o2.control = 96;
+	ok(split_partition(&o2, &d, dev) < 0 &&
+	    strstr(dml_errmsg(), "fewer than one per device"),
+	    "a control set that leaves a device empty is refused");
+	ok(split_check_output(missing) == 0, "an absent output folder is fine");
+	ok(split_check_output(tmpdir) < 0 &&
+	    strstr(dml_errmsg(), "exists and is not empty"),
+	    "a folder with files in it is refused");
+	free(missing);
+	split_free(&o);
+	split_free(&o2);
+	data_free(&d);
+	free(dev);
+}
+
 static void
 test_stats(void)
 {
@@ -416,6 +464,7 @@ main(void)
 	test_dir();
 	test_rng();
 	test_partition();
+	test_split();
 	test_stats();
 	{
 		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
