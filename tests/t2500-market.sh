@@ -97,7 +97,7 @@ test_expect_success 'add: a listing with a bad signature is refused, nothing ind
 '
 test_expect_success 'add: malformed records name file and line, exit 1' '
 	cp $IDX before &&
-	{ cat l3.json; echo "{\"type\":"; } >bad.json &&
+	{ cat l3.json && echo "{\"type\":"; } >bad.json &&
 	test_must_fail dml-market add bad.json >out 2>err &&
 	test_grep "^dml-market: bad.json:2: malformed JSON" err &&
 	sed "s/\"price\":\"9\"/\"price\":9/" l2.json | $SIGN dev.key >bad2.json &&
@@ -236,12 +236,14 @@ test_expect_success 'a job calling a single-use license a subscription: refused 
 	test_grep "the job calls license $LIC2 subscription, it is single" err
 '
 test_expect_success '8 concurrent publishers: every listing indexed once, whole lines' '
+	pids= &&
 	for i in 1 2 3 4 5 6 7 8; do
 		dml-market publish -k dev.key --algorithm zero.model --category c$i \
 			--price $i --license single --description "parallel $i" \
 			--index par.nd --time $T0 >p$i.json &
+		pids="$pids $!" || return 1
 	done &&
-	wait &&
+	test_wait $pids &&
 	test $(wc -l <par.nd) = 8 &&
 	dml-market search --index par.nd >all &&
 	cat p1.json p2.json p3.json p4.json p5.json p6.json p7.json p8.json >want &&
