@@ -25,6 +25,10 @@
 
 #include "cid.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct auction_job {
 	char id[CID_MAXSTR];
 	char *bid;			/* decimal token amount (malloc'd) */
@@ -48,5 +52,9 @@ void auction_windows(const auction_job *v, size_t n, long long cap,
 int auction_suggest(const auction_job *v, size_t n, long long cap,
     long long devices, const char *reserve, mpz_t bid, size_t *ahead);
 void auction_jobs_free(auction_job *v, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

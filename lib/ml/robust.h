@@ -32,6 +32,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum robust_kind {
 	ROBUST_MEAN, ROBUST_MEDIAN, ROBUST_TRIMMED, ROBUST_KRUM,
 	ROBUST_MULTIKRUM, ROBUST_FLTRUST
@@ -70,5 +74,9 @@ int robust_fltrust(const double *rows, size_t n, size_t d, const double *ref,
 
 /* Cosine of two vectors, 0 when either is zero. */
 double robust_cosine(const double *a, const double *b, size_t d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

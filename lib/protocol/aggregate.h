@@ -35,6 +35,10 @@
 #include "record.h"
 #include "robust.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- plaintext scale factors ------------------------------------------ */
 
 /* Positive integer factors by device key: a weighted sum multiplies each
@@ -106,5 +110,9 @@ const long long *agg_rejected(const dml_agg *a);
  * buffers first. NULL + dml_error "no results accepted" if none was. */
 json_t *agg_record(dml_agg *a);
 void agg_free(dml_agg *a);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

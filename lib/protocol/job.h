@@ -20,6 +20,10 @@
 #include "paillier.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum job_task { TASK_PREDICT, TASK_STATS, TASK_TRAIN };
 
 /* A job's "encryption": results are Paillier ciphertext tensors to the
@@ -105,5 +109,9 @@ int job_criteria_check(const json_t *criteria);
 int job_enc_parse(const rec_in *in, const json_t *o, job_enc *e);
 /* Parse a "privacy" object into d (used by dml-job before signing). */
 int job_dp_parse(const rec_in *in, const json_t *o, job_dp *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 #include "paillier.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Build the unsigned dml.report from a verified dml.aggregate of the job.
  * class_names may be NULL. Returns NULL with dml_error. */
 json_t *report_build(const dml_job *j, const json_t *agg, const rec_in *in,
@@ -86,5 +90,9 @@ json_t *report_decrypt(const dml_job *j, const json_t *rep, const rec_in *in,
     const paillier_sk *sk, const char *const *class_names, int nnames);
 /* Names of the classes of a known data type, or NULL. */
 const char *const *report_class_names(const char *datatype, int *n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
