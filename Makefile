@@ -121,7 +121,7 @@ libdml.pc: FORCE
 	@$(PCTEXT) > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
-check: all $(UNITS) $(HELPERS) check-layers check-tests
+check: all $(UNITS) $(HELPERS) check-layers test-lint
 	DML_TEST_CFLAGS='$(SANLDFLAGS)' prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
 
 # No include may go up a layer or sideways outside the map.
@@ -129,7 +129,7 @@ check-layers:
 	contrib/lint/check-layers
 
 # Every command of a test body chained with && (git's test-lint).
-check-tests:
+test-lint:
 	contrib/lint/test-chain tests/*.sh
 
 demo: all
@@ -173,5 +173,5 @@ clean:
 	find lib cmd -name '*.[od]' -exec rm -f {} +
 
 FORCE:
-.PHONY: all check check-layers check-tests demo bench install uninstall clean FORCE
+.PHONY: all check check-layers test-lint demo bench install uninstall clean FORCE
 .SECONDARY:
