@@ -3,7 +3,9 @@
 # make check      run the test suite (TAP, prove)
 # make demo       run examples/quickstart
 # make bench      run the benchmarks under contrib/bench
-# make install    PREFIX, DESTDIR, MANPREFIX honoured
+# make install    copies what make built: PREFIX (the same as at build
+#                 time: libdml.pc names it), DESTDIR, MANPREFIX honoured
+# make uninstall  removes every file install copied
 # Variables: WERROR=1 turns warnings into errors; SANITIZE=1 builds with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
 
@@ -11,11 +13,14 @@ VERSION   = 0.1.0
 PREFIX    = /usr/local
 BINDIR    = $(PREFIX)/bin
 LIBDIR    = $(PREFIX)/lib
-INCDIR    = $(PREFIX)/include/dml
+INCLUDEDIR = $(PREFIX)/include
+# the public headers, flat: a user writes #include <dml/record.h>
+INCDIR    = $(INCLUDEDIR)/dml
 MANPREFIX = $(PREFIX)/share/man
 PKGCONFIGDIR = $(LIBDIR)/pkgconfig
 
-PKGS = libsodium jansson libcurl gmp openblas zlib libsecp256k1
+# the libraries' pkg-config names, from the one package list
+PKGS := $(shell contrib/install-deps --pkg-config)
 # recursive on purpose: evaluated after contrib/install-deps has run
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -52,13 +57,21 @@ UNITS  := $(UNITSRC:.c=.t)
 HELPERSRC := $(wildcard tests/helpers/*.c)
 HELPERS := $(HELPERSRC:.c=)
 MAN1   := $(wildcard man/man1/*.1)
+MAN3   := $(wildcard man/man3/*.3)
 MAN5   := $(wildcard man/man5/*.5)
 MAN7   := $(wildcard man/man7/*.7)
+# The public API is every lib header but these, plus the umbrella
+# lib/dml.h: cli exits the process (it is the programs' option parser),
+# pipeline and cnn are internals of aggregate and model. Public headers
+# include each other by bare name, which resolves in the one installed
+# folder.
+PRIVHDR = lib/base/cli.h lib/base/pipeline.h lib/ml/cnn.h
+PUBHDR := $(filter-out $(PRIVHDR),$(LIBHDR)) lib/dml.h
 
-all: lib/libdml.a $(PROGS)
+all: lib/libdml.a $(PROGS) libdml.pc
 
 # A fresh machine gets its packages on the first build (see README).
-.deps-ok: contrib/install-deps
+.deps-ok: contrib/install-deps contrib/packages
 	contrib/install-deps
 	@touch $@
 
@@ -98,18 +111,26 @@ tests/helpers/%: tests/helpers/%.c lib/libdml.a .flags
 
 -include $(LIBOBJ:.o=.d) $(CMDDIROBJ:.o=.d) $(PROGS:=.d) $(UNITS:=.d) $(HELPERS:=.d)
 
-# written at install time, so it names the PREFIX installed to
-libdml.pc: FORCE
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libdml\nDescription: Decentralized Machine Learning toolchain library\nVersion: %s\nRequires: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ldml -lpthread -lm\n' \
+# libdml.pc is made at build time for the PREFIX given then (rewritten
+# only when its text changes); make install copies it, and refuses when
+# it was made for another PREFIX rather than write into the tree.
+PCTEXT = printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libdml\nDescription: Decentralized Machine Learning toolchain library\nVersion: %s\nRequires: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -ldml -lpthread -lm\n' \
 	  '$(PREFIX)' '$(subst $(PREFIX),$${prefix},$(LIBDIR))' \
-	  '$(subst $(PREFIX),$${prefix},$(INCDIR))' '$(VERSION)' '$(PKGS)' > $@
+	  '$(subst $(PREFIX),$${prefix},$(INCLUDEDIR))' '$(VERSION)' '$(PKGS)'
+libdml.pc: FORCE
+	@$(PCTEXT) > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
-check: all $(UNITS) $(HELPERS) check-layers
+check: all $(UNITS) $(HELPERS) check-layers test-lint
 	DML_TEST_CFLAGS='$(SANLDFLAGS)' prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
 
 # No include may go up a layer or sideways outside the map.
 check-layers:
 	contrib/lint/check-layers
+
+# Every command of a test body chained with && (git's test-lint).
+test-lint:
+	contrib/lint/test-chain tests/*.sh
 
 demo: all
 	$(MAKE) -C examples/quickstart
@@ -117,28 +138,40 @@ demo: all
 bench: all
 	contrib/bench/run
 
-install: all libdml.pc
+# install copies and nothing else: no build step, no write into the tree.
+install:
+	@for f in lib/libdml.a libdml.pc $(PROGS); do \
+	  test -f $$f || { echo "make install: $$f is not built: run make first" >&2; exit 2; }; done
+	@$(PCTEXT) | cmp -s - libdml.pc || { \
+	  echo "make install: libdml.pc was made for another PREFIX or LIBDIR ($$(sed -n 's/^prefix=//p' libdml.pc)): run make PREFIX=$(PREFIX) first" >&2; exit 2; }
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANPREFIX)/man1 \
-	  $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
+	  $(DESTDIR)$(MANPREFIX)/man3 $(DESTDIR)$(MANPREFIX)/man5 \
+	  $(DESTDIR)$(MANPREFIX)/man7
 	cp -f $(PROGS) $(DESTDIR)$(BINDIR)/
 	cp -f lib/libdml.a $(DESTDIR)$(LIBDIR)/
-	cp -f $(LIBHDR) $(DESTDIR)$(INCDIR)/
+	cp -f $(PUBHDR) $(DESTDIR)$(INCDIR)/
 	cp -f libdml.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	cp -f $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/
+	cp -f $(MAN3) $(DESTDIR)$(MANPREFIX)/man3/
 	cp -f $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/
 	cp -f $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/
 
+# every file install copied, by name (the folders may hold others')
 uninstall:
-	cd $(DESTDIR)$(BINDIR) && rm -f $(PROGS:bin/%=%)
+	rm -f $(PROGS:bin/%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(DESTDIR)$(LIBDIR)/libdml.a $(DESTDIR)$(PKGCONFIGDIR)/libdml.pc
 	rm -rf $(DESTDIR)$(INCDIR)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(MANPREFIX)/%) \
+	  $(MAN3:man/%=$(DESTDIR)$(MANPREFIX)/%) \
+	  $(MAN5:man/%=$(DESTDIR)$(MANPREFIX)/%) \
+	  $(MAN7:man/%=$(DESTDIR)$(MANPREFIX)/%)
 
 clean:
 	rm -rf bin .deps-ok .flags lib/libdml.a tests/unit/*.t tests/unit/*.t.d \
-	  $(HELPERS) $(HELPERS:=.d) libdml.pc tests/trash.*
+	  $(HELPERS) $(HELPERS:=.d) libdml.pc libdml.pc.new tests/trash.*
 	find lib cmd -name '*.[od]' -exec rm -f {} +
 
 FORCE:
-.PHONY: all check check-layers demo bench install uninstall clean FORCE
+.PHONY: all check check-layers test-lint demo bench install uninstall clean FORCE
 .SECONDARY:

@@ -8,6 +8,7 @@
 #   test_cmp expected actual         files must be equal (diff shown if not)
 #   test_grep pattern file           file must match the pattern
 #   test_empty file                  file must be empty
+#   test_wait PID...                 every background job must exit 0
 set -u
 TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
 SRC_DIR=$(cd "$TEST_DIRECTORY/.." && pwd)
@@ -75,6 +76,19 @@ test_empty() {
 		head -5 "$1" >&2
 		return 1
 	fi
+}
+
+# A bare `wait` returns 0 whatever its jobs did; this waits for each job
+# and names the ones that failed (collect PIDs with `cmd & pids="$pids $!"`).
+test_wait() {
+	_tw_rc=0
+	for _tw_pid in "$@"; do
+		wait "$_tw_pid" || {
+			echo "background job $_tw_pid exited $?" >&2
+			_tw_rc=1
+		}
+	done
+	return $_tw_rc
 }
 
 test_done() {

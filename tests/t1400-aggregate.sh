@@ -123,7 +123,7 @@ test_expect_success 'sums are exact f64 sums of the f32 values (numpy agrees)' '
 test_expect_success 'the aggregate is signed by the node; members sorted' '
 	node=$(sed "s/.*\"key\":\"\([0-9a-f]*\)\".*/\1/" node.pub) &&
 	test "$(field agg from)" = "\"$node\"" &&
-	for k in a b c; do ./mkresults key $k; done | sort >expect &&
+	for k in a b c; do ./mkresults key $k || return 1; done >keys && sort keys >expect &&
 	field agg members | tr -d "[]\" " | tr , "\n" >actual &&
 	test_cmp expect actual &&
 	test "$(field agg rejected)" = "{\"duplicate\": 0, \"forged\": 0, \"invalid\": 0, \"malformed\": 0, \"replay\": 0, \"wrong_job\": 0}"
@@ -208,7 +208,7 @@ test_expect_success 'forged: a signed result altered' '
 '
 
 test_expect_success 'forged: a device that was not assigned (--devices)' '
-	{ echo "# assigned"; ./mkresults key a; ./mkresults key c; } >devices &&
+	{ echo "# assigned" && ./mkresults key a && ./mkresults key c; } >devices &&
 	test_must_fail dml-aggregate -j job -k node.key --devices devices good \
 		>out 2>err &&
 	test_grep "good:2: forged: device .* is not an assigned device" err &&
@@ -246,7 +246,7 @@ test_expect_success 'a node output with reruns is summed as it is' '
 '
 
 test_expect_success 'rerun records: device, reason, job, round, signed by the node' '
-	for k in d e f g h; do ./mkresults key $k; done >expect &&
+	for k in d e f g h; do ./mkresults key $k || return 1; done >expect &&
 	head -5 out | sed "s/.*\"device\":\"\([0-9a-f]*\)\".*/\1/" >actual &&
 	test_cmp expect actual &&
 	head -1 out | grep -q "\"reason\":\"n is 1, below the job.s min_samples 2\"" &&
@@ -266,7 +266,7 @@ test_expect_success 'only invalid results: nothing accepted, exit 1, no output' 
 '
 
 test_expect_success 'malformed JSON' '
-	{ head -1 good; echo "{\"type\":"; tail -2 good; } >m &&
+	{ head -1 good && echo "{\"type\":" && tail -2 good; } >m &&
 	test_must_fail dml-aggregate -j job -k node.key m >out 2>err &&
 	test_empty out && test_grep "^dml-aggregate: m:2: malformed JSON" err &&
 	dml-aggregate -j job -k node.key --keep-going m >out 2>err &&

@@ -64,7 +64,7 @@ test_expect_success 'malformed, wrong type, missing field, truncated, empty, mis
 	test_expect_code 2 dml-encrypt -d -k node.key nosuch.json 2>err && test_grep "nosuch.json" err
 '
 test_expect_success 'a bad second record leaves no output file behind' '
-	{ head -1 signed.json; echo "{bad"; } >half.json &&
+	{ head -1 signed.json && echo "{bad"; } >half.json &&
 	test_must_fail dml-encrypt -r node.pub -k dev.key -o out.json half.json 2>err &&
 	test_grep "half.json:2:" err && test ! -e out.json && ! ls out.json.tmp* 2>/dev/null
 '

@@ -153,7 +153,7 @@ test_expect_success 'no contributions file when the report is withheld' '
 test_expect_success '--weights: kept trainers join the contributions by weight' '
 	for i in 1 2 3; do
 		printf "{\"device\":\"%064x\",\"job\":\"%s\",\"kept\":%s,\"round\":0,\"type\":\"dml.weight\",\"v\":1,\"weight\":%s}\n" \
-			$i "$id" $( [ $i = 2 ] && echo false || echo true ) 0.$i
+			$i "$id" $( [ $i = 2 ] && echo false || echo true ) 0.$i || return 1
 	done | $SIGN node.key >w.nd &&
 	dml-report -j job.json -k rep.key ok.agg --contributions cw.json \
 		--weights w.nd >/dev/null &&

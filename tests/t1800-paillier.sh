@@ -395,7 +395,7 @@ test_expect_success 'the developer encrypts a model to the customer' '
 	test_grep "only a model of one weight layer" err
 '
 test_expect_success 'the job names the encrypted model; key and layout must agree' '
-	E="-k cust.key -t predict --data fashion-mnist -m model.enc --created 2026-01-01T00:00:00Z --min-devices 3"
+	E="-k cust.key -t predict --data fashion-mnist -m model.enc --created 2026-01-01T00:00:00Z --min-devices 3" &&
 	dml-job $E --paillier-key cust.ppub --int-bits 16 --nonce em -o ejob.json &&
 	test_grep "\"encrypted\":{\"score_frac_bits\":16}" ejob.json &&
 	test_expect_code 1 dml-job $E --paillier-key eve.ppub --int-bits 16 --nonce x -o x.json 2>err &&
@@ -433,7 +433,7 @@ assert err < 5e-3, (got, tot / n)" &&
 	test_grep "<svg" sc/report.svg
 '
 test_expect_success 'a device refuses what could overflow; a plain model for the encrypted job' '
-	E="-k cust.key -t predict --data fashion-mnist -m tight.enc --created 2026-01-01T00:00:00Z --min-devices 1"
+	E="-k cust.key -t predict --data fashion-mnist -m tight.enc --created 2026-01-01T00:00:00Z --min-devices 1" &&
 	dml-encrypt --scheme paillier -r cust.ppub -k dev.key --int-bits 2 --max-summands 2 model.json >tight.enc &&
 	dml-job $E --paillier-key cust.ppub --int-bits 2 --max-summands 2 --nonce t -o tjob.json &&
 	test_must_fail dml-run -j tjob.json -k devs/dev-0001/key -D devs/dev-0001 -m tight.enc 2>err &&

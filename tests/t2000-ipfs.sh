@@ -175,10 +175,10 @@ test_expect_success '--each from standard input, with --only-hash and --name' '
 	test_cmp each.out e2
 '
 test_expect_success 'bad --each input: file:line errors, no output, nothing stored' '
-	{ head -1 recs.json; echo "{\"type\":\"dml.note\","; } >m.json &&
+	{ head -1 recs.json && echo "{\"type\":\"dml.note\","; } >m.json &&
 	test_must_fail dml-ipfs-put -e -r s1 m.json >out 2>err &&
 	test_grep "m.json:2: malformed" err && test_empty out && test ! -e s1 &&
-	{ cat recs.json; printf "{\"type\":\"dml.note\",\"v\":1}"; } >t.json &&
+	{ cat recs.json && printf "{\"type\":\"dml.note\",\"v\":1}"; } >t.json &&
 	test_must_fail dml-ipfs-put -e -r s1 t.json >out 2>err &&
 	test_grep "t.json:4: truncated" err && test_empty out && test ! -e s1 &&
 	: >e.json && test_must_fail dml-ipfs-put -e -r s1 e.json 2>err &&

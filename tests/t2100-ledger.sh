@@ -195,8 +195,8 @@ test_expect_success 'a forged signature or changed amount is caught by verify' '
 '
 test_expect_success 'an entry re-signed by its own key but out of the chain is refused' '
 	line 2 | $H/rec-sign alice.key >re &&
-	{ line 1; cat re; } >bad.nd && dml-ledger -L bad.nd verify >/dev/null &&
-	{ line 1; line 3; } >bad.nd &&
+	{ line 1 && cat re; } >bad.nd && dml-ledger -L bad.nd verify >/dev/null &&
+	{ line 1 && line 3; } >bad.nd &&
 	test_must_fail dml-ledger -L bad.nd verify 2>err &&
 	test_grep "bad.nd:2: \"seq\" is 2, the next entry is 1" err
 '
@@ -207,7 +207,7 @@ test_expect_success 'a torn last line: verify warns and passes, a writer discard
 	test_grep "\"entries\":8" out && test_grep "\"torn\":77" out &&
 	dml-ledger -L torn.nd balance >/dev/null 2>err &&
 	test_grep "is ignored" err &&
-	cmp -s torn.nd $L; test $? = 1 &&
+	test_expect_code 1 cmp -s torn.nd $L &&
 	dml-ledger -L torn.nd transfer -k bob.key --to alice.pub --amount 1 \
 		--time $(at 700) >out 2>err && test_grep "was discarded" err &&
 	test $(wc -l <torn.nd) = 9 &&
@@ -235,9 +235,8 @@ test_expect_success 'a ledger of a few dozen entries for tampering' '
 	cp $L t.nd &&
 	i=0 && while [ $i -lt 30 ]; do
 		dml-ledger -L t.nd transfer -k bob.key --to alice.pub \
-			--amount $((i + 1)) --time $(at $((800 + i))) >/dev/null ||
-		return 1
-		i=$((i + 1))
+			--amount $((i + 1)) --time $(at $((800 + i))) >/dev/null &&
+		i=$((i + 1)) || return 1
 	done &&
 	dml-ledger -L t.nd emit -k auth.key --epoch 5 --owners owners \
 		--time $(at 900) >/dev/null &&
@@ -248,9 +247,9 @@ test_expect_success 'flipping any of 200 bytes spread over the file fails verify
 	while [ $k -lt 200 ]; do
 		pos=$((k * (size - 1) / 199)) && cp t.nd f.nd &&
 		$H/flip-byte f.nd $pos $((1 + k * 37 % 255)) &&
-		dml-ledger -L f.nd verify >/dev/null 2>&1
-		[ $? = 1 ] || missed="$missed $pos"
-		k=$((k + 1))
+		{ test_expect_code 1 dml-ledger -L f.nd verify >/dev/null 2>&1 ||
+			missed="$missed $pos"; } &&
+		k=$((k + 1)) || return 1
 	done &&
 	echo "flipped 200 of $size bytes, missed:${missed:- none}" >flip.stats &&
 	test -z "$missed"

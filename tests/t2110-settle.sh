@@ -185,11 +185,13 @@ test_expect_success '8 processes settle one job at once: exactly one succeeds' '
 	dml-ledger escrow -k cust.key --job j5.json --time 2026-01-02T00:01:00Z >/dev/null &&
 	contrib $j5 3000 | $SIGN rep.key >c5.json &&
 	cp $L before &&
+	pids= &&
 	for i in 1 2 3 4 5 6 7 8; do
 		{ dml-settle -k rep.key --job j5.json --stored stored.json \
 			--contributions c5.json --time 2026-01-02T00:02:0${i}Z \
-			>out.$i 2>err.$i; echo $? >rc.$i; } &
-	done && wait &&
+			>out.$i 2>err.$i && echo 0 >rc.$i || echo $? >rc.$i; } &
+		pids="$pids $!" || return 1
+	done && test_wait $pids &&
 	cat rc.* | sort | uniq -c >counts &&
 	printf "      1 0\n      7 1\n" >exp && test_cmp exp counts &&
 	test $(wc -l <$L) = $(($(wc -l <before) + 1)) &&

@@ -19,7 +19,7 @@ for l in open(sys.argv[1]):
 test_expect_success 'setup: job, node key, control key, 12 trainers' '
 	./mkresults job -o job --params 3 --classes 10 &&
 	dml-keygen -o node.key >node.pub &&
-	$PY - <<-\EOF
+	$PY - <<-\EOF &&
 	import json, random
 	rnd = random.Random(7)
 	items = {"c%02d" % i: rnd.randrange(10) for i in range(40)}

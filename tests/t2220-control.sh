@@ -82,8 +82,8 @@ test_expect_success 'dml-run: careful and adversarial trainers are decided after
 		case $(grep -o "\"kind\":\"[a-z]*\"" $d/profile.json) in
 		*careful*|*adversarial*) test $n = 10 ;;
 		*noisy*) test $n -ge 10 && test $n -le 40 && test $((n % 10)) = 0 ;;
-		esac || return 1
-		echo "$(basename $d) $n" >>asked.txt
+		esac &&
+		echo "$(basename $d) $n" >>asked.txt || return 1
 	done &&
 	cat asked.txt
 '

@@ -69,8 +69,8 @@ test_expect_success 'the same job on the ledger and on the chain: the same payou
 test_expect_success 'every payee claims with its proof and is paid once' '
 	n=$(head -1 chain1.out | jq ".leaves | length") && test $n = 8 &&
 	i=0 && while [ $i -lt $n ]; do
-		dml-settle claim -K customer.eth --payouts chain1.out --index $i >cl.$i || return 1
-		i=$((i + 1))
+		dml-settle claim -K customer.eth --payouts chain1.out --index $i >cl.$i &&
+		i=$((i + 1)) || return 1
 	done &&
 	test_grep "\"type\":\"dml.eth.claimed\"" cl.0 &&
 	test "$(bal $(addr d1.payee) $(addr devel.payee) $(addr fed1.payee) $(addr fed2.payee) $(addr rep.payee))" = "10 100 22 7 20" &&
@@ -111,7 +111,7 @@ test_expect_success 'a claim with a wrong proof is reverted, nothing paid' '
 '
 test_expect_success 'faults: a revert, a wrong chain id, a nonce gap, no gas money, no node' '
 	test_expect_code 1 dml-settle -K customer.eth -P book.nd --job j3.json \
-		--stored stored.json --contributions c1.json 2>err ;
+		--stored stored.json --contributions c1.json 2>err &&
 	test_grep "contributions are for job" err &&
 	contrib $j3 d1 d2 d3 >c3.json &&
 	test_expect_code 1 dml-settle -K customer.eth -P book.nd --job j3.json \

@@ -48,7 +48,11 @@ test_expect_success 'setup: a job, 50 devices, a duplicate, a late result' '
 test_expect_success '50 devices publish, the node aggregates from the broker' '
 	ID=$(cat id) &&
 	"$EX/node.sh" subscribe 127.0.0.1 $PORT $ID &&
-	for f in dev.*; do "$EX/device.sh" 127.0.0.1 $PORT $ID $f & done && wait &&
+	pids= &&
+	for f in dev.*; do
+		"$EX/device.sh" 127.0.0.1 $PORT $ID $f & pids="$pids $!" || return 1
+	done &&
+	test_wait $pids &&
 	"$EX/device.sh" 127.0.0.1 $PORT $ID dev.aab &&
 	"$EX/device.sh" 127.0.0.1 $PORT $ID late &&
 	"$EX/node.sh" aggregate 127.0.0.1 $PORT job node.key $((N + 2)) 20 \

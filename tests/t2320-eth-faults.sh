@@ -76,7 +76,7 @@ test_expect_success 'the node dies with the settle transaction sent, not mined: 
 	pid=$! &&
 	wait_pending 1 &&
 	kill_node &&
-	{ wait $pid; rc=$?; } ; test $rc = 2 &&
+	test_expect_code 2 wait $pid &&
 	test_grep "settle: transaction 0x[0-9a-f]\{64\} was sent, its receipt is unknown: .*cannot reach the node" err &&
 	test_empty s2 &&
 	start_node &&
@@ -101,7 +101,7 @@ test_expect_success 'the node dies after mining the settle transaction, before t
 	is pending "$(pending)" 0 &&
 	kill_node &&
 	kill -CONT $pid &&
-	{ wait $pid; rc=$?; } ; is "exit status" $rc 2 &&
+	{ wait $pid && rc=0 || rc=$?; } && is "exit status" $rc 2 &&
 	test_grep "was sent, its receipt is unknown" err &&
 	test_empty s3 &&
 	start_node &&
@@ -116,9 +116,9 @@ test_expect_success 'the node dies after mining the settle transaction, before t
 test_expect_success 'every payee of the restarted jobs claims once' '
 	for s in s1 s2 s3; do
 		i=0 && while [ $i -lt 8 ]; do
-			dml-settle claim -K customer.eth --payouts $s --index $i >/dev/null || return 1
-			i=$((i + 1))
-		done
+			dml-settle claim -K customer.eth --payouts $s --index $i >/dev/null &&
+			i=$((i + 1)) || return 1
+		done || return 1
 	done &&
 	test "$(bal $(addr d1.payee) $(addr devel.payee) $(addr rep.payee))" = "30 300 60" &&
 	for j in j1 j2 j3; do
@@ -135,7 +135,7 @@ test_expect_success 'a transaction mined with status 0: a clear error naming the
 	b=$! &&
 	wait_pending 2 &&
 	test "$(rpc miner_start)" = true &&
-	{ wait $a; ra=$?; } ; { wait $b; rb=$?; } ;
+	{ wait $a && ra=0 || ra=$?; } && { wait $b && rb=0 || rb=$?; } &&
 	test "$ra$rb" = 01 || test "$ra$rb" = 10 &&
 	cat err.a err.b >err &&
 	test_grep "claim: transaction 0x[0-9a-f]\{64\} was mined in block [0-9]* and reverted (status 0): .*AlreadyClaimed" err &&

@@ -48,7 +48,7 @@ test_expect_success 'emissions of epochs 0, 1, 41, 42, 100, 300: as on the ledge
 	test "$(jq -r .amount chain.0) $(jq -r .amount chain.42) $(jq -r .amount chain.300)" = "15625 8064 138" &&
 	jq -r ".payouts[] | \"\(.address) \(.amount)\"" chain.* | sort |
 		awk "{ t[\$1] += \$2 } END { for (a in t) print a, t[a] }" | sort >want &&
-	for a in $(cut -d" " -f1 want); do echo "$a $(bal $a)"; done >got &&
+	for a in $(cut -d" " -f1 want); do echo "$a $(bal $a)" || return 1; done >got &&
 	test_cmp want got &&
 	paid=$(jq -s "[.[].paid | tonumber] | add" chain.*) &&
 	test "$(bal $TOKEN)" = $((1000000 + 1000 - paid))

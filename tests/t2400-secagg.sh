@@ -174,7 +174,7 @@ import json
 m = json.load(open(\"r/masked.1\")); del m[\"sig\"], m[\"from\"]
 print(json.dumps(m))" >m2 && ./rec-sign d2/key m2 >m2.sig &&
 	rm -f node.st && cat r/keys.* | node collect-keys --threshold 4 >/dev/null &&
-	for i in 1 3 4 5 6; do rm -f d$i/st; dev $i advertise --seed s d$i/res >/dev/null &&
+	for i in 1 3 4 5 6; do rm -f d$i/st && dev $i advertise --seed s d$i/res >/dev/null &&
 		dev $i share -r node.pub r/roster >/dev/null || return 1; done &&
 	cat r/shares.* | node route-shares >/dev/null &&
 	test_must_fail node collect-masked r/masked.1 m2.sig >out 2>err &&
@@ -212,10 +212,10 @@ test_expect_success 'SecAgg+: odd --neighbours rounds up to even' '
 	round "" "" "" --neighbours 5 && test_grep "\"neighbours\":6" r/roster
 '
 test_expect_success 'SecAgg+: a share addressed to a device that is not a neighbour' '
-	round "" "" "" --neighbours 4 2>/dev/null; rm -f node.st &&
+	round "" "" "" --neighbours 4 2>/dev/null && rm -f node.st &&
 	node collect-keys --neighbours 4 r/keys.* >roster2 &&
 	for i in 1 2 3; do dev $i share -r node.pub roster2 >s.$i 2>/dev/null ||
-		{ rm -f d$i/st; dev $i advertise --seed s d$i/res >/dev/null &&
+		{ rm -f d$i/st && dev $i advertise --seed s d$i/res >/dev/null &&
 		  dev $i share -r node.pub roster2 >s.$i; } || return 1; done &&
 	$PY -c "
 import json
@@ -234,7 +234,7 @@ print(json.dumps(r))" >s.bad && ./rec-sign d1/key s.bad >s.badsig &&
 
 setup 6
 test_expect_success 'collect-keys: a bad signature, a duplicate, a stranger, a replay' '
-	rm -rf node.st d*/st && for i in 1 2 3; do dev $i advertise d$i/res >k.$i; done &&
+	rm -rf node.st d*/st && for i in 1 2 3; do dev $i advertise d$i/res >k.$i || return 1; done &&
 	sed "s/\"round\":0/\"round\":1/" k.1 >k.forged &&
 	test_must_fail node collect-keys k.2 k.forged >out 2>err &&
 	test_grep "k.forged:1: bad signature" err && test_empty out &&
@@ -341,7 +341,7 @@ print(json.dumps(q))" >req.both && ./rec-sign node.key req.both >req.both.sig &&
 	test_empty out && test -f d3/st
 '
 test_expect_success 'duplicate and wrong unmask answers' '
-	for i in 3 4 5 6; do dev $i unmask -r node.pub p/request >p/unmask.$i; done &&
+	for i in 3 4 5 6; do dev $i unmask -r node.pub p/request >p/unmask.$i || return 1; done &&
 	test_must_fail node unmask p/unmask.2 p/unmask.3 p/unmask.3 2>err &&
 	test_grep "a second unmask record from device" err &&
 	$PY -c "
@@ -374,7 +374,7 @@ u = json.load(open(\"d$i/u\")); u[\"job\"] = \"$SJ\"; u[\"task\"] = \"stats\"
 print(json.dumps(u))" >s/u$i && ./rec-sign d$i/key s/u$i >s/res$i &&
 		dev $i advertise s/res$i >s/keys$i || return 1
 	done &&
-	sn() { step=$1; shift; dml-aggregate --scheme secagg --step $step \
+	sn() { step=$1 && shift && dml-aggregate --scheme secagg --step $step \
 		--state s/node.st -j sjob -k node.key "$@"; } &&
 	cat s/keys1 s/keys2 s/keys3 | sn collect-keys >s/roster &&
 	for i in 1 2 3; do dev $i share -r node.pub s/roster >s/shares$i || return 1; done &&
@@ -389,7 +389,7 @@ print(json.dumps(m))" >s/big && ./rec-sign d1/key s/big >s/big.sig &&
 	# (under ASan, which maps terabytes, without the limit)
 	lim="ulimit -v 2000000" &&
 	(eval "$lim" && dml-aggregate --version) >/dev/null 2>&1 || lim=: &&
-	(eval "$lim" && sn collect-masked s/big.sig >out 2>err; echo $? >rc) &&
+	(eval "$lim" && sn collect-masked s/big.sig >out 2>err && echo 0 >rc || echo $? >rc) &&
 	echo 1 >want && test_cmp want rc &&
 	test_grep "s/big.sig:1: field \"y\" must hold 8589934592 bytes" err &&
 	test_empty out

@@ -30,7 +30,7 @@ test_expect_success 'a round with a quarter of the devices dropping' '
 	test_grep "\"dropped\":[12]" agg.json
 '
 test_expect_success 'its sum is the plain sum of the devices that sent updates' '
-	for f in out/dev/*.mask; do cat "${f%.mask}.result"; done |
+	for f in out/dev/*.mask; do cat "${f%.mask}.result" || return 1; done |
 		dml-aggregate -j job.json -k fed1.key >plain.json &&
 	$PY -c "
 import base64, json

@@ -269,7 +269,7 @@ assert \"Differential privacy\" in json.loads(open(\"rep\").readline())[\"render
 '
 
 test_expect_success 'bad input: malformed record, with file:line, no output' '
-	{ cat dev-0001.raw; echo "{\"type\":"; } >bad &&
+	{ cat dev-0001.raw && echo "{\"type\":"; } >bad &&
 	test_must_fail dml-privacy clip -j central.json -k $D1/key -o written bad 2>err &&
 	test_grep "^dml-privacy: bad:2: " err && ! test -e written
 '
@@ -317,7 +317,7 @@ test_expect_success 'bad input: a result of another job, another device, clipped
 	test_must_fail dml-privacy clip -j central.json -k $D1/key dev-0001.res >out 2>err &&
 	test_grep "dev-0001.res:1: the result already has \"privacy\"" err &&
 	test_empty out &&
-	{ cat dev-0001.raw; cat dev-0002.raw; } >two &&
+	{ cat dev-0001.raw && cat dev-0002.raw; } >two &&
 	test_must_fail dml-privacy clip -j central.json -k $D1/key -o written two 2>err &&
 	test_grep "two:2: the result is signed by another key" err && ! test -e written
 '

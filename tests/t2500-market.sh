@@ -119,7 +119,7 @@ test_expect_success 'add: a listing with a bad signature is refused, nothing ind
 '
 test_expect_success 'add: malformed records name file and line, exit 1' '
 	cp $IDX before &&
-	{ cat l3.json; echo "{\"type\":"; } >bad.json &&
+	{ cat l3.json && echo "{\"type\":"; } >bad.json &&
 	test_must_fail dml-market add bad.json >out 2>err &&
 	test_grep "^dml-market: add: bad.json:2: malformed JSON" err &&
 	sed "s/\"price\":\"9\"/\"price\":9/" l2.json | $SIGN dev.key >bad2.json &&
@@ -282,12 +282,14 @@ test_expect_success '$DML_KEY is the key when -k is not given; -j names the job 
 	test_grep "^dml-market: verify: plain.json: the job names no license" err
 '
 test_expect_success '8 concurrent publishers: every listing indexed once, whole lines' '
+	pids= &&
 	for i in 1 2 3 4 5 6 7 8; do
 		dml-market publish -k dev.key --algorithm zero.model --category c$i \
 			--price $i --license single --description "parallel $i" \
 			--index par.nd --time $T0 >p$i.json &
+		pids="$pids $!" || return 1
 	done &&
-	wait &&
+	test_wait $pids &&
 	test $(wc -l <par.nd) = 8 &&
 	dml-market search --index par.nd >all &&
 	cat p1.json p2.json p3.json p4.json p5.json p6.json p7.json p8.json >want &&

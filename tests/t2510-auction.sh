@@ -175,11 +175,11 @@ test_expect_success 'a refunded escrow does not count' '
 	test_empty out && test_grep "refused: the escrow is already refunded" err
 '
 test_expect_success 'bad input: malformed, wrong type, a job twice; exit 1, no output' '
-	{ cat jA.json; echo "{\"type\":"; } >bad.nd &&
+	{ cat jA.json && echo "{\"type\":"; } >bad.nd &&
 	test_must_fail dml-auction --capacity 10 $A -o o.nd bad.nd >out 2>err &&
 	test_grep "^dml-auction: bad.nd:2: malformed JSON" err &&
 	test_empty out && ! test -e o.nd &&
-	{ cat jB.json; echo "{\"type\":\"dml.result\",\"v\":1}"; } >bad.nd &&
+	{ cat jB.json && echo "{\"type\":\"dml.result\",\"v\":1}"; } >bad.nd &&
 	test_must_fail dml-auction --capacity 10 $A bad.nd >out 2>err &&
 	test_grep "^dml-auction: bad.nd:2: expected a dml.job record, got dml.result" err &&
 	test_empty out &&

@@ -119,10 +119,10 @@ test_expect_success 'score: the same inputs give the same leaderboard' '
 '
 test_expect_success 'score: a bad entry names its file and line, exit 1, no output' '
 	sed -n 2p ent.nd | sed "s/2026-01-11/2026-01-10/" >forged.nd &&
-	{ sed -n 1p ent.nd; cat forged.nd; } >bad.nd &&
+	{ sed -n 1p ent.nd && cat forged.nd; } >bad.nd &&
 	test_must_fail dml-market score $SC bad.nd -o b.json >out 2>err &&
 	test_grep "^dml-market: score: bad.nd:2: bad signature" err && test_empty out && ! test -e b.json &&
-	{ sed -n 1p ent.nd; echo "{\"type\":"; } >bad.nd &&
+	{ sed -n 1p ent.nd && echo "{\"type\":"; } >bad.nd &&
 	test_must_fail dml-market score $SC bad.nd 2>err &&
 	test_grep "^dml-market: score: bad.nd:2: malformed JSON" err &&
 	sed -n 1p ent.nd | sed "s/\"competition\":\"[a-z0-9]*\"/\"competition\":\"$(cidof m1.model)\"/" |

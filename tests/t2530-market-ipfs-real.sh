@@ -40,9 +40,9 @@ test_expect_success 'an id that is not a listing on the node is refused, nothing
 '
 test_expect_success 'a competition scores a model fetched from the node' '
 	N=50 &&
-	{ printf "\0\0\10\3"; perl -e "print pack(q(N3), $N, 28, 28)";
+	{ printf "\0\0\10\3" && perl -e "print pack(q(N3), $N, 28, 28)" &&
 	  zcat $DATA/t10k-images-idx3-ubyte.gz | tail -c +17 | head -c $((N * 784)); } >img.idx &&
-	{ printf "\0\0\10\1"; perl -e "print pack(q(N), $N)";
+	{ printf "\0\0\10\1" && perl -e "print pack(q(N), $N)" &&
 	  zcat $DATA/t10k-labels-idx1-ubyte.gz | tail -c +9 | head -c $N; } >lab.idx &&
 	dml-market compete -k cust.key --images img.idx --labels lab.idx --prize 100 \
 		--deadline 2026-02-01T00:00:00Z --time 2026-01-10T00:00:00Z -o comp.json &&

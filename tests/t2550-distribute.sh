@@ -119,12 +119,11 @@ test_expect_success 'spreading by region: a device goes to a node of its region'
 	r=$($PY -c "import json; print(json.load(open(\"devs/dev-0001/profile.json\"))[\"attrs\"][\"region\"])") &&
 	dml-distribute -j job.json -k dist.key --node fed1.pub=$r --node fed2.pub \
 		-m model.json -o outr reg &&
-	for d in devs/dev-*; do
+	for d in devs/dev-*/; do
 		k=$(pubof $d/pub) &&
-		grep -q "$k" outr/*.ndjson || continue
+		{ grep -q "$k" outr/*.ndjson || continue; } &&
 		dr=$($PY -c "import json; print(json.load(open(\"$d/profile.json\"))[\"attrs\"][\"region\"])") &&
-		if [ "$dr" = "$r" ]; then grep -q "$k" outr/fed1.ndjson || return 1
-		fi
+		if [ "$dr" = "$r" ]; then grep -q "$k" outr/fed1.ndjson; fi || return 1
 	done &&
 	test $(cat outr/*.ndjson | wc -l) = $(wc -l <want2)
 '
@@ -244,12 +243,12 @@ test_expect_success 'a selected device whose own signature fails is refused' '
 	test_grep "badsig:$L: bad signature" err && test_empty out.json && ! test -e x2
 '
 test_expect_success 'malformed registry lines: FILE:LINE, exit 1, no output' '
-	{ head -3 reg; echo "{\"consent\":[\"fashion-mnist\"],"; tail -n +4 reg; } >r1 &&
+	{ head -3 reg && echo "{\"consent\":[\"fashion-mnist\"]," && tail -n +4 reg; } >r1 &&
 	resign r1 malformed &&
 	test_must_fail dml-distribute -j job.json -k dist.key --node fed1.pub \
 		-m model.json -A x3 malformed >out.json 2>err &&
 	test_grep "^dml-distribute: malformed:4: malformed JSON" err && test_empty out.json &&
-	{ head -2 reg; echo "{\"attrs\":{},\"capacity\":1,\"consent\":\"fashion-mnist\",\"created\":\"$T\",\"from\":\"$A1\",\"type\":\"dml.device\",\"v\":1}"; tail -n +3 reg; } >r2 &&
+	{ head -2 reg && echo "{\"attrs\":{},\"capacity\":1,\"consent\":\"fashion-mnist\",\"created\":\"$T\",\"from\":\"$A1\",\"type\":\"dml.device\",\"v\":1}" && tail -n +3 reg; } >r2 &&
 	resign r2 wrongtype &&
 	test_must_fail dml-distribute -j job.json -k dist.key --node fed1.pub \
 		-m model.json -A x3 wrongtype >out.json 2>err &&

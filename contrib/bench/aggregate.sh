@@ -17,7 +17,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 work=$here/work
 PY=/usr/bin/python3
-PKGS="libsodium jansson libcurl gmp openblas zlib"
 
 make -C "$top" -s lib/libdml.a bin/dml-aggregate bin/dml-keygen \
 	tests/helpers/mkresults

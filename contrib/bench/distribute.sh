@@ -20,7 +20,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 work=$here/work/distribute
-PKGS="libsodium jansson libcurl gmp openblas zlib"
+PKGS=$("$top/contrib/install-deps" --pkg-config)
 bin=$top/bin
 export OPENBLAS_NUM_THREADS=1	# dml-distribute does no linear algebra
 

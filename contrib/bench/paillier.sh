@@ -21,7 +21,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 work=$here/work/paillier
-PKGS="libsodium jansson libcurl gmp openblas zlib"
+PKGS=$("$top/contrib/install-deps" --pkg-config)
 bin=$top/bin
 LAYOUT="--frac-bits 14 --int-bits 14 --max-summands 256"	# the default
 

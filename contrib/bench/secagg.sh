@@ -17,7 +17,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 work=$here/work/secagg
-PKGS="libsodium jansson libcurl gmp openblas zlib libsecp256k1"
+PKGS=$("$top/contrib/install-deps" --pkg-config)
 N=${N:-500} P=${P:-100000} FULL=${FULL:-1} INPROC=${INPROC:-1}
 
 make -C "$top" -s lib/libdml.a bin/dml-keygen bin/dml-encrypt \

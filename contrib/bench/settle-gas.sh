@@ -14,7 +14,7 @@ top=$(cd "$here/../.." && pwd)
 eth=$top/contrib/ethereum
 work=$here/work/gas
 SIZES=${SIZES:-10 1000 100000}
-PKGS="libsodium jansson libcurl gmp openblas zlib libsecp256k1"
+PKGS=$("$top/contrib/install-deps" --pkg-config)
 
 make -C "$top" -s lib/libdml.a bin/dml-settle bin/dml-keygen bin/dml-job \
 	tests/helpers/rec-sign

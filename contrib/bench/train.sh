@@ -30,7 +30,7 @@ PY=/usr/bin/python3
 mkdir -p work
 
 make -s -C $TOP lib/libdml.a
-PKGS="libsodium jansson libcurl gmp openblas zlib"
+PKGS=$($TOP/contrib/install-deps --pkg-config)
 # shellcheck disable=SC2046
 cc -std=c11 -D_DEFAULT_SOURCE -O2 $(for d in "$TOP"/lib/*/; do printf -- "-I%s " "$d"; done) $(pkg-config --cflags $PKGS) \
 	-o work/train_c train_c.c $TOP/lib/libdml.a \

@@ -9,9 +9,17 @@
 #ifndef DML_AMOUNT_H
 #define DML_AMOUNT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A valid decimal token amount? 1 yes, 0 no. */
 int amount_ok(const char *s);
 /* Compare two valid amounts numerically: -1, 0 or 1. */
 int amount_cmp(const char *a, const char *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

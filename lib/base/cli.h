@@ -31,6 +31,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Ids of the common long-only options (single letters are their own id). */
 enum { CLI_SEED = 0x7001, CLI_ID_BASE = 0x7100 };
 
@@ -129,5 +133,9 @@ void cli_opt_error(const cli *c, const char *fmt, ...)
 /* "--name" of an option id in c's table (for messages about options not
  * current, e.g. two that exclude each other). */
 const char *cli_name(const cli *c, int id);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PIPELINE_SLOTS 2
 
 typedef struct pipeline pipeline;
@@ -35,5 +39,9 @@ int pipeline_submit(pipeline *p, int slot, const json_t *r,
 int pipeline_digest(pipeline *p, int slot, unsigned char d[64]);
 /* Stops the worker; waits for a hash in progress. */
 void pipeline_free(pipeline *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

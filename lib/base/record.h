@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Schema major version every record type is at. */
 #define DML_RECORD_V 1
 /* Strings at least this long take the zero-copy path. */
@@ -122,5 +126,9 @@ int rec_write(FILE *f, const json_t *j, const rec_in *src);
  * release it and close stdout; a write error ends the program with status
  * 2, as dml_close_stdout does. */
 void rec_print_final(json_t *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

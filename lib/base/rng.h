@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct dml_rng {
 	uint64_t s[4];
 } dml_rng;
@@ -37,5 +41,9 @@ double rng_gamma(dml_rng *r, double shape);
 int rng_pick(dml_rng *r, const double *w, int k);
 /* Fisher-Yates shuffle. */
 void rng_shuffle(dml_rng *r, size_t *a, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum dml_dtype { DT_F32, DT_F64, DT_I32, DT_U8, DT_NONE = -1 };
 
 #define TENSOR_MAXDIM 8
@@ -61,5 +65,9 @@ size_t b64_enclen(size_t n);
 size_t b64_declen(size_t len);
 void b64_encode(char *dst, const void *src, size_t n);
 long long b64_decode(void *dst, const char *src, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

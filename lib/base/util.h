@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define DML_VERSION "0.1.0"
 
 /* Exit statuses shared by every program (see dml(7)): 0 success, 1 the
@@ -99,5 +103,9 @@ void dml_version(void) __attribute__((noreturn));
 
 /* Check stdout at exit: flush and close, die on failure. */
 void dml_close_stdout(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

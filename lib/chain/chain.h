@@ -26,6 +26,10 @@
 #include "record.h"
 #include "settle.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { CHAIN_REJECT = -1, CHAIN_ESYS = -2 };
 
 /* Job states of JobEscrow, as its enum State numbers them. */
@@ -159,5 +163,9 @@ int chain_pay_listing(chain *c, const market_listing *l, const char *licensee,
  * the escrow's token (chain_payment_check)? CHAIN_* codes. */
 int chain_license_paid(const market_license *c, chain *ch,
     const char *bookf);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CID_CHUNK 262144
 #define CID_MAXLINKS 174
 #define CID_RAW 0x55
@@ -61,5 +65,9 @@ void cid_file_free(cid_file *f);
 int cid_of_bytes(const void *p, size_t n, char out[CID_MAXSTR]);
 /* The same for a file's contents, read in chunks ("-": stdin). */
 int cid_of_file(const char *path, char out[CID_MAXSTR]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 #include <gmp.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FXP_MAXFRAC 52		/* fractional bits */
 #define FXP_MAXWIDTH 63		/* a slot's sum fits an int64_t */
 #define FXP_MAXSUMMANDS (1LL << 40)
@@ -58,5 +62,9 @@ void fxp_pack(mpz_t m, const int64_t *v, int k, int width, const mpz_t n);
  * is not of that form (something is left above slot k-1: a wrong key or
  * an overflow). */
 int fxp_unpack(int64_t *v, int k, int width, const mpz_t m, const mpz_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

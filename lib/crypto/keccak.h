@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* An incremental hasher. */
 typedef struct keccak_ctx {
 	uint64_t s[25];
@@ -23,5 +27,9 @@ void keccak_final(keccak_ctx *c, unsigned char out[32]);
 
 /* out = Keccak-256(p[0..n)). */
 void keccak256(unsigned char out[32], const void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct keyset keyset;
 
 keyset *keyset_new(void);
@@ -27,5 +31,9 @@ const unsigned char *keyset_sorted(keyset *s);
  * record ("key") or a record naming a "device" (dml.assignment). Blank
  * lines and lines starting with '#' are skipped. -1 "file:line: what". */
 int keyset_load(keyset *s, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* role as bytes32: its ASCII left-aligned, zero-padded (Solidity's
  * bytes32("device")); -1 if longer than 32 bytes. */
 int merkle_role(const char *role, unsigned char out[32]);
@@ -45,5 +49,9 @@ void merkle_free(merkle_tree *t);
 /* Does the proof take leaf to root? */
 int merkle_verify(const unsigned char leaf[32],
     const unsigned char (*proof)[32], size_t np, const unsigned char root[32]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

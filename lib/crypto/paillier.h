@@ -62,6 +62,10 @@
 #include "record.h"
 #include "tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PAILLIER_BITS 2048	/* the default modulus size */
 #define PAILLIER_KIDLEN 64	/* hex digits of a key id */
 
@@ -204,5 +208,9 @@ json_t *ptensor_encrypt(const paillier_pk *pk, const fxp_layout *l,
  * overflow, or of tampering. */
 int ptensor_decrypt(const paillier_sk *sk, const rec_in *in,
     const char *field, const ptensor *h, int64_t bound, double *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

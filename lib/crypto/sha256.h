@@ -14,6 +14,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* out = SHA-256(p[0..n)). */
 void sha256(unsigned char out[32], const void *p, size_t n);
 
@@ -23,5 +27,9 @@ const char *sha256_impl(void);
 /* Tests: on = 0 forces libsodium, 1 restores the automatic choice.
  * Returns the previous setting. Not to be called while other threads hash. */
 int sha256_allow_ni(int on);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

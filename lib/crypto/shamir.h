@@ -24,6 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SHAMIR_BYTES 32
 /* holder indices are 1 .. SHAMIR_MAXX */
 #define SHAMIR_MAXX 0xffffffu
@@ -60,5 +64,9 @@ int shamir_apply(const unsigned char *lambda, const unsigned char *shares,
  * commitment (secagg does). */
 int shamir_combine(const uint32_t *xs, const unsigned char *shares,
     int count, int t, unsigned char secret[SHAMIR_BYTES]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SIG_DOMAIN "dml-record-v1"
 #define SIG_DIGEST 64
 
@@ -60,5 +64,9 @@ int box_seal(const unsigned char pk[32], const void *m, size_t n,
 /* Open a sealed box; *m is sodium_malloc'd (free with sodium_free). */
 int box_open(const dml_key *k, const unsigned char *ct, size_t n,
     unsigned char **m, size_t *mlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -38,6 +38,10 @@
 #include "ledger.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct auction_job {
 	char id[CID_MAXSTR];
 	char *bid;			/* decimal token amount (malloc'd) */
@@ -99,5 +103,8 @@ size_t auction_single_use(auction_job *v, size_t n,
 /* Each job once: -1 with dml_error naming a job listed twice. Reorders v
  * (by id). */
 int auction_unique(auction_job *v, size_t n);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,6 +29,10 @@
 #include "timefmt.h"
 #include "sign.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Return values: 0 done; LEDGER_REJECT the ledger or the operation breaks
  * a rule (the data is refused: exit 1); LEDGER_ESYS a system error (I/O,
  * locking, a missing file: exit 2). dml_error says what. */
@@ -160,5 +164,9 @@ int ledger_entry_touches(const json_t *entry, const char *account);
 /* A valid account name: a hex key or a reserved name. */
 int ledger_account_ok(const char *s);
 
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -33,6 +33,10 @@
 #include "ledger.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MARKET_ENV_INDEX "DML_MARKET_INDEX"
 /* Longest description and category (bytes). */
 #define MARKET_MAX_TEXT 4096
@@ -215,5 +219,9 @@ int market_award_list(const market_comp *c, const char *boardf,
 int market_award_ledger(const char *ledger_path, const market_comp *c,
     const char *boardf, const dml_key *k, const char *when, json_t **payouts,
     long long *seq, char hash[65]);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -23,6 +23,10 @@
 #include "job.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Node roles in the order their fees are paid (and in the job's
  * reward.node_fees). */
 enum settle_node {
@@ -129,5 +133,9 @@ int settle_load_contrib(const char *path, const char *job, settle_contrib *c,
 json_t *settle_record(const char *job, const char *report,
     const char *customer, const mpz_t escrow, const settle_list *l,
     const mpz_t refund, size_t devices);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

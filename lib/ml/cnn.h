@@ -17,6 +17,10 @@
 
 #include "data.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CNN_INPUTS 784		/* 28 x 28 x 1 */
 
 /* P for a cnn of `classes` outputs. */
@@ -41,5 +45,9 @@ float *cnn_forward_out(cnn_work *w);
  * that buffer. */
 void cnn_backward(const float *p, int classes, cnn_work *w, const int32_t *y,
     int b, float *grad);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 
 #include "rng.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define DATA_MAXDIM 4		/* IDX: dimensions of one sample */
 #define DATA_MAXCLASSES 65536	/* labels are 0 .. DATA_MAXCLASSES-1 */
 
@@ -171,5 +175,9 @@ int data_attack_from_json(const json_t *o, data_attack *a);
  * (delta = n * mean update) of P values. */
 void data_attack_update(const data_attack *a, double *delta, size_t P,
     double n, dml_rng *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -57,6 +57,10 @@
 #include "data.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define MODEL_MAXLAYERS 16	/* weight layers */
 #define MODEL_MAXWIDTH (1 << 20)
 #define MODEL_MAXPARAMS (1LL << 31)
@@ -134,5 +138,9 @@ int model_evaluate(const dml_model *m, const dml_data *d, double *accuracy,
     double *loss);
 /* Does the dataset fit the model (features, labels < classes)? */
 int model_check_data(const dml_model *m, const dml_data *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -32,6 +32,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum robust_kind {
 	ROBUST_MEAN, ROBUST_MEDIAN, ROBUST_TRIMMED, ROBUST_KRUM,
 	ROBUST_MULTIKRUM, ROBUST_FLTRUST
@@ -77,5 +81,9 @@ double robust_trust(const double *g, const double *ref, size_t d,
 
 /* Cosine of two vectors, 0 when either is zero. */
 double robust_cosine(const double *a, const double *b, size_t d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 
 #include "data.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct split_opts {
 	const char *out;	/* the folder to create (no trailing '/') */
 	const char *type;	/* the data type devices consent to */
@@ -58,5 +62,9 @@ int split_partition(split_opts *o, const dml_data *d, int *dev);
  * dml_error and nothing left behind. */
 json_t *split_write(const split_opts *o, const dml_data *d, const int *dev);
 void split_free(split_opts *o);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

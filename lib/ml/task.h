@@ -19,6 +19,10 @@
 #include "data.h"
 #include "model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* E epochs of minibatch SGD (no momentum, no weight decay) from `base`,
  * batches of `batch` rows (the last batch of an epoch may be smaller),
  * learning rate lr, sample order shuffled each epoch by a generator
@@ -53,5 +57,9 @@ long task_predict(const dml_model *m, const dml_data *d, double *hist,
  * (C = d->classes); labels of C or more are not counted. bins >= 1. */
 long task_stats(const dml_data *d, int bins, double *sum, double *sumsq,
     double *hist, double *labels);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 
 #include "rlp.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- hex and addresses ------------------------------------------------ */
 
 /* Decode hex (with or without 0x) into exactly n bytes. */
@@ -148,5 +152,9 @@ json_t *eth_send(eth_rpc *r, const eth_key *k, const unsigned char *to,
 /* Logs of a receipt whose topic 0 is keccak256(event signature), in
  * order (borrowed from the receipt, in a new array). */
 json_t *eth_receipt_logs(const json_t *receipt, const char *event);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

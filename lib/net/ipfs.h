@@ -38,6 +38,10 @@
 
 #include "cid.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define IPFS_ENV_REPO "DML_IPFS_REPO"
 #define IPFS_ENV_API "DML_IPFS_API"
 /* Largest block fetched: ipfs's own limit is 1 MiB (2 MiB on bitswap). */
@@ -91,5 +95,9 @@ int ipfs_block_has(ipfs_store *st, const cid *c);
 /* Path of a block's file in the blockstore (caller frees); NULL over the
  * API. For tests and repairs. */
 char *ipfs_block_path(const ipfs_store *st, const cid *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

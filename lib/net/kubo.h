@@ -22,6 +22,10 @@
 
 #include "cid.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define KUBO_ATTEMPTS 3
 #define KUBO_DEFAULT_TIMEOUT 60
 
@@ -61,5 +65,9 @@ int kubo_block_put(kubo *k, const cid *c, const void *p, size_t n);
 
 /* POST /api/v0/version: the node's version string (caller frees). */
 int kubo_version(kubo *k, char **version);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A growing output buffer; owns p. */
 typedef struct rlp_buf {
 	unsigned char *p;
@@ -32,5 +36,9 @@ size_t rlp_list_begin(const rlp_buf *b);
 void rlp_list_end(rlp_buf *b, size_t mark);
 /* Append raw bytes (a prefix such as a transaction type). */
 void rlp_raw(rlp_buf *b, const void *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

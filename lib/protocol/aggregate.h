@@ -37,6 +37,10 @@
 #include "sign.h"
 #include "util.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- plaintext scale factors ------------------------------------------ */
 
 /* Positive integer factors by device key: a weighted sum multiplies each
@@ -147,5 +151,8 @@ int agg_intake_result(agg_intake *t, const rec_in *in, const json_t *r,
 /* The round: o->round, or the first taken result's; -1 before. */
 long long agg_intake_round(const agg_intake *t);
 void agg_intake_free(agg_intake *t);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 
 #include "job.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct devrun_opts {
 	const char *device;	/* the device folder */
 	const char *model;	/* the model file, NULL for a stats job */
@@ -47,5 +51,9 @@ json_t *devrun(const dml_job *j, const unsigned char pk[32],
  * key and the round hashed together, so devices given one seed still
  * shuffle differently. */
 uint64_t devrun_seed(uint64_t seed, const unsigned char pk[32], long round);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

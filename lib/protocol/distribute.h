@@ -25,6 +25,10 @@
 #include "record.h"
 #include "sign.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The encrypted algorithm file begins with these 8 bytes. */
 #define DIST_ALG_MAGIC "DMLALG1\n"
 
@@ -127,5 +131,9 @@ int assign_open(const char *path, const dml_job *j, const dml_key *k,
  * dml_error "file:line: what" on a record that is not one. */
 int assign_keys_load(keyset *s, const char *path, const dml_job *j,
     const unsigned char *distributor);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

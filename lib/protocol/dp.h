@@ -34,6 +34,10 @@
 #include "record.h"
 #include "sign.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- clipping -------------------------------------------------------- */
 
 /* Euclidean norm of v, computed without overflow. */
@@ -131,5 +135,9 @@ int dp_budget(const job_dp *d, long long round, double *eps, double *next,
  * Its next_epsilon past the budget means this round is the last. */
 json_t *dp_account(const rec_in *in, const dml_job *j, long long round,
     long long devices, const json_t *last, const char *spent);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

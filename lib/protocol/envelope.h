@@ -35,6 +35,10 @@
 #include "record.h"
 #include "sign.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* New signed dml.sealed holding r for `to`. */
 json_t *envelope_seal(const json_t *r, const rec_in *in,
     const unsigned char to[32], const dml_key *k);
@@ -74,5 +78,9 @@ void pmodel_free(pmodel *pm);
  * more int_bits). */
 json_t *pmodel_scores(const pmodel *pm, const dml_job *j, const float *x,
     size_t n, const paillier_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -26,6 +26,10 @@
 #include "paillier.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum job_task { TASK_PREDICT, TASK_STATS, TASK_TRAIN };
 
 /* A job's "encryption": results are Paillier ciphertext tensors to the
@@ -182,5 +186,8 @@ json_t *job_criterion(const char *text);
  * dml_error if the record names another developer. */
 int job_license_set(json_t *r, const char *id, const char *kind,
     const char *developer);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -23,6 +23,9 @@
 #include "paillier.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
 /* The report node's step, in two calls: the final aggregate, then the
  * report of it or, below the job's min_devices, the dml.withheld record.
  * A program or library user making reports calls these two. */
@@ -116,5 +119,9 @@ json_t *report_decrypt(const dml_job *j, const json_t *rep, const rec_in *in,
     const paillier_sk *sk, const char *const *class_names, int nnames);
 /* Names of the classes of a known data type, or NULL. */
 const char *const *report_class_names(const char *datatype, int *n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

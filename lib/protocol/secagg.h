@@ -38,6 +38,10 @@
 #include "record.h"
 #include "sign.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* u32 elements per keystream chunk in the mask loop (32 KiB: two such
  * buffers and the accumulator's chunk stay in L1/L2). */
 #define SECAGG_CHUNK 8192
@@ -160,5 +164,9 @@ void secagg_node_free(secagg_node *s);
  * the state cannot be written. */
 int secagg_run_files(secagg_dev *d, secagg_node *s, const char *out,
     void (*skip)(const char *msg), int nfiles, char **files);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

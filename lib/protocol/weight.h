@@ -50,6 +50,10 @@
 #include "job.h"
 #include "record.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct weight_key weight_key;
 
 /* Read dml.control records ({"answers": {"ID": class, ...}}, for `job`
@@ -194,5 +198,9 @@ void weight_round_fltrust(weight_round *w, const double *ref, size_t d);
 double *weight_mean_update(const rec_in *in, const json_t *r, size_t *len);
 /* The same of the first record of a file: the FLTrust reference. */
 double *weight_update_load(const char *path, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

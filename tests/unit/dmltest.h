@@ -1,8 +1,7 @@
 /* dmltest: what the unit tests of lib/ share beyond TAP: the text of the
- * last library error, seeded random datasets, the checks of a gradient and of an SGD
- * step,
- * and Fashion-MNIST from the
- * Debian package dataset-fashion-mnist. */
+ * last library error, replayable randomness (test_random), seeded random
+ * datasets, the checks of a gradient and of an SGD step, and Fashion-MNIST
+ * from the Debian package dataset-fashion-mnist. */
 #ifndef DML_DMLTEST_H
 #define DML_DMLTEST_H
 
@@ -12,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "data.h"
 #include "model.h"
@@ -29,6 +30,57 @@ err_has(const char *s)
 	if (!ok_)
 		printf("#   error was: %s\n", dml_errmsg());
 	return ok_;
+}
+
+/* Replayable randomness. test_random() takes the run's seed (tap_seed:
+ * DML_TEST_SEED or a new one, printed) and makes it the source of every
+ * randombytes draw of the test and of the library under test: draw K is
+ * ChaCha20 (randombytes_buf_deterministic) keyed by the seed and K, so a
+ * failing run replays exactly with DML_TEST_SEED=N. Call it before
+ * sodium_init or dml_crypto_init: libsodium takes an implementation only
+ * then. Thread-safe (the draw counter is atomic). Never for anything but
+ * tests: the stream is as secret as its seed. */
+static uint64_t test_rb_seed, test_rb_draws;
+
+static inline void
+test_rb_buf(void *const buf, const size_t n)
+{
+	unsigned char k[randombytes_SEEDBYTES] = {0};
+	uint64_t draw = __atomic_fetch_add(&test_rb_draws, 1, __ATOMIC_RELAXED);
+
+	for (int i = 0; i < 8; i++) {
+		k[i] = (unsigned char)(test_rb_seed >> 8 * i);
+		k[8 + i] = (unsigned char)(draw >> 8 * i);
+	}
+	randombytes_buf_deterministic(buf, n, k);
+}
+
+static inline uint32_t
+test_rb_random(void)
+{
+	unsigned char b[4];
+
+	test_rb_buf(b, sizeof b);
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	    (uint32_t)b[3] << 24;
+}
+
+static inline const char *
+test_rb_name(void)
+{
+	return "dmltest seeded";
+}
+
+static inline uint64_t
+test_random(void)
+{
+	static randombytes_implementation impl = {
+		test_rb_name, test_rb_random, NULL, NULL, test_rb_buf, NULL
+	};
+
+	test_rb_seed = tap_seed();
+	randombytes_set_implementation(&impl);
+	return test_rb_seed;
 }
 
 /* A random dataset: N rows of F features uniform in [0,1), labels below C,

@@ -3,7 +3,7 @@
 #include "sign.h"
 #include "tensor.h"
 #include "util.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -566,6 +566,7 @@ main(void)
 {
 	char cmd[128];
 
+	test_random();
 	if (dml_crypto_init() < 0 || !mkdtemp(tmpl))
 		return 1;
 	memset(&job, 0, sizeof job);

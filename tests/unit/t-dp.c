@@ -7,7 +7,7 @@
 
 #include "dp.h"
 #include "sign.h"
-#include "tap.h"
+#include "dmltest.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -452,6 +452,7 @@ test_account(void)
 int
 main(void)
 {
+	test_random();
 	if (dml_crypto_init() < 0)
 		return 2;
 	test_clip();

@@ -2,7 +2,7 @@
  * account), EIP-55 vectors, key files, a signed EIP-1559 transaction that
  * recovers to its sender, and the ABI examples of the Solidity docs. */
 #include "eth.h"
-#include "tap.h"
+#include "dmltest.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -54,6 +54,7 @@ main(void)
 	struct stat st;
 	mpz_t z;
 
+	test_random();
 	if (sodium_init() < 0)
 		return 1;
 	address_of_secret("0000000000000000000000000000000000000000000000000000000000000001",

@@ -4,7 +4,7 @@
  * recovery from a torn last line cut at every byte. */
 #include "ledger.h"
 #include "util.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -811,6 +811,7 @@ main(void)
 {
 	char dir[] = "/tmp/t-ledger.XXXXXX", *lpath;
 
+	test_random();
 	if (dml_crypto_init() < 0 || !mkdtemp(dir))
 		return 1;
 	for (int i = 0; i < NK; i++) {

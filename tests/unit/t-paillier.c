@@ -9,7 +9,7 @@
 
 #include "paillier.h"
 #include "sign.h"
-#include "tap.h"
+#include "dmltest.h"
 #include "util.h"
 
 static paillier_sk *sk, *sk2;
@@ -432,6 +432,7 @@ int
 main(void)
 {
 	dml_setprog("t-paillier");
+	test_random();
 	if (dml_crypto_init() < 0)
 		return 1;
 	paillier_secure_memory();

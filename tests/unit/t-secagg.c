@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "secagg.h"
-#include "tap.h"
+#include "dmltest.h"
 #include "util.h"
 
 int
@@ -19,6 +19,7 @@ main(void)
 	static const unsigned char nonce[8];
 	int okall;
 
+	test_random();
 	if (dml_crypto_init() < 0)
 		return 1;
 	randombytes_buf(sess, 32);

@@ -1,6 +1,6 @@
 /* sha256: the SHA-NI code against libsodium and the FIPS 180 vectors. */
 #include "sha256.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -55,6 +55,7 @@ main(void)
 	size_t big = 3 * 262144 + 17;
 	unsigned char *buf, *mil;
 
+	test_random();
 	if (sodium_init() < 0)
 		return 1;
 	printf("# implementation on this machine: %s\n", sha256_impl());

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "shamir.h"
-#include "tap.h"
+#include "dmltest.h"
 #include "util.h"
 
 static void
@@ -61,6 +61,7 @@ main(void)
 	mpz_t p, z, w;
 	int okall;
 
+	test_random();
 	if (sodium_init() < 0)
 		return 1;
 	mpz_inits(p, z, w, NULL);

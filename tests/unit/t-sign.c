@@ -1,7 +1,7 @@
 /* Record signatures: sign, verify, tamper, sealed boxes. */
 #include "sign.h"
 #include "util.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <stdlib.h>
 
@@ -12,6 +12,7 @@ main(void)
 	unsigned char seed[32] = {1}, pk[32];
 	json_t *r;
 
+	test_random();
 	if (dml_crypto_init() < 0)
 		return 1;
 	ok(key_generate(&k, seed) == 0, "key from a seed");

@@ -1,6 +1,6 @@
 /* base64 codec and the tensor wire form. */
 #include "tensor.h"
-#include "tap.h"
+#include "dmltest.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@ main(void)
 	char enc[1500], ref[1500];
 	int all = 1;
 
+	test_random();
 	if (sodium_init() < 0)
 		return 1;
 	/* RFC 4648 section 10 vectors */
