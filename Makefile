@@ -65,7 +65,7 @@ MAN7   := $(wildcard man/man7/*.7)
 # pipeline and cnn are internals of aggregate and model. Public headers
 # include each other by bare name, which resolves in the one installed
 # folder.
-PRIVHDR = lib/base/cli.h lib/base/pipeline.h lib/ml/cnn.h
+PRIVHDR = lib/base/cli.h lib/base/pipeline.h lib/ml/cnn.h lib/protocol/secagg/secagg_private.h
 PUBHDR := $(filter-out $(PRIVHDR),$(LIBHDR)) lib/dml.h
 
 all: lib/libdml.a $(PROGS) libdml.pc

@@ -1,16 +1,15 @@
-/* dml-encrypt: seal records to a recipient and sign the envelope, or
- * encrypt results and models to a job's Paillier key; with -d, verify and
- * open envelopes addressed to us and decrypt Paillier reports. */
-#include <getopt.h>
-#include <stdlib.h>
+/* dml-encrypt: seal records to a recipient, or encrypt results and models
+ * to a Paillier key; with -d, open envelopes addressed to us and decrypt
+ * Paillier reports; with --scheme secagg, a device's step of secure
+ * aggregation. */
+#include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "envelope.h"
 #include "job.h"
-#include "model.h"
 #include "paillier.h"
 #include "record.h"
-#include "report.h"
 #include "secagg.h"
 #include "sign.h"
 #include "util.h"
@@ -22,21 +21,21 @@ static const char usage[] =
 "       dml-encrypt -d -k KEY [--paillier-key FILE -j JOB] [--no-verify]\n"
 "                   [FILE...]\n"
 "       dml-encrypt --scheme secagg --step STEP --state FILE -k KEY\n"
-"                   [-r NODE] [--seed TEXT] [FILE...]\n"
-"Encrypt each record for RECIPIENT (a public key in hex, a dml.pubkey file\n"
-"or a key file) and write it as a dml.sealed envelope signed with KEY.\n"
-"With --scheme paillier, encrypt the values of the device's own signed\n"
-"dml.result records to the job's Paillier key (nodes can add them, only\n"
-"the customer can read the sum) and sign them again; or encrypt a\n"
-"one-layer dml.model to a customer's Paillier key as a dml.paillier.model\n"
-"that devices evaluate without seeing its weights.\n"
-"With -d, check each envelope's signature, open it with KEY and write the\n"
-"records inside; with --paillier-key also decrypt Paillier reports into the\n"
-"plain report (with means, rendered, signed with KEY) and Paillier\n"
-"aggregates into f64 sums. Output appears only if every input was good.\n"
+"                   [-r NODE] [--seed N] [FILE...]\n"
+"Seal each record to RECIPIENT (a public key in hex, a dml.pubkey file or a\n"
+"key file) as a dml.sealed envelope signed with KEY. --scheme paillier\n"
+"encrypts the values of the device's own signed dml.result to the job's\n"
+"Paillier key (nodes add them, only the customer reads the sum), or a\n"
+"one-layer dml.model to a customer's Paillier key (a dml.paillier.model\n"
+"devices evaluate without seeing its weights). -d checks each envelope's\n"
+"signature, opens it with KEY and writes the records inside; with\n"
+"--paillier-key it also decrypts Paillier reports (the plain report,\n"
+"rendered, signed with KEY) and aggregates (f64 sums).\n"
+"Output appears only if every input was good.\n"
 "  -r, --recipient KEY  who can open the envelopes (box), or the Paillier\n"
 "                       public key a model is encrypted to\n"
-"  -k, --key FILE       your secret key (signs, or opens with -d)\n"
+"  -k, --key FILE       your secret key (signs, or opens with -d; default\n"
+"                       $DML_KEY)\n"
 "  -s, --scheme NAME    box: libsodium sealed box (X25519, XSalsa20-\n"
 "                       Poly1305); paillier: Paillier ciphertext tensors;\n"
 "                       secagg: a device's step of secure aggregation\n"
@@ -54,341 +53,210 @@ static const char usage[] =
 "                       its dml.result), unmask (the node's request)\n"
 "      --state FILE     the device's secrets between steps (mode 0600;\n"
 "                       made by advertise, deleted after unmask)\n"
-"      --seed TEXT      advertise: derive the secrets from TEXT (tests)\n"
+"      --seed N         advertise: derive the secrets from N (tests)\n"
 "      -r NODE          share, mask, unmask: the node that signs the\n"
 "                       roster, the inbox and the request (required)\n"
 "  -o, --output FILE    write to FILE (whole or not at all)\n"
 "  -h, --help, --version\n";
 
-enum mode { SEAL, PAILLIER, OPEN };
+enum { O_PKEY = CLI_ID_BASE, O_NOVERIFY, O_FRAC, O_IBITS, O_SUMM, O_WFRAC,
+	O_XFRAC, O_STEP, O_STATE };
 
-struct ctx {
-	enum mode mode;
-	int verify;
-	unsigned char to[32];		/* box recipient */
+static const cli_opt opts[] = {
+	{"recipient", 'r', 1, 0, NULL, 0, NULL},
+	CLI_KEY,
+	{"scheme", 's', 1, 0, NULL, 0, NULL},
+	CLI_JOB,
+	{"decrypt", 'd', 0, 0, NULL, 0, NULL},
+	{"paillier-key", 0, 1, O_PKEY, NULL, 0, NULL},
+	{"no-verify", 0, 0, O_NOVERIFY, NULL, 0, NULL},
+	{"frac-bits", 0, 1, O_FRAC, NULL, 0, NULL},
+	{"int-bits", 0, 1, O_IBITS, NULL, 0, NULL},
+	{"max-summands", 0, 1, O_SUMM, NULL, 0, NULL},
+	{"weight-frac-bits", 0, 1, O_WFRAC, NULL, 0, NULL},
+	{"feature-frac-bits", 0, 1, O_XFRAC, NULL, 0, NULL},
+	{"step", 0, 1, O_STEP, NULL, 0, NULL},
+	{"state", 0, 1, O_STATE, NULL, 0, NULL},
+	CLI_SEEDOPT,
+	CLI_OUTPUT,
+	CLI_END};
+
+enum scheme { BOX, PAILLIER, SECAGG };
+static const char *const schemes[] = {"box", "paillier", "secagg", NULL};
+/* in the order of enum secagg_dstep */
+static const char *const steps[] = {"advertise", "share", "mask", "unmask",
+	NULL};
+
+struct enc {
+	/* the options */
+	const char *recip, *out, *jobf, *pkeyf, *state, *seed;
+	int scheme, given_scheme, step, decrypt, layout;
+	long frac, ibits, summ;
+	char seedtext[24];
+	/* what they name, loaded; op points into it */
+	envelope_op op;
 	dml_key k;
-	dml_job job;			/* with -j */
-	int have_job;
-	paillier_pk mpk;		/* -r, a model's Paillier key */
-	int have_mpk;
-	fxp_layout ml;			/* a model's layout */
-	int wfrac, xfrac;
-	paillier_sk *sk;		/* --paillier-key */
+	dml_job job;		/* op.job points to it when loaded */
+	paillier_pk mpk;
+	fxp_layout ml;
+	paillier_sk *sk;
 };
 
-/* A Paillier job's report or aggregate, decrypted, signed by us. */
-static json_t *
-decrypt_record(struct ctx *c, json_t *r, const rec_in *in)
-{
-	const char *type = json_string_value(json_object_get(r, "type"));
-	const char *const *names;
-	int nnames;
-	json_t *out;
-
-	if (c->verify && rec_verify(r, in, NULL) < 0)
-		return NULL;
-	if (strcmp(type, "dml.report") == 0) {
-		names = report_class_names(c->job.data, &nnames);
-		if (!(out = report_decrypt(&c->job, r, in, c->sk, names,
-		    nnames)))
-			return NULL;
-		report_render(out);
-	} else if (!(out = report_decrypt_aggregate(&c->job, r, in, c->sk)))
-		return NULL;
-	if (rec_sign(out, &c->k) < 0) {
-		json_decref(out);
-		return NULL;
-	}
-	return out;
-}
-
-/* Does the record hold Paillier sums for the customer to decrypt? */
-static int
-paillier_sums(const json_t *r)
-{
-	const char *type = json_string_value(json_object_get(r, "type"));
-	json_t *sum = json_object_get(r, "sum"), *t;
-	const char *key;
-
-	if (!type || (strcmp(type, "dml.report") && strcmp(type,
-	    "dml.aggregate")))
-		return 0;
-	if (json_object_get(r, "encryption"))
-		return 1;
-	json_object_foreach(sum, key, t)
-		if (ptensor_is(t))
-			return 1;
-	return 0;
-}
-
-static json_t *
-open_record(struct ctx *c, json_t *r, const rec_in *in)
-{
-	const char *type = json_string_value(json_object_get(r, "type"));
-	json_t *inner = NULL, *out;
-
-	if (!c->sk || (type && strcmp(type, "dml.sealed") == 0)) {
-		if (envelope_open(r, in, &c->k, c->verify, &inner) < 0)
-			return NULL;
-		r = inner;
-	}
-	if (c->sk && paillier_sums(r))
-		out = decrypt_record(c, r, in);
-	else
-		out = json_incref(r);
-	json_decref(inner);
-	return out;
-}
-
-static json_t *
-paillier_record(struct ctx *c, json_t *r, const rec_in *in)
-{
-	const char *type;
-	dml_model m;
-	json_t *e;
-
-	if (rec_check(in, r, NULL) < 0)
-		return NULL;
-	type = json_string_value(json_object_get(r, "type"));
-	if (strcmp(type, "dml.declined") == 0)	/* nothing to encrypt */
-		return json_incref(r);
-	if (strcmp(type, "dml.result") == 0) {
-		if (!c->have_job)
-			return rec_err(in, "a dml.result is encrypted to its "
-			    "job's key: give -j JOB"), NULL;
-		return envelope_paillier(r, in, &c->job, &c->k, NULL);
-	}
-	if (strcmp(type, "dml.model") != 0)
-		return rec_err(in, "--scheme paillier encrypts dml.result and "
-		    "dml.model records, not %s", type), NULL;
-	if (!c->have_mpk)
-		return rec_err(in, "a model is encrypted to the customer's "
-		    "Paillier key: give -r PAILLIER-PUB"), NULL;
-	if (model_from_record(&m, in, r) < 0)
-		return NULL;
-	e = pmodel_encrypt(&m, &c->mpk, &c->ml, c->wfrac, c->xfrac, NULL);
-	model_free(&m);
-	if (!e)
-		return rec_err(in, "%s", dml_errmsg()), NULL;
-	if (rec_sign(e, &c->k) < 0) {
-		json_decref(e);
-		return NULL;
-	}
-	return e;
-}
-
-static json_t *
-one(struct ctx *c, json_t *r, const rec_in *in)
-{
-	switch (c->mode) {
-	case OPEN:
-		return open_record(c, r, in);
-	case PAILLIER:
-		return paillier_record(c, r, in);
-	default:
-		if (rec_check(in, r, NULL) < 0)
-			return NULL;
-		return envelope_seal(r, in, c->to, &c->k);
-	}
-}
-
-static void
-done(struct ctx *c)
-{
-	key_free(&c->k);
-	paillier_sk_free(c->sk);
-	if (c->have_job)
-		job_free(&c->job);
-	paillier_pk_clear(&c->mpk);
-}
-
 /* A device's step of secure aggregation: every input record is fed,
- * then the step's one signed record is written and the state saved. An
- * exit status. */
+ * then the step's one signed record is written and the state saved. */
 static int
-secagg_run(const char *step, const char *state, const dml_key *k,
-    const char *node, const char *seed, const char *out, int nfiles,
-    char **files)
+secagg_main(const cli *c, struct enc *e)
 {
 	unsigned char npk[32];
 	secagg_dev *d;
-	int s = secagg_dstep_parse(step), rc;
+	int rc;
 
-	if (s < 0)
-		dml_usage_error("--step: unknown step '%s' (advertise, share, "
-		    "mask, unmask)", step);
-	if (s != SA_ADVERTISE && !node)
-		dml_usage_error("--step %s: -r NODE (the node's public key) is "
-		    "required", step);
-	if (s != SA_ADVERTISE && seed)
-		dml_usage_error("--seed goes with --step advertise");
-	if (node && pubkey_load(node, npk) < 0)
+	if (e->step < 0 || !e->state)
+		cli_usage_error("--scheme secagg needs --step STEP and --state "
+		    "FILE");
+	if (e->decrypt || e->jobf || e->pkeyf || e->layout)
+		cli_usage_error("--scheme secagg takes -k, -r, --step, "
+		    "--state, --seed and -o");
+	if (e->step != SA_ADVERTISE && !e->recip)
+		cli_usage_error("--step %s: -r NODE (the node's public key) is "
+		    "required", steps[e->step]);
+	if (e->step != SA_ADVERTISE && e->seed)
+		cli_usage_error("--seed goes with --step advertise");
+	if (dml_crypto_init() < 0 || key_load(cli_key(c), &e->k) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (!(d = secagg_dev_new(s, state, k, node ? npk : NULL, seed)))
-		return DML_EXIT_REJECT;
-	rc = secagg_run_files(d, NULL, out, NULL, nfiles, files);
+	if (e->recip && pubkey_load(e->recip, npk) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	if (!(d = secagg_dev_new(e->step, e->state, &e->k, e->recip ? npk :
+	    NULL, e->seed)))
+		dml_fail(DML_EXIT_REJECT);
+	rc = secagg_run_files(d, NULL, e->out, NULL, c->nops, c->ops);
 	if (rc != AGG_EREJECT && secagg_dev_clipped(d))
 		dml_warn("%zu values clipped to the round's range",
 		    secagg_dev_clipped(d));
 	secagg_dev_free(d);
-	return rc == 0 ? 0 : rc == AGG_EREJECT ? DML_EXIT_REJECT :
-	    DML_EXIT_USAGE;
+	key_free(&e->k);
+	if (rc)
+		dml_fail(rc == AGG_EREJECT ? DML_EXIT_REJECT : DML_EXIT_USAGE);
+	dml_close_stdout();
+	return 0;
 }
 
-static long
-num_opt(const char *name, const char *s, long lo, long hi)
+static void
+parse(cli *c, struct enc *e)
 {
-	long v;
+	int o;
 
-	if (dml_parse_long(s, lo, hi, &v) < 0)
-		dml_usage_error("--%s: %s", name, dml_errmsg());
-	return v;
-}
-
-int
-main(int argc, char **argv)
-{
-	enum { O_NOVERIFY = 256, O_VERSION, O_PKEY, O_FRAC, O_IBITS, O_SUMM,
-		O_WFRAC, O_XFRAC, O_STEP, O_STATE, O_SEED };
-	static const struct option opts[] = {
-		{"recipient", required_argument, 0, 'r'},
-		{"key", required_argument, 0, 'k'},
-		{"scheme", required_argument, 0, 's'},
-		{"job", required_argument, 0, 'j'},
-		{"decrypt", no_argument, 0, 'd'},
-		{"paillier-key", required_argument, 0, O_PKEY},
-		{"no-verify", no_argument, 0, O_NOVERIFY},
-		{"frac-bits", required_argument, 0, O_FRAC},
-		{"int-bits", required_argument, 0, O_IBITS},
-		{"max-summands", required_argument, 0, O_SUMM},
-		{"weight-frac-bits", required_argument, 0, O_WFRAC},
-		{"feature-frac-bits", required_argument, 0, O_XFRAC},
-		{"step", required_argument, 0, O_STEP},
-		{"state", required_argument, 0, O_STATE},
-		{"seed", required_argument, 0, O_SEED},
-		{"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, O_VERSION},
-		{0, 0, 0, 0}};
-	const char *recip = NULL, *keyf = getenv("DML_KEY"), *sname = NULL,
-		   *out = NULL, *jobf = NULL, *pkeyf = NULL, *step = NULL,
-		   *state = NULL, *seed = NULL;
-	long frac = 14, ibits = 14, summ = 256;
-	int decrypt = 0, c, i, nfiles, layout = 0;
-	struct ctx x;
-	rec_out *o;
-
-	memset(&x, 0, sizeof x);
-	x.verify = 1;
-	x.wfrac = 12;
-	x.xfrac = 4;
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "r:k:s:j:do:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'r': recip = optarg; break;
-		case 'k': keyf = optarg; break;
-		case 's': sname = optarg; break;
-		case 'j': jobf = optarg; break;
-		case 'd': decrypt = 1; break;
-		case O_PKEY: pkeyf = optarg; break;
-		case O_NOVERIFY: x.verify = 0; break;
-		case O_FRAC: frac = num_opt("frac-bits", optarg, 0, 52);
-			layout = 1; break;
-		case O_IBITS: ibits = num_opt("int-bits", optarg, 1, 62);
-			layout = 1; break;
-		case O_SUMM: summ = num_opt("max-summands", optarg, 1,
-			    1L << 40); layout = 1; break;
-		case O_WFRAC: x.wfrac = (int)num_opt("weight-frac-bits",
-			    optarg, 0, 52); layout = 1; break;
-		case O_XFRAC: x.xfrac = (int)num_opt("feature-frac-bits",
-			    optarg, 0, 30); layout = 1; break;
-		case O_STEP: step = optarg; break;
-		case O_STATE: state = optarg; break;
-		case O_SEED: seed = optarg; break;
-		case 'o': out = optarg; break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case O_VERSION: dml_version();
-		default: dml_usage_error("unknown option");
+	while ((o = cli_next(c)) != -1) {
+		switch (o) {
+		case 'r': e->recip = c->arg; break;
+		case 's': e->scheme = cli_choice(c, schemes);
+			e->given_scheme = 1; break;
+		case 'j': e->jobf = c->arg; break;
+		case 'd': e->decrypt = 1; break;
+		case O_PKEY: e->pkeyf = c->arg; break;
+		case O_NOVERIFY: e->op.verify = 0; break;
+		case O_FRAC: e->frac = cli_long(c, 0, 52); break;
+		case O_IBITS: e->ibits = cli_long(c, 1, 62); break;
+		case O_SUMM: e->summ = cli_long(c, 1, 1L << 40); break;
+		case O_WFRAC: e->op.wfrac = (int)cli_long(c, 0, 52); break;
+		case O_XFRAC: e->op.xfrac = (int)cli_long(c, 0, 30); break;
+		case O_STEP: e->step = cli_choice(c, steps); break;
+		case O_STATE: e->state = c->arg; break;
+		case CLI_SEED:	/* the secrets derive from its decimal text */
+			snprintf(e->seedtext, sizeof e->seedtext, "%llu",
+			    (unsigned long long)cli_u64(c));
+			e->seed = e->seedtext;
+			break;
+		case 'o': e->out = c->arg; break;
 		}
+		if (o >= O_FRAC && o <= O_XFRAC)	/* a layout option */
+			e->layout = 1;
 	}
-	if (!keyf)
-		dml_usage_error("-k KEY is required");
-	if (sname && !strcmp(sname, "secagg")) {
-		int rc;
-		if (!step || !state)
-			dml_usage_error("--scheme secagg needs --step STEP and "
-			    "--state FILE");
-		if (decrypt || jobf || pkeyf || layout)
-			dml_usage_error("--scheme secagg takes -k, -r, --step, "
-			    "--state, --seed and -o");
-		if (dml_crypto_init() < 0 || key_load(keyf, &x.k) < 0)
-			dml_fail(DML_EXIT_USAGE);
-		rc = secagg_run(step, state, &x.k, recip, seed, out,
-		    argc - optind, argv + optind);
-		key_free(&x.k);
-		if (rc)
-			dml_fail(rc);
-		dml_close_stdout();
-		return 0;
-	}
-	if (step || state || seed)
-		dml_usage_error("--step, --state and --seed go with --scheme "
+	cli_need_key(c);
+}
+
+/* The mode the options ask for; each misuse is a usage error. */
+static enum envelope_mode
+check(const struct enc *e)
+{
+	enum envelope_mode m = e->decrypt ? ENVELOPE_OPEN :
+	    e->scheme == PAILLIER ? ENVELOPE_PAILLIER : ENVELOPE_SEAL;
+
+	if (e->step >= 0 || e->state || e->seed)
+		cli_usage_error("--step, --state and --seed go with --scheme "
 		    "secagg");
-	if (sname && strcmp(sname, "box") && strcmp(sname, "paillier"))
-		dml_usage_error("unknown scheme '%s' (known: box, paillier, "
-		    "secagg)", sname);
-	x.mode = decrypt ? OPEN : sname && !strcmp(sname, "paillier") ?
-	    PAILLIER : SEAL;
-	if (decrypt && sname && strcmp(sname, "box") != 0)
-		dml_usage_error("-d with Paillier: give --paillier-key FILE and "
-		    "-j JOB, not --scheme");
-	if (x.mode == SEAL && !recip)
-		dml_usage_error("-r RECIPIENT is required to encrypt");
-	if (x.mode == PAILLIER && !jobf && !recip)
-		dml_usage_error("--scheme paillier needs -j JOB (results) or "
+	if (e->decrypt && e->given_scheme && e->scheme != BOX)
+		cli_usage_error("-d with Paillier: give --paillier-key FILE "
+		    "and -j JOB, not --scheme");
+	if (m == ENVELOPE_SEAL && !e->recip)
+		cli_usage_error("-r RECIPIENT is required to encrypt");
+	if (m == ENVELOPE_PAILLIER && !e->jobf && !e->recip)
+		cli_usage_error("--scheme paillier needs -j JOB (results) or "
 		    "-r PAILLIER-PUB (a model)");
-	if (pkeyf && (!decrypt || !jobf))
-		dml_usage_error("--paillier-key goes with -d and -j JOB");
-	if (layout && (x.mode != PAILLIER || !recip))
-		dml_usage_error("layout options are for encrypting a model "
+	if (e->pkeyf && (!e->decrypt || !e->jobf))
+		cli_usage_error("--paillier-key goes with -d and -j JOB");
+	if (e->layout && (m != ENVELOPE_PAILLIER || !e->recip))
+		cli_usage_error("layout options are for encrypting a model "
 		    "(--scheme paillier -r PAILLIER-PUB)");
-	if (pkeyf)	/* before GMP holds any secret */
+	return m;
+}
+
+/* Load what the mode needs; a key or file that cannot be read exits. */
+static void
+setup(struct enc *e, const char *keyf)
+{
+	envelope_op *op = &e->op;
+
+	if (e->pkeyf)	/* before GMP holds any secret */
 		paillier_secure_memory();
 	if (dml_crypto_init() < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (x.mode == SEAL && pubkey_load(recip, x.to) < 0)
+	if (op->mode == ENVELOPE_SEAL && pubkey_load(e->recip, op->to) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (x.mode == PAILLIER && recip) {
-		if (paillier_pk_load(&x.mpk, recip) < 0)
+	if (op->mode == ENVELOPE_PAILLIER && e->recip) {
+		if (paillier_pk_load(&e->mpk, e->recip) < 0)
 			dml_die(DML_EXIT_USAGE, "-r: %s", dml_errmsg());
-		x.have_mpk = 1;
-		if (fxp_layout_init(&x.ml, (int)frac, (int)ibits, summ,
-		    x.mpk.bits) < 0)
-			dml_usage_error("%s", dml_errmsg());
+		op->pk = &e->mpk;
+		if (fxp_layout_init(&e->ml, (int)e->frac, (int)e->ibits,
+		    e->summ, e->mpk.bits) < 0)
+			cli_usage_error("%s", dml_errmsg());
+		op->layout = &e->ml;
 	}
-	if (jobf) {
-		if (job_load(jobf, &x.job) < 0)
+	if (e->jobf) {
+		if (job_load(e->jobf, &e->job) < 0)
 			dml_fail(DML_EXIT_REJECT);
-		x.have_job = 1;
+		op->job = &e->job;
 	}
-	if (pkeyf && !(x.sk = paillier_sk_load(pkeyf)))
+	if (e->pkeyf && !(e->sk = paillier_sk_load(e->pkeyf)))
 		dml_fail(DML_EXIT_USAGE);
-	if (key_load(keyf, &x.k) < 0)
+	op->sk = e->sk;
+	if (key_load(keyf, &e->k) < 0)
 		dml_fail(DML_EXIT_USAGE);
-	if (!(o = rec_out_open(out)))
-		dml_fail(DML_EXIT_USAGE);
-	nfiles = argc - optind;
-	for (i = 0; i < (nfiles ? nfiles : 1); i++) {
-		rec_in *in = rec_open(nfiles ? argv[optind + i] : NULL);
-		json_t *r;
-		int rc;
+	op->k = &e->k;
+}
 
-		if (!in)
-			goto reject;
+/* Every record of every file (stdin without one) through envelope_apply;
+ * the output is committed only if all were good. */
+static int
+run(struct enc *e, int nfiles, char **files)
+{
+	rec_out *o = rec_out_open(e->out);
+	int rc = 0;
+
+	if (!o)
+		dml_fail(DML_EXIT_USAGE);
+	for (int i = 0; rc == 0 && i < (nfiles ? nfiles : 1); i++) {
+		rec_in *in = rec_open(nfiles ? files[i] : NULL);
+		json_t *r;
+
+		if (!in) {
+			rc = -1;
+			break;
+		}
 		while ((rc = rec_next(in, &r)) > 0) {
-			json_t *e = one(&x, r, in);
-			int bad = !e || rec_out_write(o, e, NULL) < 0;
-			json_decref(e);
+			json_t *x = envelope_apply(&e->op, r, in);
+			int bad = !x || rec_out_write(o, x, NULL) < 0;
+			json_decref(x);
 			json_decref(r);
 			if (bad) {
 				rc = -1;
@@ -396,18 +264,37 @@ main(int argc, char **argv)
 			}
 		}
 		if (rc == 0 && rec_count(in) == 0)
-			rc = dml_error("%s: empty input: no records", rec_name(in));
+			rc = dml_error("%s: empty input: no records",
+			    rec_name(in));
 		rec_close(in);
-		if (rc < 0)
-			goto reject;
 	}
-	done(&x);
+	key_free(&e->k);
+	paillier_sk_free(e->sk);
+	if (e->op.job)
+		job_free(&e->job);
+	paillier_pk_clear(&e->mpk);
+	if (rc < 0) {
+		rec_out_abort(o);
+		dml_fail(DML_EXIT_REJECT);
+	}
 	if (rec_out_commit(o) < 0)
 		dml_fail(DML_EXIT_USAGE);
 	dml_close_stdout();
 	return 0;
-reject:
-	done(&x);
-	rec_out_abort(o);
-	dml_fail(DML_EXIT_REJECT);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct enc e = {.step = -1, .frac = 14, .ibits = 14, .summ = 256,
+	    .op = {.verify = 1, .wfrac = 12, .xfrac = 4}};
+	cli c;
+
+	cli_init(&c, argc, argv, opts, usage, NULL);
+	parse(&c, &e);
+	if (e.scheme == SECAGG)
+		return secagg_main(&c, &e);
+	e.op.mode = check(&e);
+	setup(&e, cli_key(&c));
+	return run(&e, c.nops, c.ops);
 }

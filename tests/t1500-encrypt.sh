@@ -8,12 +8,27 @@ dml-keygen -o eve.key >eve.pub
 printf '%s\n' '{"job":"bafkreiabc","n":3,"round":2,"type":"dml.note","v":1}' \
 	'{"job":"bafkreiabc","n":4,"round":2,"type":"dml.note","v":1}' >plain.json
 $SRC_DIR/tests/helpers/rec-sign dev.key plain.json >signed.json
+DEV=$(sed 's/.*"key":"\([0-9a-f]*\)".*/\1/' dev.pub)
 
 test_expect_success 'help and usage' '
 	dml-encrypt --help | test_grep "usage: dml-encrypt" - &&
 	test_expect_code 2 dml-encrypt -k dev.key 2>err &&
+	test_grep "^dml-encrypt: -r RECIPIENT is required" err &&
 	test_expect_code 2 dml-encrypt -r node.pub -k dev.key --scheme rot13 2>err &&
-	test_grep "unknown scheme" err
+	test_grep "^dml-encrypt: --scheme: .rot13. is not one of box, paillier, secagg" err &&
+	test_expect_code 2 dml-encrypt -r node.pub 2>err &&
+	test_grep "^dml-encrypt: give your secret key with -k FILE (or DML_KEY)" err &&
+	test_expect_code 2 dml-encrypt -r node.pub -k dev.key --frac-bits 99 2>err &&
+	test_grep "^dml-encrypt: --frac-bits: .99. is out of range" err
+'
+test_expect_success 'the key defaults to DML_KEY; -k wins over it' '
+	DML_KEY=dev.key dml-encrypt -r node.pub signed.json >env.json &&
+	dml-encrypt -d -k node.key env.json >back.json &&
+	test_cmp signed.json back.json &&
+	DML_KEY=eve.key dml-encrypt -r node.pub -k dev.key signed.json >env2.json &&
+	test_grep "\"from\":\"$DEV\"" env2.json &&
+	test_expect_code 2 env DML_KEY=nosuch.key dml-encrypt -r node.pub signed.json 2>err &&
+	test_grep "nosuch.key" err
 '
 test_expect_success 'seal to the node; job and round stay readable for routing' '
 	dml-encrypt -r node.pub -k dev.key signed.json >sealed.json &&

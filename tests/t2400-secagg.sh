@@ -79,7 +79,7 @@ round() {
 	shift 3
 	rm -rf node.st d*/st r && mkdir r
 	for i in $(seq "$N"); do
-		dev $i advertise --seed s d$i/res >r/keys.$i || return 1
+		dev $i advertise --seed 1 d$i/res >r/keys.$i || return 1
 	done
 	cat r/keys.* | node collect-keys "$@" >r/roster || return 1
 	for i in $(seq "$N"); do
@@ -114,7 +114,8 @@ test_expect_success 'help and usage' '
 	dml-aggregate --help | test_grep "collect-keys" - &&
 	test_expect_code 2 dml-encrypt --scheme secagg -k d1/key --state x &&
 	test_expect_code 2 dml-encrypt --scheme secagg -k d1/key --step nope \
-		--state x 2>err && test_grep "unknown step" err &&
+		--state x 2>err &&
+	test_grep "^dml-encrypt: --step: .nope. is not one of advertise, share, mask, unmask" err &&
 	test_expect_code 2 dml-encrypt --scheme secagg -k d1/key --step mask \
 		--state x 2>err && test_grep "NODE" err &&
 	test_expect_code 2 dml-aggregate -j job -k node.key --step unmask \
@@ -153,10 +154,13 @@ test_expect_success 'state files are 0600, gone once the device has answered' '
 	test "$(stat -c %a d1/st)" = 600 && rm -f d1/st
 '
 test_expect_success 'with --seed the keys are reproducible; without, fresh' '
-	dev 1 advertise --seed s d1/res >a && rm d1/st &&
-	dev 1 advertise --seed s d1/res >b && rm d1/st &&
+	dev 1 advertise --seed 1 d1/res >a && rm d1/st &&
+	dev 1 advertise --seed 1 d1/res >b && rm d1/st &&
 	dev 1 advertise d1/res >c && rm d1/st &&
-	test_cmp a b && ! cmp -s a c
+	test_cmp a b && ! cmp -s a c &&
+	dev 1 advertise --seed 01 d1/res >d && rm d1/st && test_cmp a d &&
+	test_expect_code 2 dev 1 advertise --seed s d1/res 2>err &&
+	test_grep "^dml-encrypt: --seed: .s. is not an integer" err && test ! -e d1/st
 '
 test_expect_success 'a device dropping before masking: the sum of the others, exact' '
 	round "" "3" "" && plain 3 && $PY cmp.py r/agg r/plain >out &&
@@ -174,7 +178,7 @@ import json
 m = json.load(open(\"r/masked.1\")); del m[\"sig\"], m[\"from\"]
 print(json.dumps(m))" >m2 && ./rec-sign d2/key m2 >m2.sig &&
 	rm -f node.st && cat r/keys.* | node collect-keys --threshold 4 >/dev/null &&
-	for i in 1 3 4 5 6; do rm -f d$i/st && dev $i advertise --seed s d$i/res >/dev/null &&
+	for i in 1 3 4 5 6; do rm -f d$i/st && dev $i advertise --seed 1 d$i/res >/dev/null &&
 		dev $i share -r node.pub r/roster >/dev/null || return 1; done &&
 	cat r/shares.* | node route-shares >/dev/null &&
 	test_must_fail node collect-masked r/masked.1 m2.sig >out 2>err &&
@@ -215,7 +219,7 @@ test_expect_success 'SecAgg+: a share addressed to a device that is not a neighb
 	round "" "" "" --neighbours 4 2>/dev/null && rm -f node.st &&
 	node collect-keys --neighbours 4 r/keys.* >roster2 &&
 	for i in 1 2 3; do dev $i share -r node.pub roster2 >s.$i 2>/dev/null ||
-		{ rm -f d$i/st && dev $i advertise --seed s d$i/res >/dev/null &&
+		{ rm -f d$i/st && dev $i advertise --seed 1 d$i/res >/dev/null &&
 		  dev $i share -r node.pub roster2 >s.$i; } || return 1; done &&
 	$PY -c "
 import json
@@ -264,7 +268,7 @@ test_expect_success 'steps out of order are refused' '
 	round "" "" "" && rm -f node.st &&
 	test_expect_code 2 node route-shares r/shares.1 2>err &&
 	test_grep "node.st" err &&
-	dev 1 advertise --seed s d1/res >/dev/null &&
+	dev 1 advertise --seed 1 d1/res >/dev/null &&
 	test_must_fail dev 1 mask -r node.pub r/inbox.1 d1/res 2>err &&
 	test_grep "after \"shared\"" err && rm -f d1/st
 '
@@ -272,7 +276,7 @@ test_expect_success 'steps out of order are refused' '
 # one round stopped before its unmasking, for the attacks that follow
 partial() {
 	rm -rf node.st d*/st p && mkdir p
-	for i in 1 2 3 4 5 6; do dev $i advertise --seed s d$i/res >p/keys.$i; done
+	for i in 1 2 3 4 5 6; do dev $i advertise --seed 1 d$i/res >p/keys.$i; done
 	cat p/keys.* | node collect-keys --threshold 4 >p/roster &&
 	for i in 1 2 3 4 5 6; do dev $i share -r node.pub p/roster >p/shares.$i; done &&
 	cat p/shares.* | node route-shares >p/inbox &&
@@ -292,7 +296,7 @@ for e in b[\"shares\"]:
         sa[3][\"ct\"] = e[\"ct\"]
 del a[\"sig\"]
 print(json.dumps(a))" >inbox.bad && ./rec-sign node.key inbox.bad >inbox.sig &&
-	rm -f d1/st && dev 1 advertise --seed s d1/res >/dev/null &&
+	rm -f d1/st && dev 1 advertise --seed 1 d1/res >/dev/null &&
 	dev 1 share -r node.pub p/roster >/dev/null &&
 	test_must_fail dev 1 mask -r node.pub inbox.sig d1/res >out 2>err &&
 	test_grep "inbox.sig:1: the share from device 3 does not open" err &&
@@ -396,10 +400,10 @@ print(json.dumps(m))" >s/big && ./rec-sign d1/key s/big >s/big.sig &&
 '
 test_expect_success 'a failed write of the output is an error (exit 2), not a crash' '
 	rm -rf node.st d*/st &&
-	test_expect_code 2 dev 1 advertise --seed s d1/res >/dev/full 2>err &&
+	test_expect_code 2 dev 1 advertise --seed 1 d1/res >/dev/full 2>err &&
 	test_grep "write error" err && ! test_grep -i "sanitizer\|double free" err &&
 	for i in 1 2 3; do
-		rm -f d$i/st && dev $i advertise --seed s d$i/res >k.$i || return 1
+		rm -f d$i/st && dev $i advertise --seed 1 d$i/res >k.$i || return 1
 	done &&
 	cat k.1 k.2 k.3 >keys &&
 	test_expect_code 2 node collect-keys keys >/dev/full 2>err &&

@@ -56,20 +56,20 @@ test_expect_success 'register: a dml.device signed by the device, from its profi
 	test_grep "\"region\":\"mars\"" r.json && test_grep "\"capacity\":3" r.json
 '
 test_expect_success 'admit: a snapshot whose header counts and hashes the device lines' '
-	dml-distribute admit -k dist.key -r reg --created $T devs/*.device &&
+	dml-distribute admit -k dist.key --registry reg --created $T devs/*.device &&
 	test $(wc -l <reg) = 9 &&
 	head -1 reg | test_grep "\"type\":\"dml.registry\"" - &&
 	head -1 reg | test_grep "\"devices\":8" - &&
 	h=$(tail -n +2 reg | $PY -c "import hashlib,sys; print(hashlib.blake2b(sys.stdin.buffer.read(), digest_size=32).hexdigest())") &&
 	head -1 reg | test_grep "\"hash\":\"$h\"" - &&
 	cp reg reg.v1 &&
-	dml-distribute admit -k dist.key -r reg --created $T devs/*.device &&
+	dml-distribute admit -k dist.key --registry reg --created $T devs/*.device &&
 	test_cmp reg.v1 reg
 '
 test_expect_success 'admit refuses a device record with a bad signature, registry unchanged' '
 	sed "s/\"capacity\":1/\"capacity\":9/" devs/dev-0002.device >forged.device &&
-	test_must_fail dml-distribute admit -k dist.key -r reg --created $T forged.device 2>err &&
-	test_grep "^dml-distribute: forged.device:1: bad signature" err &&
+	test_must_fail dml-distribute admit -k dist.key --registry reg --created $T forged.device 2>err &&
+	test_grep "^dml-distribute: admit: forged.device:1: bad signature" err &&
 	test_cmp reg.v1 reg &&
 	printf "{\"type\":\"dml.device\"\n" >bad.device &&
 	test_must_fail dml-distribute admit -k dist.key -o new --created $T bad.device 2>err &&
@@ -92,13 +92,13 @@ test_expect_success 'revoking consent: a newer record without the data type excl
 	dml-distribute register -k $D/key -D $D --revoke fashion-mnist \
 		--created 2026-01-05T00:00:00Z -o revoked.device &&
 	test_grep "\"consent\":\[\]" revoked.device &&
-	dml-distribute admit -k dist.key -r reg --created $T revoked.device &&
+	dml-distribute admit -k dist.key --registry reg --created $T revoked.device &&
 	head -1 reg | test_grep "\"devices\":8" - &&
 	dml-distribute -j job.json -k dist.key --node fed1.pub --node fed2.pub \
 		-m model.json -A alg.sealed reg >all.ndjson &&
 	expected $D >want2 && devices_of all.ndjson >got && test_cmp want2 got &&
 	! grep -q "$R" all.ndjson &&
-	test_must_fail dml-distribute admit -k dist.key -r reg --created $T $D.device 2>err &&
+	test_must_fail dml-distribute admit -k dist.key --registry reg --created $T $D.device 2>err &&
 	test_grep "$D.device:1: device .* already has a record of 2026-01-05T00:00:00Z" err
 '
 test_expect_success 'spreading: balanced over nodes without regions, reproducible' '
@@ -132,6 +132,46 @@ test_expect_success '--max: a sample of the eligible devices' '
 		-A alg2 --max 2 reg >two.ndjson &&
 	test $(wc -l <two.ndjson) = 2 &&
 	devices_of two.ndjson | comm -23 - want2 >extra && test_empty extra
+'
+test_expect_success 'old spellings -r, -R and -n still work, with a warning' '
+	dml-distribute admit -k dist.key -r reg.old --created $T devs/*.device 2>err &&
+	test_grep "^dml-distribute: admit: warning: -r is an old spelling of --registry" err &&
+	test_cmp reg.v1 reg.old &&
+	dml-distribute -j job.json -k eve.key -R dist.pub -n 2 --node fed1.pub \
+		-m model.json -A alg4 reg >two.ndjson 2>err &&
+	test $(wc -l <two.ndjson) = 2 &&
+	test_grep "^dml-distribute: warning: -R is an old spelling of --registrar" err &&
+	test_grep "^dml-distribute: warning: -n is an old spelling of --max" err
+'
+test_expect_success 'options: named in errors, refused by a command that does not take them' '
+	test_expect_code 2 dml-distribute register -k dist.key -D devs/dev-0001 \
+		--registry reg >o.txt 2>err &&
+	test_grep "^dml-distribute: register: --registry: not an option of this command" err &&
+	test_empty o.txt &&
+	test_expect_code 2 dml-distribute admit -k dist.key --max 3 2>err &&
+	test_grep "^dml-distribute: admit: --max: not an option of this command" err &&
+	test_expect_code 2 dml-distribute -j job.json --node fed1.pub --max 0 2>err &&
+	test_grep "^dml-distribute: --max: .0. is out of range" err &&
+	test_expect_code 2 dml-distribute -j job.json --node fed1.pub= 2>err &&
+	test_grep "^dml-distribute: --node: fed1.pub=: empty region" err &&
+	test_expect_code 2 dml-distribute -j job.json --node nosuch.pub 2>err &&
+	test_grep "^dml-distribute: --node: nosuch.pub" err &&
+	test_expect_code 2 dml-distribute -j job.json --node fed1.pub --node fed1.pub=eu 2>err &&
+	test_grep "^dml-distribute: --node: fed1.pub=eu: the same node twice" err &&
+	test_expect_code 2 dml-distribute register -D devs/dev-0001 --created 2026-02-30T00:00:00Z 2>err &&
+	test_grep "^dml-distribute: register: --created: " err &&
+	test_expect_code 2 dml-distribute register -D devs/dev-0001 2>err &&
+	test_grep "^dml-distribute: register: give your secret key with -k FILE (or DML_KEY)" err
+'
+test_expect_success 'the key defaults to DML_KEY in every command' '
+	D=devs/dev-0001 &&
+	DML_KEY=$D/key dml-distribute register -D $D --created $T >env.device &&
+	test_cmp $D.device env.device &&
+	DML_KEY=dist.key dml-distribute admit --registry reg.env --created $T devs/*.device &&
+	test_cmp reg.v1 reg.env &&
+	DML_KEY=dist.key dml-distribute -j job.json --node fed1.pub --node fed2.pub \
+		-m model.json --seed 7 -o outenv reg &&
+	test_cmp out/fed1.ndjson outenv/fed1.ndjson
 '
 A1=$(head -1 want2)
 D1=$(grep -l "$A1" devs/*/pub | xargs dirname)
@@ -232,7 +272,7 @@ test_expect_success 'a registry altered after admission is refused, no output' '
 		-m model.json -A x reg >out.json 2>err &&
 	test_grep "reg:1: the registry is signed by .*, not by the registrar" err &&
 	test_empty out.json && ! test -e x &&
-	dml-distribute -j job.json -k eve.key -R dist.pub --node fed1.pub \
+	dml-distribute -j job.json -k eve.key --registrar dist.pub --node fed1.pub \
 		-m model.json -A x reg >out.json && test -s out.json
 '
 test_expect_success 'a selected device whose own signature fails is refused' '

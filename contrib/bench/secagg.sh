@@ -66,7 +66,7 @@ seq "$N" | xargs -P 2 -I{} sh -c '
 	dml-keygen --seed b --name d{} -o d/{}.key >d/{}.pub &&
 	"$1" d/{}.key unsigned >d/{}.res &&
 	dml-encrypt --scheme secagg --step advertise --state d/{}.st -k d/{}.key \
-		--seed b -o d/{}.keys d/{}.res' sh "$top/tests/helpers/rec-sign"
+		--seed 1 -o d/{}.keys d/{}.res' sh "$top/tests/helpers/rec-sign"
 # timed NAME CMD...: wall s, user+sys CPU s, peak RSS MB of a node step
 timed() {
 	name=$1

@@ -146,7 +146,7 @@ say "   a new job of $MIN_DEVICES devices would need a bid of $(sed 's/.*"bid":"
 # algorithm's key to each
 for d in "$W"/devices/dev-*; do
 	dml-distribute register -k "$d/key" -D "$d" --created 2026-01-01T00:00:00Z
-done | dml-distribute admit -k "$W/distributor.key" -r "$W/registry.ndjson" \
+done | dml-distribute admit -k "$W/distributor.key" --registry "$W/registry.ndjson" \
 	--created 2026-01-02T00:00:00Z -
 dml-distribute -j "$W/predict-job.json" -k "$W/distributor.key" \
 	--node "$W/fed1.pub" --node "$W/fed2.pub" -m "$W/model-$ROUNDS.json" \

@@ -7,8 +7,10 @@
 #include "tensor.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HASHLEN 32
 
@@ -761,6 +763,12 @@ dist_run(const dist_opts *o, const char *registry, dist_out *res)
 			goto done;
 		res->n = i + 1;
 	}
+	/* checked last, so that a bad registry or model is named first */
+	if ((long long)n < o->job->min_devices) {
+		dml_error("%zu eligible devices, the job needs at least %lld",
+		    n, o->job->min_devices);
+		goto done;
+	}
 	rc = 0;
 done:
 	if (ckey)
@@ -780,6 +788,100 @@ dist_out_free(dist_out *res)
 	free(res->node);
 	free(res->alg);
 	memset(res, 0, sizeof *res);
+}
+
+int
+dist_node_parse(dist_node *n, const char *arg)
+{
+	char *path = xstrdup(arg), *eq = strrchr(path, '='), *name, *dot;
+	struct stat st;
+	int rc = -1;
+
+	memset(n, 0, sizeof *n);
+	if (eq && stat(path, &st) != 0) {
+		*eq = 0;
+		if (!eq[1]) {
+			dml_error("%s: empty region", arg);
+			goto done;
+		}
+		n->region = xstrdup(eq + 1);
+	}
+	if (pubkey_load(path, n->pk) < 0) {
+		dml_error_prefix("%s", arg);
+		goto done;
+	}
+	name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if ((dot = strrchr(name, '.')) && strcmp(dot, ".pub") == 0)
+		*dot = 0;
+	n->name = xstrdup(name);
+	rc = 0;
+done:
+	free(path);
+	if (rc < 0)
+		dist_node_free(n);
+	return rc;
+}
+
+void
+dist_node_free(dist_node *n)
+{
+	free((char *)n->name);
+	free((char *)n->region);
+	n->name = n->region = NULL;
+}
+
+/* The assignments of one node (or all: node (size_t)-1) to a file. */
+static int
+write_node(const dist_out *d, size_t node, const char *path, rec_out **o)
+{
+	if (!(*o = rec_out_open(path)))
+		return -1;
+	for (size_t i = 0; i < d->n; i++)
+		if ((node == (size_t)-1 || d->node[i] == node) &&
+		    rec_out_write(*o, d->assign[i], NULL) < 0)
+			return -1;
+	return 0;
+}
+
+int
+dist_write(const dist_out *d, const dist_node *nodes, size_t nnodes,
+    const char *dir, const char *alg)
+{
+	size_t nout = dir ? nnodes : 1;
+	rec_out **o;
+	char *own = NULL;
+	int rc = -1;
+
+	if (dir && mkdir(dir, 0777) < 0 && errno != EEXIST)
+		return dml_error_sys("%s", dir);
+	if (d->alg && !alg)
+		alg = own = xasprintf("%s/algorithm.sealed", dir);
+	o = xcalloc(nout, sizeof *o);
+	for (size_t i = 0; i < nout; i++) {
+		char *p = dir ? xasprintf("%s/%s.ndjson", dir, nodes[i].name) :
+		    NULL;
+		int bad = write_node(d, dir ? i : (size_t)-1, p, &o[i]) < 0;
+		free(p);
+		if (bad)
+			goto done;
+	}
+	if (d->alg && dml_write_file(alg, d->alg, d->alglen, 0644) < 0)
+		goto done;
+	rc = 0;
+	for (size_t i = 0; i < nout; i++) {
+		if (rc == 0 && rec_out_commit(o[i]) < 0)
+			rc = -1;
+		else if (rc < 0)
+			rec_out_abort(o[i]);
+		o[i] = NULL;
+	}
+done:
+	for (size_t i = 0; i < nout; i++)
+		if (o[i])
+			rec_out_abort(o[i]);
+	free(o);
+	free(own);
+	return rc;
 }
 
 /* ---- the device's and the nodes' side ---------------------------------- */

@@ -112,9 +112,27 @@ typedef struct dist_out {
 	size_t alglen;
 } dist_out;
 
-/* Select, spread and seal. -1 dml_error "file:line: what" on bad input. */
+/* Select, spread and seal. -1 dml_error "file:line: what" on bad input,
+ * and when fewer devices are selected than the job's min_devices (the
+ * job could not be reported). */
 int dist_run(const dist_opts *o, const char *registry, dist_out *out);
 void dist_out_free(dist_out *out);
+
+/* A federated node given as "FILE" or "FILE=REGION" (a file whose name
+ * holds '=' and exists is taken whole): its public key read from FILE,
+ * its name the file's base name less ".pub". n->name and n->region are
+ * malloc'd: free them with dist_node_free. -1 with dml_error "ARG: what". */
+int dist_node_parse(dist_node *n, const char *arg);
+void dist_node_free(dist_node *n);
+
+/* Write d, every file whole or not at all. With dir (made if missing):
+ * one file of assignments per node, DIR/NAME.ndjson (a file for every
+ * node, empty when it got no device), and the encrypted algorithm to alg,
+ * default DIR/algorithm.sealed; without, every assignment to stdout in
+ * registry order and the algorithm to alg (required then if d has one).
+ * -1 with dml_error (a system error) when a file cannot be written. */
+int dist_write(const dist_out *d, const dist_node *nodes, size_t nnodes,
+    const char *dir, const char *alg);
 
 /* ---- the device's and the nodes' side ---------------------------------- */
 

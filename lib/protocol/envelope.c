@@ -1,5 +1,6 @@
 /* envelope: records sealed to one recipient and signed by the sender. */
 #include "envelope.h"
+#include "report.h"
 #include "tensor.h"
 #include "util.h"
 
@@ -121,6 +122,71 @@ envelope_open(const json_t *env, const rec_in *in, const dml_key *k,
 	if (verify && rec_verify(env, in, NULL) < 0)
 		return -1;
 	return open_box(env, in, k, out);
+}
+
+/* A Paillier job's report or aggregate, decrypted, signed by k. */
+static json_t *
+decrypt_sums(json_t *r, const rec_in *in, const dml_key *k, int verify,
+    const dml_job *j, const paillier_sk *sk)
+{
+	const char *type = json_string_value(json_object_get(r, "type"));
+	const char *const *names;
+	int nnames;
+	json_t *out;
+
+	if (verify && rec_verify(r, in, NULL) < 0)
+		return NULL;
+	if (strcmp(type, "dml.report") == 0) {
+		names = report_class_names(j->data, &nnames);
+		if (!(out = report_decrypt(j, r, in, sk, names, nnames)))
+			return NULL;
+		report_render(out);
+	} else if (!(out = report_decrypt_aggregate(j, r, in, sk)))
+		return NULL;
+	if (rec_sign(out, k) < 0) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Does the record hold Paillier sums for the customer to decrypt? */
+static int
+paillier_sums(const json_t *r)
+{
+	const char *type = json_string_value(json_object_get(r, "type"));
+	json_t *sum = json_object_get(r, "sum"), *t;
+	const char *key;
+
+	if (!type || (strcmp(type, "dml.report") && strcmp(type,
+	    "dml.aggregate")))
+		return 0;
+	if (json_object_get(r, "encryption"))
+		return 1;
+	json_object_foreach(sum, key, t)
+		if (ptensor_is(t))
+			return 1;
+	return 0;
+}
+
+json_t *
+envelope_unwrap(json_t *r, const rec_in *in, const dml_key *k, int verify,
+    const dml_job *j, const paillier_sk *sk)
+{
+	const char *type = json_string_value(json_object_get(r, "type"));
+	json_t *inner = NULL, *out;
+
+	if (!sk || (type && strcmp(type, "dml.sealed") == 0)) {
+		if (envelope_open(r, in, k, verify, &inner) < 0)
+			return NULL;
+		r = inner;
+	}
+	if (sk && paillier_sums(r))
+		out = decrypt_sums(r, in, k, verify, j, sk);
+	else
+		out = json_incref(r);
+	json_decref(inner);
+	return out;
 }
 
 /* ---- Paillier: results ------------------------------------------------ */
@@ -455,4 +521,53 @@ out:
 	sodium_memzero(e, (F + 1) * sizeof *e);
 	free(e);
 	return out;
+}
+
+/* ---- one record, as dml-encrypt treats it -------------------------- */
+
+static json_t *
+paillier_any(const envelope_op *op, json_t *r, const rec_in *in)
+{
+	const char *type = json_string_value(json_object_get(r, "type"));
+	dml_model m;
+	json_t *e;
+
+	if (strcmp(type, "dml.declined") == 0)	/* nothing to encrypt */
+		return json_incref(r);
+	if (strcmp(type, "dml.result") == 0) {
+		if (!op->job)
+			return rec_err(in, "a dml.result is encrypted to its "
+			    "job's key: give -j JOB"), NULL;
+		return envelope_paillier(r, in, op->job, op->k, NULL);
+	}
+	if (strcmp(type, "dml.model") != 0)
+		return rec_err(in, "--scheme paillier encrypts dml.result and "
+		    "dml.model records, not %s", type), NULL;
+	if (!op->pk)
+		return rec_err(in, "a model is encrypted to the customer's "
+		    "Paillier key: give -r PAILLIER-PUB"), NULL;
+	if (model_from_record(&m, in, r) < 0)
+		return NULL;
+	e = pmodel_encrypt(&m, op->pk, op->layout, op->wfrac, op->xfrac, NULL);
+	model_free(&m);
+	if (!e)
+		return rec_err(in, "%s", dml_errmsg()), NULL;
+	if (rec_sign(e, op->k) < 0) {
+		json_decref(e);
+		return NULL;
+	}
+	return e;
+}
+
+json_t *
+envelope_apply(const envelope_op *op, json_t *r, const rec_in *in)
+{
+	if (op->mode == ENVELOPE_OPEN)
+		return envelope_unwrap(r, in, op->k, op->verify, op->job,
+		    op->sk);
+	if (rec_check(in, r, NULL) < 0)
+		return NULL;
+	if (op->mode == ENVELOPE_PAILLIER)
+		return paillier_any(op, r, in);
+	return envelope_seal(r, in, op->to, op->k);
 }

@@ -46,6 +46,15 @@ json_t *envelope_seal(const json_t *r, const rec_in *in,
  * *out receives the record inside. */
 int envelope_open(const json_t *env, const rec_in *in, const dml_key *k,
     int verify, json_t **out);
+/* The recipient's side of one record (dml-encrypt -d): a dml.sealed is
+ * opened as envelope_open does; with the customer's Paillier secret key
+ * sk and the job j, a Paillier dml.report of the job (sealed or not)
+ * becomes the plain report (means, rendered) and a dml.aggregate with
+ * ciphertext sums one with f64 sums, each signed with k, while any other
+ * record passes unchanged. Without sk every record must be an envelope.
+ * A new reference, or NULL with dml_error "file:line: what". */
+json_t *envelope_unwrap(json_t *r, const rec_in *in, const dml_key *k,
+    int verify, const dml_job *j, const paillier_sk *sk);
 
 /* Paillier: the device's own signed dml.result of the job (signed by k)
  * with every clear value encrypted to the job's key in its layout, signed
@@ -78,6 +87,32 @@ void pmodel_free(pmodel *pm);
  * more int_bits). */
 json_t *pmodel_scores(const pmodel *pm, const dml_job *j, const float *x,
     size_t n, const paillier_rng *rng);
+
+/* ---- one record, as dml-encrypt treats it -------------------------- */
+
+enum envelope_mode { ENVELOPE_SEAL, ENVELOPE_PAILLIER, ENVELOPE_OPEN };
+
+/* What to do to each record, and with what (every pointer borrowed). */
+typedef struct envelope_op {
+	enum envelope_mode mode;
+	const dml_key *k;	/* signs (SEAL, PAILLIER) or opens (OPEN) */
+	unsigned char to[32];	/* SEAL: the recipient */
+	int verify;		/* OPEN: check the signatures */
+	const dml_job *job;	/* PAILLIER: the results' job; OPEN: sk's */
+	const paillier_sk *sk;	/* OPEN: decrypt Paillier sums, or NULL */
+	const paillier_pk *pk;	/* PAILLIER: a model's key, or NULL */
+	const fxp_layout *layout;	/* with pk: the model's layout */
+	int wfrac, xfrac;	/* with pk: as pmodel_encrypt */
+} envelope_op;
+
+/* SEAL: the record, checked, sealed to `to` and signed by k
+ * (envelope_seal). PAILLIER: a dml.declined passes unchanged (nothing to
+ * encrypt), a dml.result is encrypted to its job's key (envelope_paillier;
+ * job required) and a dml.model becomes a dml.paillier.model to pk
+ * (pmodel_encrypt; pk required) signed by k; other types are refused.
+ * OPEN: envelope_unwrap. A new reference, or NULL with dml_error
+ * "file:line: what". */
+json_t *envelope_apply(const envelope_op *op, json_t *r, const rec_in *in);
 
 #ifdef __cplusplus
 }

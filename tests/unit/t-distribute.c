@@ -193,7 +193,33 @@ main(void)
 		ok(run(&o, regf, &out, per) == 0 && out.n == 3 &&
 		    out.eligible == 8, "--max 3: 3 of the 8 eligible");
 		dist_out_free(&out);
+
+		o.max = 0;
+		job.min_devices = 9;
+		ok(dist_run(&o, regf, &out) < 0 && strcmp(dml_errmsg(),
+		    "8 eligible devices, the job needs at least 9") == 0,
+		    "fewer devices than the job's min_devices: refused (%s)",
+		    dml_errmsg());
+		dist_out_free(&out);
+		job.min_devices = 0;
 		json_decref(job.rec);
+	}
+
+	{
+		dist_node nd;
+		char hex[65], *arg;
+
+		key_hex(keys[1].pk, 32, hex);
+		arg = xasprintf("%s=eu", hex);
+		ok(dist_node_parse(&nd, arg) == 0 && nd.region &&
+		    strcmp(nd.region, "eu") == 0 && strcmp(nd.name, hex) == 0 &&
+		    memcmp(nd.pk, keys[1].pk, 32) == 0,
+		    "a node: KEY=REGION");
+		dist_node_free(&nd);
+		arg[64 + 1] = 0;
+		ok(dist_node_parse(&nd, arg) < 0 && strstr(dml_errmsg(),
+		    "empty region"), "a node with an empty region: refused");
+		free(arg);
 	}
 
 	for (int i = 0; i < NDEV; i++) {
