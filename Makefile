@@ -109,7 +109,9 @@ tests/unit/%.t: tests/unit/%.c lib/libdml.a .flags
 tests/helpers/%: tests/helpers/%.c lib/libdml.a .flags
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -MF $@.d $(ALL_LDFLAGS) -o $@ $< lib/libdml.a $(LIBS)
 
--include $(LIBOBJ:.o=.d) $(CMDDIROBJ:.o=.d) $(PROGS:=.d) $(UNITS:=.d) $(HELPERS:=.d)
+# single-file programs only: a program that became a folder leaves a stale
+# bin/NAME.d naming cmd/NAME.c
+-include $(LIBOBJ:.o=.d) $(CMDDIROBJ:.o=.d) $(CMDSRC:cmd/%.c=bin/%.d) $(UNITS:=.d) $(HELPERS:=.d)
 
 # libdml.pc is made at build time for the PREFIX given then (rewritten
 # only when its text changes); make install copies it, and refuses when
