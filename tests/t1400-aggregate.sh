@@ -91,7 +91,7 @@ test_expect_success 'a bad value names its own option (the table was read off by
 '
 
 test_expect_success 'the old spellings -r, -d and -K still work, with a warning' '
-	{ ./mkresults key a; ./mkresults key b; ./mkresults key c; } >all.dev &&
+	{ ./mkresults key a && ./mkresults key b && ./mkresults key c; } >all.dev &&
 	dml-aggregate -j job -k node.key --round 1 --devices all.dev --keep-going good >new &&
 	dml-aggregate -j job -k node.key -r 1 -d all.dev -K good >old 2>err &&
 	test_cmp new old &&
