@@ -111,7 +111,7 @@ test_expect_success 'a claim with a wrong proof is reverted, nothing paid' '
 '
 test_expect_success 'faults: a revert, a wrong chain id, a nonce gap, no gas money, no node' '
 	test_expect_code 1 dml-settle -K customer.eth -P book.nd --job j3.json \
-		--stored stored.json --contributions c1.json 2>err ;
+		--stored stored.json --contributions c1.json 2>err &&
 	test_grep "contributions are for job" err &&
 	contrib $j3 d1 d2 d3 >c3.json &&
 	test_expect_code 1 dml-settle -K customer.eth -P book.nd --job j3.json \
@@ -127,6 +127,9 @@ test_expect_success 'faults: a revert, a wrong chain id, a nonce gap, no gas mon
 	test_expect_code 1 dml-settle transfer -K poor.eth --to $CUSTOMER --amount 0 2>err &&
 	test_grep "insufficient funds" err &&
 	test_expect_code 2 dml-settle --rpc http://127.0.0.1:1 status --job j3.json 2>err &&
+	test_grep "cannot reach the node" err &&
+	test_expect_code 2 dml-settle -r http://127.0.0.1:1 status -j j3.json 2>err &&
+	test_grep "^dml-settle: status: warning: -r is an old spelling of --rpc" err &&
 	test_grep "cannot reach the node" err &&
 	dml-settle status --job j3.json | test_grep "\"state\":\"open\"" -
 '
