@@ -75,7 +75,8 @@ test_expect_success 'balance: all accounts sorted, or one; pools by name' '
 	dml-ledger balance pool:growth >out &&
 	echo "{\"account\":\"pool:growth\",\"amount\":\"640000\",\"type\":\"dml.balance\",\"v\":1}" >exp &&
 	test_cmp exp out &&
-	dml-ledger balance dev1.pub >out && test_grep "\"amount\":\"0\"" out
+	dml-ledger balance dev1.pub >out && test_grep "\"amount\":\"0\"" out &&
+	dml-ledger balance -o all.out && test_cmp all all.out
 '
 test_expect_success 'transfer moves tokens (the key from $DML_KEY); an overdraft is refused and changes nothing' '
 	DML_KEY=alice.key dml-ledger transfer --to bob.pub --amount 1500 \

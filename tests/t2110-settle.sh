@@ -71,7 +71,9 @@ test_expect_success 'a dry run prints the payouts and appends nothing' '
 	cp $L before &&
 	dml-settle --dry-run --job j1.json $S --contributions c1.json >dry &&
 	test $(wc -l <dry) = 1 && cmp before $L &&
-	test_grep "\"type\":\"dml.payouts\"" dry
+	test_grep "\"type\":\"dml.payouts\"" dry &&
+	dml-settle -n -j j1.json $S --contributions c1.json -o dry.out >out &&
+	test_empty out && test_cmp dry dry.out
 '
 test_expect_success 'settle: fees, federated by devices, per device, the rest back (the key from $DML_KEY)' '
 	DML_KEY=fed1.key dml-settle -j j1.json $S --contributions c1.json >out &&

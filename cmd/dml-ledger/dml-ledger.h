@@ -11,7 +11,7 @@
 /* Every option of every command, checked as read; cli's table says which
  * command takes which. */
 struct ledger_opts {
-	const char *ledger, *time, *supply, *growth, *bounty, *to, *amount,
+	const char *ledger, *time, *output, *supply, *growth, *bounty, *to, *amount,
 	    *job, *reason, *owners;
 	long epoch;			/* -1: not given */
 	json_t *alloc;			/* [{"to","amount"}...] in given order */
@@ -21,6 +21,9 @@ extern struct ledger_opts o;
 /* Open the ledger (-L, else the default path) or exit; warns about a torn
  * last line. */
 ledger *open_ledger(int flags, ledger_visit_fn visit, void *ctx);
+/* Main's last step when its answer is one record: R to -o's file (whole)
+ * or standard output; takes R. */
+void print_final(json_t *r);
 /* A public key argument of option `opt` as hex, or a usage error. */
 void key_arg(const char *opt, const char *arg, char hex[65]);
 /* --job: a job file or a job id, as the job's id. */

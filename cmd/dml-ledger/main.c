@@ -8,6 +8,7 @@
 #include "amount.h"
 #include "dml-ledger.h"
 #include "job.h"
+#include "record.h"
 #include "sign.h"
 #include "util.h"
 
@@ -33,6 +34,7 @@ static const char usage[] =
 "  -k, --key FILE       the submitter's secret key (dml-keygen; default\n"
 "                       $DML_KEY)\n"
 "  -j, --job ID|FILE    the job (escrow: its file)\n"
+"  -o, --output FILE    write the records to FILE (whole or not at all)\n"
 "  KEY is a hex public key, a dml.pubkey file or a secret key file;\n"
 "  amounts are decimal integers of tokens.\n"
 "  -h, --help, --version\n";
@@ -46,6 +48,7 @@ static const cli_opt opts[] = {
 	{"time", 0, 1, O_TIME, NULL, 0, NULL},
 	{"key", 'k', 1, 0, WRITERS, 0, NULL},
 	{"job", 'j', 1, 0, "escrow refund history", 0, NULL},
+	CLI_OUTPUT,
 	{"supply", 0, 1, O_SUPPLY, "genesis", 0, NULL},
 	{"growth-pool", 0, 1, O_GROWTH, "genesis", 0, NULL},
 	{"bounty-pool", 0, 1, O_BOUNTY, "genesis", 0, NULL},
@@ -83,6 +86,19 @@ open_ledger(int flags, ledger_visit_fn visit, void *ctx)
 		    (long long)ledger_torn(l), flags & LEDGER_WRITE ?
 		    "was discarded" : "is ignored; the next write discards it");
 	return l;
+}
+
+void
+print_final(json_t *r)
+{
+	if (!o.output) {
+		rec_print_final(r);
+		return;
+	}
+	if (rec_out_one(o.output, r, NULL) < 0)
+		dml_fail(DML_EXIT_USAGE);
+	json_decref(r);
+	dml_close_stdout();
 }
 
 void
@@ -177,6 +193,7 @@ main(int argc, char **argv)
 		case 'L': o.ledger = c.arg; break;
 		case O_TIME: o.time = cli_time(&c, NULL); break;
 		case 'j': o.job = c.arg; break;
+		case 'o': o.output = c.arg; break;
 		case O_SUPPLY: o.supply = cli_amount(&c); break;
 		case O_GROWTH: o.growth = cli_amount(&c); break;
 		case O_BOUNTY: o.bounty = cli_amount(&c); break;

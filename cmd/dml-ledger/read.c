@@ -30,7 +30,7 @@ cmd_verify(cli *c)
 	json_object_set_new(r, "torn", json_integer(ledger_torn(l)));
 	free(s);
 	ledger_close(l);
-	rec_print_final(r);
+	print_final(r);
 	return 0;
 }
 
@@ -75,7 +75,7 @@ cmd_balance(cli *c)
 		n = 1;
 	} else
 		names = ledger_accounts(l, &n);
-	if (!(out = rec_out_open(NULL)))
+	if (!(out = rec_out_open(o.output)))
 		dml_fail(DML_EXIT_USAGE);
 	write_balances(l, names, n, out);
 	if (names != one)
@@ -124,7 +124,7 @@ cmd_history(cli *c)
 		h.account = acct;
 	} else
 		cli_usage_error("give an ACCOUNT or --job ID");
-	if (!(h.out = rec_out_open(NULL)))
+	if (!(h.out = rec_out_open(o.output)))
 		dml_fail(DML_EXIT_USAGE);
 	l = open_ledger(0, history_visit, &h);
 	ledger_close(l);

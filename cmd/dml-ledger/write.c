@@ -32,7 +32,7 @@ submit(ledger *l, json_t *body, dml_key *k)
 	r = ledger_appended(l, json_string_value(json_object_get(body, "op")));
 	ledger_close(l);
 	json_decref(body);
-	rec_print_final(r);
+	print_final(r);
 	return 0;
 }
 

@@ -58,7 +58,7 @@ chain_start(const cli *c, chain *ch, int need_escrow)
 			dml_fail(DML_EXIT_USAGE);
 		ch->has_key = 1;
 	}
-	if (!(ch->out = rec_out_open(NULL)))
+	if (!(ch->out = rec_out_open(o.output)))
 		dml_fail(DML_EXIT_USAGE);
 }
 

@@ -9,6 +9,7 @@
 struct opts {
 	/* a settlement's inputs, on the ledger or the chain */
 	const char *job, *stored, *contrib, *comp, *board;
+	const char *output;		/* -o, or NULL: standard output */
 	/* the ledger only */
 	const char *ledger, *time;
 	int dry, key_given;		/* --dry-run; -k given (not $DML_KEY) */

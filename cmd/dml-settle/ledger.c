@@ -15,7 +15,7 @@
 static void
 print_two(json_t *a, json_t *b)
 {
-	rec_out *out = rec_out_open(NULL);
+	rec_out *out = rec_out_open(o.output);
 
 	if (!out || rec_out_write(out, a, NULL) < 0 ||
 	    (b && rec_out_write(out, b, NULL) < 0) || rec_out_commit(out) < 0)

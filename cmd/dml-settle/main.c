@@ -32,6 +32,7 @@ static const char usage[] =
 "      --contributions FILE the report node's signed dml.contributions\n"
 "      --time TIME          the entry's time, RFC 3339 UTC (default now)\n"
 "  -n, --dry-run            compute and print the payouts, append nothing\n"
+"  -o, --output FILE        write the records to FILE (whole or not at all)\n"
 "  -h, --help, --version\n"
 "  (-s, -c and -r, the old spellings of --stored, --contributions and\n"
 "  --rpc, still work in this release, with a warning)\n"
@@ -95,6 +96,7 @@ static const cli_opt opts[] = {
 	{"contributions", 0, 1, O_CONTRIB, SETTLE, 'c', NULL},
 	{"time", 0, 1, O_TIME, SETTLE, 0, NULL},
 	{"dry-run", 'n', 0, 0, SETTLE, 0, NULL},
+	CLI_OUTPUT,
 	{"competition", 0, 1, O_COMP, SETTLE " deposit", 0, NULL},
 	{"leaderboard", 0, 1, O_BOARD, SETTLE, 0, NULL},
 	{"rpc", 0, 1, O_RPC, NULL, 'r', NULL},
@@ -222,6 +224,7 @@ main(int argc, char **argv)
 		case O_CONTRIB: o.contrib = c.arg; break;
 		case O_TIME: o.time = cli_time(&c, NULL); break;
 		case 'n': o.dry = 1; break;
+		case 'o': o.output = c.arg; break;
 		case O_COMP: o.comp = c.arg; break;
 		case O_BOARD: o.board = c.arg; break;
 		default: chain_opt(&c, op); break;
