@@ -3,6 +3,7 @@
  * the invariants checked after each, replay of the file they make, and
  * recovery from a torn last line cut at every byte. */
 #include "ledger.h"
+#include "job.h"
 #include "util.h"
 #include "tap.h"
 
@@ -806,6 +807,114 @@ torn(const char *dir)
 	free(path);
 }
 
+
+/* A file: one line. */
+static void
+write_line(const char *path, json_t *r)
+{
+	FILE *f = fopen(path, "w");
+
+	rec_write(f, r, NULL);
+	fclose(f);
+	json_decref(r);
+}
+
+/* The settle transaction (ledger_settle_job) on a file ledger and the one
+ * dml.appended builder every writer uses. */
+static void
+settle_job(const char *dir)
+{
+	static const char *cid0 = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+	char *path = xasprintf("%s/settle.ndjson", dir),
+	     *stored = xasprintf("%s/stored.json", dir),
+	     *contrib = xasprintf("%s/contrib.json", dir), hex[65], ts[32];
+	json_t *r, *pr, *ap, *want;
+	ledger *W;
+	dml_job j;
+	long long n;
+	int rc;
+
+	ok(ledger_open(&W, path, LEDGER_WRITE | LEDGER_CREATE, NULL, NULL) == 0,
+	    "a new file ledger");
+	timefmt_format(T0, ts);
+	r = json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}]}", "op", "genesis",
+	    "supply", "100000", "growth_pool", "0", "bounty_pool", "0", "alloc",
+	    "to", khex[2], "amount", "5000");
+	ok(ledger_submit(W, r, &K[0], ts) == 0, "genesis");
+	json_decref(r);
+	ap = ledger_appended(W, "genesis");
+	ledger_head(W, hex);
+	want = json_pack("{s:s,s:i,s:s,s:i,s:s}", "type", "dml.appended", "v", 1,
+	    "op", "genesis", "seq", 0, "hash", hex);
+	ok(json_equal(ap, want), "ledger_appended: type, v, op, seq, hash");
+	json_decref(ap);
+	json_decref(want);
+
+	r = json_pack("{s:s,s:i,s:s,s:s,s:i,s:i,s:s,s:{s:s,s:s,s:[i,i],s:i},"
+	    "s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s}}}", "type", "dml.job", "v", 1, "task",
+	    "predict", "data", "toy", "min_devices", 2, "rounds", 1, "deadline",
+	    "2026-02-01T00:00:00Z", "algorithm", "model", cid0, "arch", "mlp",
+	    "layers", 4, 3, "params", 15, "reward", "budget", "1000",
+	    "per_device", "7", "developer_fee", "0", "trainer_pool", "0",
+	    "node_fees", "distributing", "0", "federated", "0", "report", "0",
+	    "refining", "0");
+	json_object_set_new(r, "customer", json_string(khex[2]));
+	rec_sign(r, &K[2]);
+	rc = job_from_record(NULL, r, &j);
+	ok(rc == 0, "a signed job%s%s", rc ? ": " : "", rc ? dml_errmsg() : "");
+	if (rc < 0)
+		return;
+	timefmt_format(T0 + 60, ts);
+	r = ledger_escrow_body(&j);
+	ok(ledger_submit(W, r, &K[2], ts) == 0, "its escrow");
+	json_decref(r);
+	ledger_close(W);
+
+	write_line(stored, json_pack("{s:s,s:i,s:s,s:i,s:s}", "type",
+	    "dml.stored", "v", 1, "cid", cid0, "size", 0, "name", "report"));
+	r = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "type", "dml.contributions",
+	    "v", 1, "job", j.id, "devices", dhex[0], dhex[1], dhex[2]);
+	rec_sign(r, &K[3]);
+	write_line(contrib, r);
+
+	timefmt_format(T0 + 120, ts);
+	ok(ledger_settle_job(path, &j, stored, contrib, NULL, ts, &pr, &ap) == 0 &&
+	    pr && !ap, "a dry run: the payouts, no entry");
+	ok(strcmp(json_string_value(json_object_get(pr, "paid")), "21") == 0 &&
+	    strcmp(json_string_value(json_object_get(pr, "refund")), "979") == 0,
+	    "3 devices at 7 paid, the rest refunded");
+	json_decref(pr);
+	ok(ledger_open(&W, path, 0, NULL, NULL) == 0 &&
+	    ledger_entries(W) == 2, "the dry run appended nothing");
+	ledger_close(W);
+
+	ok(ledger_settle_job(path, &j, stored, contrib, &K[3], ts, &pr, &ap) == 0 &&
+	    pr && ap, "settled: the payouts and the entry");
+	ok(ledger_open(&W, path, 0, NULL, NULL) == 0, "reopened");
+	n = ledger_entries(W);
+	ledger_head(W, hex);
+	want = ledger_appended_record("settle", n - 1, hex);
+	ok(n == 3 && json_equal(ap, want), "its dml.appended names the entry");
+	ledger_close(W);
+	json_decref(want);
+	json_decref(ap);
+	json_decref(pr);
+
+	ok(ledger_settle_job(path, &j, stored, contrib, &K[3], ts, &pr, &ap) ==
+	    LEDGER_REJECT && !pr && !ap &&
+	    strstr(dml_errmsg(), "is already settled"),
+	    "a job settles once");
+	unlink(contrib);
+	ok(ledger_settle_job(path, &j, stored, contrib, &K[3], ts, &pr, &ap) ==
+	    LEDGER_ESYS && !pr && !ap, "missing contributions: a system error");
+	unlink(stored);
+	unlink(path);
+	job_free(&j);
+	free(path);
+	free(stored);
+	free(contrib);
+}
+
 int
 main(void)
 {
@@ -832,6 +941,7 @@ main(void)
 	fclose(lines);
 	lines = fopen("/dev/null", "w");
 	torn(dir);
+	settle_job(dir);
 	fclose(lines);
 	unlink(lpath);
 	rmdir(dir);
