@@ -16,7 +16,12 @@
  * A ledger can also live in memory only (ledger_new), for tests and for
  * computing what an entry would do.
  *
- * Not for: computing a job's payouts (settle), on-chain contracts (eth).
+ * A job's whole settlement on the ledger (its inputs read, the payouts
+ * computed by settle against the escrow, the entry appended) is one call,
+ * ledger_settle_job, and every program that appends prints the same
+ * dml.appended record (ledger_appended).
+ *
+ * Not for: the payout formula (settle), on-chain contracts (chain, eth).
  */
 #ifndef DML_LEDGER_H
 #define DML_LEDGER_H
