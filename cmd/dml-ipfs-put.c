@@ -1,10 +1,10 @@
 /* dml-ipfs-put: store files, or each record of a stream, in the blockstore
  * or on an IPFS node, and print a dml.stored record with the CID. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "ipfs.h"
 #include "record.h"
 #include "util.h"
@@ -16,18 +16,33 @@ static const char usage[] =
 "record: the CID `ipfs add --cid-version=1 --raw-leaves` gives, the size in\n"
 "bytes and the name. Records appear only if every input was stored.\n"
 "  -n, --only-hash      compute the CIDs, store nothing\n"
-"  -e, --each           the input is records: store each one (its canonical\n"
+"      --each           the input is records: store each one (its canonical\n"
 "                       line and newline) on its own, one dml.stored each,\n"
 "                       with \"content\": the record's type\n"
 "      --name NAME      the name in the record (one input only)\n"
-"  -r, --repo DIR       the blockstore directory (default $DML_IPFS_REPO,\n"
+"      --repo DIR       the blockstore directory (default $DML_IPFS_REPO,\n"
 "                       else ~/.dml/ipfs; made on first use)\n"
-"  -a, --api URL        store on an IPFS node through its RPC API instead,\n"
+"      --api URL        store on an IPFS node through its RPC API instead,\n"
 "                       e.g. http://127.0.0.1:5001 (default $DML_IPFS_API)\n"
-"  -t, --timeout SECS   how long the node may stay silent (default 60)\n"
+"      --timeout SECS   how long the node may stay silent (default 60)\n"
 "      --no-sync        do not flush the blockstore to disk at the end\n"
 "  -o, --output FILE    write the records to FILE (whole or not at all)\n"
-"  -h, --help, --version\n";
+"  -h, --help, --version\n"
+"  (-e, -r, -a and -t, the old spellings of --each, --repo, --api and\n"
+"  --timeout, still work in this release, with a warning)\n";
+
+enum { O_EACH = CLI_ID_BASE, O_NAME, O_REPO, O_API, O_TIMEOUT, O_NOSYNC };
+
+static const cli_opt opts[] = {
+	{"only-hash", 'n', 0, 0, NULL, 0, NULL},
+	{"each", 0, 0, O_EACH, NULL, 'e', NULL},
+	{"name", 0, 1, O_NAME, NULL, 0, NULL},
+	{"repo", 0, 1, O_REPO, NULL, 'r', NULL},
+	{"api", 0, 1, O_API, NULL, 'a', NULL},
+	{"timeout", 0, 1, O_TIMEOUT, NULL, 't', NULL},
+	{"no-sync", 0, 0, O_NOSYNC, NULL, 0, NULL},
+	CLI_OUTPUT,
+	CLI_END};
 
 struct opts {
 	int flags, each;
@@ -49,13 +64,6 @@ stored(const cid *c, uint64_t size, const char *name, const char *content)
 	return r;
 }
 
-/* exit status for an ipfs_* failure: -2 is a local system error */
-static int
-status_of(int rc)
-{
-	return rc == -2 ? DML_EXIT_USAGE : DML_EXIT_REJECT;
-}
-
 static int
 put_files(ipfs_store *st, const struct opts *o, char **files, int nfiles,
     rec_out *out)
@@ -68,7 +76,7 @@ put_files(ipfs_store *st, const struct opts *o, char **files, int nfiles,
 		int rc;
 
 		if ((rc = ipfs_add_file(st, path, o->flags, &c, &size)) < 0)
-			return status_of(rc);
+			return dml_exit_of(rc);
 		r = stored(&c, size, o->name ? o->name : path, NULL);
 		rc = rec_out_write(out, r, NULL);
 		json_decref(r);
@@ -163,7 +171,7 @@ put_each(ipfs_store *st, const struct opts *o, char **files, int nfiles,
 		}
 		if ((rc = ipfs_add_bytes(st, line, (size_t)len, o->flags,
 		    &c)) < 0) {
-			status = status_of(rc);
+			status = dml_exit_of(rc);
 			goto out;
 		}
 		name = o->name ? o->name :
@@ -189,50 +197,32 @@ out:
 int
 main(int argc, char **argv)
 {
-	enum { O_NAME = 256, O_NOSYNC, O_VERSION };
-	static const struct option opts[] = {
-		{"only-hash", no_argument, 0, 'n'},
-		{"each", no_argument, 0, 'e'},
-		{"name", required_argument, 0, O_NAME},
-		{"repo", required_argument, 0, 'r'},
-		{"api", required_argument, 0, 'a'},
-		{"timeout", required_argument, 0, 't'},
-		{"no-sync", no_argument, 0, O_NOSYNC},
-		{"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, O_VERSION},
-		{0, 0, 0, 0}};
 	struct opts o = {0, 0, NULL};
 	const char *repo = NULL, *api = NULL, *outpath = NULL;
 	long timeout = -1;
 	ipfs_store *st;
 	rec_out *out;
-	int c, nfiles, status;
+	int op, nfiles, status;
+	cli c;
 
-	dml_setprog(argv[0]);
-	while ((c = getopt_long(argc, argv, "ner:a:t:o:h", opts, NULL)) != -1) {
-		switch (c) {
+	cli_init(&c, argc, argv, opts, usage, NULL);
+	while ((op = cli_next(&c)) != -1) {
+		switch (op) {
 		case 'n': o.flags |= IPFS_ONLY_HASH; break;
-		case 'e': o.each = 1; break;
-		case O_NAME: o.name = optarg; break;
-		case 'r': repo = optarg; break;
-		case 'a': api = optarg; break;
-		case 't':
-			if (dml_parse_long(optarg, 1, 86400, &timeout) < 0)
-				dml_usage_error("--timeout: %s", dml_errmsg());
-			break;
+		case O_EACH: o.each = 1; break;
+		case O_NAME: o.name = c.arg; break;
+		case O_REPO: repo = c.arg; break;
+		case O_API: api = c.arg; break;
+		case O_TIMEOUT: timeout = cli_long(&c, 1, 86400); break;
 		case O_NOSYNC: o.flags |= IPFS_NO_SYNC; break;
-		case 'o': outpath = optarg; break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case O_VERSION: dml_version();
-		default: dml_usage_error("unknown option");
+		case 'o': outpath = c.arg; break;
 		}
 	}
-	nfiles = argc - optind;
+	nfiles = c.nops;
 	if (repo && api)
-		dml_usage_error("give --repo or --api, not both");
+		cli_usage_error("give --repo or --api, not both");
 	if (o.name && nfiles > 1)
-		dml_usage_error("--name names one input, not %d", nfiles);
+		cli_usage_error("--name names one input, not %d", nfiles);
 	if (!(st = ipfs_open(repo, api)))
 		dml_fail(DML_EXIT_USAGE);
 	if (timeout > 0)
@@ -240,9 +230,9 @@ main(int argc, char **argv)
 	if (!(out = rec_out_open(outpath)))
 		dml_fail(DML_EXIT_USAGE);
 	if (o.each)
-		status = put_each(st, &o, argv + optind, nfiles, out);
+		status = put_each(st, &o, c.ops, nfiles, out);
 	else
-		status = put_files(st, &o, argv + optind, nfiles, out);
+		status = put_files(st, &o, c.ops, nfiles, out);
 	ipfs_close(st);
 	if (status) {
 		rec_out_abort(out);

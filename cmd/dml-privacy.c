@@ -1,10 +1,11 @@
 /* dml-privacy: the differential-privacy steps of the pipeline: clip (and
  * in distributed mode noise) a device's update, noise the node's sum,
  * account the privacy spent and refuse to pass the job's budget. */
-#include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "dp.h"
 #include "job.h"
 #include "record.h"
@@ -28,6 +29,7 @@ static const char usage[] =
 "         nothing, if it would pass the job's epsilon budget\n"
 "  -j, --job FILE      the job (its signature is checked)\n"
 "  -k, --key FILE      the device's (clip) or node's (noise, account) key\n"
+"                      (default $DML_KEY; account signs only with one)\n"
 "      --seed S        deterministic noise (tests and experiments only:\n"
 "                      whoever knows S can remove the noise)\n"
 "      --spent FILE    account: the dml.privacy records so far; the new\n"
@@ -35,10 +37,21 @@ static const char usage[] =
 "  -o, --output FILE   write to FILE (whole or not at all)\n"
 "  -h, --help, --version\n";
 
+enum { O_SPENT = CLI_ID_BASE };
+
+static const cli_opt opts[] = {
+	CLI_JOB,
+	CLI_KEY,
+	CLI_OUTPUT,
+	{"seed", 0, 1, CLI_SEED, "clip noise", 0, NULL},
+	{"spent", 0, 1, O_SPENT, "account", 0, NULL},
+	CLI_END};
+
 struct opts {
-	const char *jobf, *keyf, *out, *spent, *in;
+	const char *jobf, *out, *spent;
 	long seed;		/* -1: noise key from randombytes */
 };
+static struct opts options = {NULL, NULL, NULL, -1};
 
 /* clip: each dml.result of the device; dml.declined passed on. */
 static int
@@ -118,102 +131,47 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+typedef int (*step_fn)(const struct opts *, const dml_job *,
+    const dml_key *, rec_in *, rec_out *);
+
+/* What every command does around its step: the job, the key (clip and
+ * noise need one), the input and the output, each checked. */
+static int
+run(cli *c, step_fn step, int need_key)
 {
-	enum { O_SEED = 256, O_SPENT, O_VERSION };
-	static const struct option opts[] = {
-		{"job", required_argument, 0, 'j'},
-		{"key", required_argument, 0, 'k'},
-		{"seed", required_argument, 0, O_SEED},
-		{"spent", required_argument, 0, O_SPENT},
-		{"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, O_VERSION},
-		{0, 0, 0, 0}};
-	struct opts op = {0};
-	const char *cmd;
+	const char *keyf = need_key ? cli_need_key(c) : cli_key(c);
 	dml_job job;
 	dml_key k, *kp = NULL;
 	rec_in *in;
 	rec_out *o;
-	int c, rc;
+	int rc;
 
-	dml_setprog(argv[0]);
-	op.seed = -1;
-	while ((c = getopt_long(argc, argv, "+j:k:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case O_VERSION: dml_version();
-		default: dml_usage_error("options come after the command");
-		}
-	}
-	if (optind >= argc)
-		dml_usage_error("a command is required: clip, noise or account");
-	cmd = argv[optind++];
-	if (strcmp(cmd, "clip") && strcmp(cmd, "noise") && strcmp(cmd, "account"))
-		dml_usage_error("unknown command '%s' (clip, noise or account)",
-		    cmd);
-	while ((c = getopt_long(argc, argv, "j:k:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': op.jobf = optarg; break;
-		case 'k': op.keyf = optarg; break;
-		case 'o': op.out = optarg; break;
-		case O_SPENT: op.spent = optarg; break;
-		case O_SEED:
-			if (dml_parse_long(optarg, 0, 0x7fffffffffffffffL,
-			    &op.seed) < 0)
-				dml_usage_error("--seed: %s", dml_errmsg());
-			break;
-		case 'h': fputs(usage, stdout); dml_close_stdout(); return 0;
-		case O_VERSION: dml_version();
-		default: dml_usage_error("unknown option");
-		}
-	}
-	if (argc - optind > 1)
-		dml_usage_error("one input at most");
-	op.in = optind < argc ? argv[optind] : NULL;
-	if (!op.jobf)
-		dml_usage_error("-j JOB is required");
-	if (strcmp(cmd, "account") != 0 && !op.keyf)
-		op.keyf = getenv("DML_KEY");
-	if (strcmp(cmd, "account") != 0 && !op.keyf)
-		dml_usage_error("%s needs -k KEY", cmd);
-	if (op.spent && strcmp(cmd, "account") != 0)
-		dml_usage_error("--spent goes with account");
-	if (op.seed >= 0 && strcmp(cmd, "account") == 0)
-		dml_usage_error("--seed goes with clip and noise");
-	if (dml_crypto_init() < 0)
-		dml_fail(DML_EXIT_USAGE);
-	if (job_load(op.jobf, &job) < 0)
+	cli_max_operands(c, 1);
+	if (!options.jobf)
+		cli_usage_error("-j JOB is required");
+	if (job_load(options.jobf, &job) < 0)
 		dml_fail(DML_EXIT_REJECT);
 	if (!job.dp.on)
 		dml_die(DML_EXIT_REJECT, "%s:1: the job has no \"privacy\" "
 		    "parameters (dml-job --dp-clip, --dp-noise, --dp-epsilon)",
-		    op.jobf);
-	if (strcmp(cmd, "noise") == 0 && job.dp.distributed)
+		    options.jobf);
+	if (step == do_noise && job.dp.distributed)
 		dml_die(DML_EXIT_REJECT, "%s:1: the job's privacy mode is "
 		    "distributed: the devices add the noise (dml-privacy clip)",
-		    op.jobf);
-	if (op.keyf) {
-		if (key_load(op.keyf, &k) < 0)
+		    options.jobf);
+	if (keyf) {
+		if (key_load(keyf, &k) < 0)
 			dml_fail(DML_EXIT_USAGE);
 		kp = &k;
 	}
-	if (!(in = rec_open(op.in)))
+	if (!(in = rec_open(cli_operand(c, 0))))
 		dml_fail(DML_EXIT_REJECT);
 	rec_set_copy(in, 1);
-	if (!(o = rec_out_open(op.out)))
+	if (!(o = rec_out_open(options.out)))
 		dml_fail(DML_EXIT_USAGE);
-	if (strcmp(cmd, "clip") == 0)
-		rc = do_clip(&op, &job, kp, in, o);
-	else if (strcmp(cmd, "noise") == 0)
-		rc = do_noise(&op, &job, kp, in, o);
-	else
-		rc = do_account(&op, &job, kp, in, o);
-	if (rc < 0) {
+	if ((rc = step(&options, &job, kp, in, o)) < 0) {
 		rec_out_abort(o);
-		dml_fail(rc == -2 ? DML_EXIT_USAGE : DML_EXIT_REJECT);
+		dml_fail(dml_exit_of(rc));
 	}
 	if (rec_out_commit(o) < 0)
 		dml_fail(DML_EXIT_USAGE);
@@ -223,4 +181,52 @@ main(int argc, char **argv)
 	job_free(&job);
 	dml_close_stdout();
 	return 0;
+}
+
+static int
+clip_run(cli *c)
+{
+	return run(c, do_clip, 1);
+}
+
+static int
+noise_run(cli *c)
+{
+	return run(c, do_noise, 1);
+}
+
+static int
+account_run(cli *c)
+{
+	return run(c, do_account, 0);
+}
+
+static const cli_cmd cmds[] = {
+	{"clip", clip_run, NULL}, {"noise", noise_run, NULL},
+	{"account", account_run, NULL}, {NULL, NULL, NULL}};
+
+int
+main(int argc, char **argv)
+{
+	uint64_t seed;
+	int o;
+	cli c;
+
+	cli_init(&c, argc, argv, opts, usage, cmds);
+	while ((o = cli_next(&c)) != -1) {
+		switch (o) {
+		case 'j': options.jobf = c.arg; break;
+		case 'o': options.out = c.arg; break;
+		case O_SPENT: options.spent = c.arg; break;
+		case CLI_SEED:
+			if ((seed = cli_u64(&c)) > (uint64_t)LONG_MAX)
+				cli_opt_error(&c, "'%s' is out of range [0, "
+				    "2^63)", c.arg);
+			options.seed = (long)seed;
+			break;
+		}
+	}
+	if (dml_crypto_init() < 0)
+		dml_fail(DML_EXIT_USAGE);
+	return cli_run(&c);
 }

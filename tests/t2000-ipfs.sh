@@ -35,9 +35,24 @@ test_expect_success 'help and usage' '
 	test_expect_code 2 dml-ipfs-put --name x in.0 in.1 2>err &&
 	test_grep "one input" err &&
 	test_expect_code 2 dml-ipfs-put --timeout soon in.1 2>err &&
+	test_grep "^dml-ipfs-put: --timeout: .soon. is not an integer" err &&
 	test_expect_code 2 dml-ipfs-get 2>err && test_grep "no CID" err &&
-	test_expect_code 2 dml-ipfs-get -r r -a http://127.0.0.1:1 x 2>err &&
+	test_expect_code 2 dml-ipfs-get --repo r --api http://127.0.0.1:1 x 2>err &&
 	test ! -e .dml && test ! -e r
+'
+test_expect_success 'the old spellings -r, -e, -a and -t still work, with a warning' '
+	echo "{\"type\":\"dml.x\",\"v\":1}" >old.json &&
+	dml-ipfs-put -e -r old -t 5 old.json >out 2>err &&
+	test_grep "^dml-ipfs-put: warning: -e is an old spelling of --each" err &&
+	test_grep "^dml-ipfs-put: warning: -r is an old spelling of --repo" err &&
+	test_grep "^dml-ipfs-put: warning: -t is an old spelling of --timeout" err &&
+	test_grep "\"content\":\"dml.x\"" out &&
+	dml-ipfs-get -r old "$(field cid out)" >got 2>err &&
+	test_grep "^dml-ipfs-get: warning: -r is an old spelling of --repo" err &&
+	test_cmp old.json got &&
+	test_expect_code 1 dml-ipfs-get -a http://127.0.0.1:1 -t 1 "$(field cid out)" 2>err &&
+	test_grep "^dml-ipfs-get: warning: -a is an old spelling of --api" err &&
+	test_grep "^dml-ipfs-get: warning: -t is an old spelling of --timeout" err
 '
 test_expect_success 'the empty file and hello: known CIDs, exact records' '
 	: | dml-ipfs-put >empty.json &&
@@ -72,9 +87,9 @@ test_expect_success 'standard input, several files, --name, -o, DML_IPFS_REPO' '
 	gen 700000 | DML_IPFS_REPO=repo dml-ipfs-put --name data.bin -o rec.json &&
 	test "$(field name rec.json)" = data.bin &&
 	test "$(field size rec.json)" = 700000 &&
-	gen 700000 >in.700000 && dml-ipfs-put -r repo in.700000 >rec2.json &&
+	gen 700000 >in.700000 && dml-ipfs-put --repo repo in.700000 >rec2.json &&
 	test "$(field cid rec.json)" = "$(field cid rec2.json)" &&
-	dml-ipfs-put -r repo in.1 in.262145 hello.txt >three.json &&
+	dml-ipfs-put --repo repo in.1 in.262145 hello.txt >three.json &&
 	test $(wc -l <three.json) = 3 &&
 	test "$(sed -n 2p three.json | field cid -)" = "$(cid_of 262145)" &&
 	test "$(sed -n 3p three.json | field name -)" = hello.txt &&
@@ -82,7 +97,7 @@ test_expect_success 'standard input, several files, --name, -o, DML_IPFS_REPO' '
 	cmp in.700000 out.bin
 '
 test_expect_success 'several CIDs are written one after the other' '
-	dml-ipfs-get -r repo "$(cid_of 1)" "$(cid_of 262145)" "$(cid_of 1)" >cat.out &&
+	dml-ipfs-get --repo repo "$(cid_of 1)" "$(cid_of 262145)" "$(cid_of 1)" >cat.out &&
 	cat in.1 in.262145 in.1 >want && cmp want cat.out
 '
 test_expect_success '--only-hash stores nothing and gives the same CID' '
@@ -94,7 +109,7 @@ test_expect_success '--only-hash stores nothing and gives the same CID' '
 '
 test_expect_success 'storing again writes nothing new (blocks are immutable)' '
 	find repo/blocks -type f | sort >before &&
-	dml-ipfs-put -r repo in.45613057 >/dev/null &&
+	dml-ipfs-put --repo repo in.45613057 >/dev/null &&
 	find repo/blocks -type f | sort >after &&
 	test_cmp before after && test -z "$(ls repo/tmp)"
 '
@@ -109,66 +124,66 @@ LEAF=$(dml-ipfs-put -n last.byte | field cid -)
 test_expect_success 'a block altered on disk: exit 1, nothing on stdout, no -o file' '
 	f=$(block bad $FIRST) && test -f "$f" &&
 	chmod u+w "$f" && printf X | dd of="$f" bs=1 seek=1000 conv=notrunc 2>/dev/null &&
-	test_must_fail dml-ipfs-get -r bad $FIRST >out 2>err &&
+	test_must_fail dml-ipfs-get --repo bad $FIRST >out 2>err &&
 	test_grep "dml-ipfs-get: bad: block $FIRST is corrupted" err && test_empty out &&
-	test_must_fail dml-ipfs-get -r bad -o got.bin $(cid_of 262145) 2>err &&
+	test_must_fail dml-ipfs-get --repo bad -o got.bin $(cid_of 262145) 2>err &&
 	test_grep "corrupted" err && test ! -e got.bin && test -z "$(ls got.bin.tmp* 2>/dev/null)"
 '
 test_expect_success 'the same bad leaf under a two-level DAG; other files still read' '
-	test_must_fail dml-ipfs-get -r bad $(cid_of 45613057) >out 2>err &&
+	test_must_fail dml-ipfs-get --repo bad $(cid_of 45613057) >out 2>err &&
 	test_grep "block $FIRST is corrupted" err && test_empty out &&
-	dml-ipfs-get -r bad $(cid_of 262143) | cmp - in.262143
+	dml-ipfs-get --repo bad $(cid_of 262143) | cmp - in.262143
 '
 test_expect_success 'a missing block: exit 1, clear message, no output' '
 	rm -f "$(block bad2 $LEAF)" &&
-	test_must_fail dml-ipfs-get -r bad2 $(cid_of 262145) >out 2>err &&
+	test_must_fail dml-ipfs-get --repo bad2 $(cid_of 262145) >out 2>err &&
 	test_grep "block $LEAF is not in bad2" err && test_empty out &&
-	dml-ipfs-get -r bad2 $FIRST | cmp - in.262144
+	dml-ipfs-get --repo bad2 $FIRST | cmp - in.262144
 '
 test_expect_success 'a block truncated on disk' '
 	f=$(block bad2 $(cid_of 262143)) && chmod u+w "$f" && : >"$f" &&
-	test_must_fail dml-ipfs-get -r bad2 $(cid_of 262143) >out 2>err &&
+	test_must_fail dml-ipfs-get --repo bad2 $(cid_of 262143) >out 2>err &&
 	test_grep "corrupted" err && test_empty out
 '
 test_expect_success 'a CID that is not there; a store that is not there' '
-	test_must_fail dml-ipfs-get -r repo bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa >out 2>err &&
+	test_must_fail dml-ipfs-get --repo repo bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa >out 2>err &&
 	test_grep "is not in repo" err && test_empty out &&
-	test_must_fail dml-ipfs-get -r nowhere $(cid_of 1) >out 2>err &&
+	test_must_fail dml-ipfs-get --repo nowhere $(cid_of 1) >out 2>err &&
 	test_grep "is not in nowhere" err && test ! -e nowhere
 '
 test_expect_success 'malformed CIDs are refused before anything is read' '
-	test_must_fail dml-ipfs-get -r repo QmUJPTFZnR2CPGAzmfdYPghgrFtYFB6pf1BqMvqfiPDam8 2>err &&
+	test_must_fail dml-ipfs-get --repo repo QmUJPTFZnR2CPGAzmfdYPghgrFtYFB6pf1BqMvqfiPDam8 2>err &&
 	test_grep "not a base32 CIDv1" err &&
-	test_must_fail dml-ipfs-get -r repo bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbaugul 2>err &&
+	test_must_fail dml-ipfs-get --repo repo bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbaugul 2>err &&
 	test_grep "not a CIDv1" err &&
-	test_must_fail dml-ipfs-get -r repo "$(cid_of 1)" bafy-not-base32 >out 2>err &&
+	test_must_fail dml-ipfs-get --repo repo "$(cid_of 1)" bafy-not-base32 >out 2>err &&
 	test_empty out
 '
 test_expect_success 'a missing input file, a directory' '
-	test_expect_code 2 dml-ipfs-put -r repo in.1 nosuch >out 2>err &&
+	test_expect_code 2 dml-ipfs-put --repo repo in.1 nosuch >out 2>err &&
 	test_grep "nosuch: No such file" err && test_empty out &&
-	test_expect_code 2 dml-ipfs-put -r repo . 2>err && test_grep "Is a directory" err
+	test_expect_code 2 dml-ipfs-put --repo repo . 2>err && test_grep "Is a directory" err
 '
 
 printf '%s\n' '{"type":"dml.note","v":1,"n":1}' '{"v":1,"type":"dml.job","z":[1,2]}' \
 	'{"n":3,"type":"dml.note","v":1}' >recs.json
 test_expect_success '--each stores each record line on its own' '
-	dml-ipfs-put -r each --each recs.json >each.out &&
+	dml-ipfs-put --repo each --each recs.json >each.out &&
 	test $(wc -l <each.out) = 3 &&
 	test_grep "\"content\":\"dml.note\"" each.out &&
 	test "$(sed -n 2p each.out | field content -)" = dml.job &&
 	test "$(sed -n 2p each.out | field name -)" = recs.json &&
 	echo "{\"n\":1,\"type\":\"dml.note\",\"v\":1}" >l1 &&
 	test "$(sed -n 1p each.out | field size -)" = $(wc -c <l1) &&
-	dml-ipfs-get -r each "$(sed -n 1p each.out | field cid -)" >got &&
+	dml-ipfs-get --repo each "$(sed -n 1p each.out | field cid -)" >got &&
 	test_cmp l1 got &&
 	echo "{\"type\":\"dml.job\",\"v\":1,\"z\":[1,2]}" >l2 &&
-	dml-ipfs-get -r each "$(sed -n 2p each.out | field cid -)" >got &&
+	dml-ipfs-get --repo each "$(sed -n 2p each.out | field cid -)" >got &&
 	test_cmp l2 got &&
 	test "$(sed -n 1p each.out | field cid -)" = "$(dml-ipfs-put -n l1 | field cid -)"
 '
 test_expect_success '--each from standard input, with --only-hash and --name' '
-	dml-ipfs-put -e -n --name listing -r none <recs.json >e.out &&
+	dml-ipfs-put --each -n --name listing --repo none <recs.json >e.out &&
 	test ! -e none && test $(wc -l <e.out) = 3 &&
 	test "$(sed -n 3p e.out | field name -)" = listing &&
 	sed "s/\"name\":\"listing\"/\"name\":\"recs.json\"/" e.out >e2 &&
@@ -176,26 +191,26 @@ test_expect_success '--each from standard input, with --only-hash and --name' '
 '
 test_expect_success 'bad --each input: file:line errors, no output, nothing stored' '
 	{ head -1 recs.json && echo "{\"type\":\"dml.note\","; } >m.json &&
-	test_must_fail dml-ipfs-put -e -r s1 m.json >out 2>err &&
+	test_must_fail dml-ipfs-put --each --repo s1 m.json >out 2>err &&
 	test_grep "m.json:2: malformed" err && test_empty out && test ! -e s1 &&
 	{ cat recs.json && printf "{\"type\":\"dml.note\",\"v\":1}"; } >t.json &&
-	test_must_fail dml-ipfs-put -e -r s1 t.json >out 2>err &&
+	test_must_fail dml-ipfs-put --each --repo s1 t.json >out 2>err &&
 	test_grep "t.json:4: truncated" err && test_empty out && test ! -e s1 &&
-	: >e.json && test_must_fail dml-ipfs-put -e -r s1 e.json 2>err &&
+	: >e.json && test_must_fail dml-ipfs-put --each --repo s1 e.json 2>err &&
 	test_grep "e.json: empty input" err &&
-	echo "{\"v\":1}" >nt.json && test_must_fail dml-ipfs-put -e -r s1 nt.json 2>err &&
+	echo "{\"v\":1}" >nt.json && test_must_fail dml-ipfs-put --each --repo s1 nt.json 2>err &&
 	test_grep "nt.json:1: missing field \"type\"" err &&
-	test_expect_code 2 dml-ipfs-put -e -r s1 recs.json nosuch.json >out 2>err &&
+	test_expect_code 2 dml-ipfs-put --each --repo s1 recs.json nosuch.json >out 2>err &&
 	test_grep "nosuch.json" err && test_empty out && test ! -e s1 &&
-	test_must_fail dml-ipfs-put -e -o o.json -r s1 recs.json m.json 2>err &&
+	test_must_fail dml-ipfs-put --each -o o.json --repo s1 recs.json m.json 2>err &&
 	test ! -e o.json && test -z "$(ls o.json.tmp* 2>/dev/null)"
 '
 test_expect_success 'an unwritable blockstore is a system error (exit 2)' '
 	if [ "$(id -u)" = 0 ]; then
-		: >notadir && test_expect_code 2 dml-ipfs-put -r notadir/x in.1 2>err
+		: >notadir && test_expect_code 2 dml-ipfs-put --repo notadir/x in.1 2>err
 	else
 		mkdir ro && chmod 500 ro &&
-		test_expect_code 2 dml-ipfs-put -r ro/x in.1 2>err
+		test_expect_code 2 dml-ipfs-put --repo ro/x in.1 2>err
 	fi &&
 	test_grep "cannot make the blockstore" err
 '

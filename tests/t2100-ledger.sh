@@ -17,18 +17,34 @@ CUST=$(hex cust.pub)
 test_expect_success 'help and usage errors' '
 	dml-ledger --help >out && test_grep "usage: dml-ledger" out &&
 	test_grep "emit" out &&
-	test_expect_code 2 dml-ledger 2>err && test_grep "no command" err &&
+	test_expect_code 2 dml-ledger 2>err &&
+	test_grep "^dml-ledger: give a command: genesis transfer" err &&
 	test_expect_code 2 dml-ledger frobnicate 2>err &&
-	test_grep "unknown command" err &&
+	test_grep "^dml-ledger: .frobnicate. is not a command" err &&
 	test_expect_code 2 dml-ledger transfer -k auth.key --amount 5 2>err &&
-	test_grep "\-\-to" err &&
+	test_grep "^dml-ledger: transfer: --to KEY is required" err &&
 	test_expect_code 2 dml-ledger transfer -k auth.key --to bob.pub \
-		--amount 1e5 2>err && test_grep "not a decimal token amount" err &&
+		--amount 1e5 2>err &&
+	test_grep "^dml-ledger: transfer: --amount: .1e5. is not a token amount" err &&
 	test_expect_code 2 dml-ledger --time yesterday verify 2>err &&
-	test_grep "RFC 3339" err &&
+	test_grep "^dml-ledger: verify: --time: .*RFC 3339" err &&
 	test_expect_code 2 dml-ledger verify --amount 3 2>err &&
-	test_grep "verify takes no --amount" err &&
-	test_expect_code 2 dml-ledger balance nosuchkey 2>err
+	test_grep "^dml-ledger: verify: --amount: not an option of this command" err &&
+	test_expect_code 2 dml-ledger --epoch 1 transfer 2>err &&
+	test_grep "^dml-ledger: transfer: --epoch: not an option of this command" err &&
+	test_expect_code 2 dml-ledger emit --epoch x 2>err &&
+	test_grep "^dml-ledger: emit: --epoch: .x. is not an integer" err &&
+	test_expect_code 2 dml-ledger bounty --reason "$(printf "\377")" 2>err &&
+	test_grep "^dml-ledger: bounty: --reason: not UTF-8" err &&
+	test_expect_code 2 dml-ledger genesis --alloc bob.pub 2>err &&
+	test_grep "^dml-ledger: genesis: --alloc: wants KEY=AMOUNT" err &&
+	test_expect_code 2 dml-ledger balance nosuchkey 2>err &&
+	test_grep "^dml-ledger: balance: nosuchkey: No such file" err
+'
+test_expect_success 'a writer without -k or $DML_KEY is a usage error' '
+	(unset DML_KEY && test_expect_code 2 dml-ledger transfer --to bob.pub \
+		--amount 1 2>err) &&
+	test_grep "^dml-ledger: transfer: give your secret key with -k FILE (or DML_KEY)" err
 '
 test_expect_success 'a missing ledger is a system error (exit 2)' '
 	test_expect_code 2 dml-ledger -L nosuch.nd verify 2>err &&
@@ -59,10 +75,11 @@ test_expect_success 'balance: all accounts sorted, or one; pools by name' '
 	dml-ledger balance pool:growth >out &&
 	echo "{\"account\":\"pool:growth\",\"amount\":\"640000\",\"type\":\"dml.balance\",\"v\":1}" >exp &&
 	test_cmp exp out &&
-	dml-ledger balance dev1.pub >out && test_grep "\"amount\":\"0\"" out
+	dml-ledger balance dev1.pub >out && test_grep "\"amount\":\"0\"" out &&
+	dml-ledger balance -o all.out && test_cmp all all.out
 '
-test_expect_success 'transfer moves tokens; an overdraft is refused and changes nothing' '
-	dml-ledger transfer -k alice.key --to bob.pub --amount 1500 \
+test_expect_success 'transfer moves tokens (the key from $DML_KEY); an overdraft is refused and changes nothing' '
+	DML_KEY=alice.key dml-ledger transfer --to bob.pub --amount 1500 \
 		--time $(at 1) >out && test_grep "\"seq\":1" out &&
 	dml-ledger balance bob.pub | test_grep "\"amount\":\"3500\"" - &&
 	cp $L before &&
@@ -83,7 +100,7 @@ test_expect_success 'escrow locks a job budget, signed by its customer only' '
 		--time $(at 3) >/dev/null &&
 	test_expect_code 1 dml-ledger escrow -k bob.key --job job.json \
 		--time $(at 4) 2>err && test_grep "customer" err &&
-	dml-ledger escrow -k cust.key --job job.json --time $(at 4) >out &&
+	dml-ledger escrow -k cust.key -j job.json --time $(at 4) >out &&
 	dml-ledger balance escrow:$JOB | test_grep "\"amount\":\"400\"" - &&
 	dml-ledger balance cust.pub | test_grep "\"amount\":\"600\"" - &&
 	test_expect_code 1 dml-ledger escrow -k cust.key --job job.json \
@@ -102,7 +119,8 @@ test_expect_success 'refund only at or after the deadline, only to the customer'
 test_expect_success 'history --job: the escrow and its refund' '
 	dml-ledger history --job job.json >h && test $(wc -l <h) = 2 &&
 	test_grep "\"op\":\"escrow\"" h && test_grep "\"op\":\"refund\"" h &&
-	dml-ledger history --job $JOB | cmp - h
+	dml-ledger history --job $JOB | cmp - h &&
+	dml-ledger history -j $JOB | cmp - h
 '
 test_expect_success 'bounties: the authority only, from the bounty pool' '
 	test_expect_code 1 dml-ledger bounty -k alice.key --to bob.pub \

@@ -2,6 +2,7 @@
 # dml-settle: a job's contract executed on the ledger: exact payouts, once,
 # bad inputs refused, and 8 concurrent settles of one job.
 . "$(dirname "$0")/lib.sh"
+unset DML_ETH_RPC DML_ETH_ESCROW	# the ledger, not a chain
 
 SIGN=$SRC_DIR/tests/helpers/rec-sign
 hex() { sed -n 's/.*"key":"\([0-9a-f]*\)".*/\1/p' "$1"; }
@@ -46,16 +47,36 @@ test_expect_success 'help and usage errors' '
 	test_expect_code 2 dml-settle -k rep.key --job j1.json 2>err &&
 	test_grep "required" err &&
 	test_expect_code 2 dml-settle -k rep.key --job j1.json $S \
-		--contributions c1.json --time soon 2>err
+		--contributions c1.json --time soon 2>err &&
+	test_grep "^dml-settle: --time: .soon. is not an RFC 3339" err &&
+	test_expect_code 2 dml-settle --payouts x 2>err &&
+	test_grep "^dml-settle: --payouts: not an option of this command" err &&
+	test_expect_code 2 dml-settle claim -L x 2>err &&
+	test_grep "^dml-settle: claim: --ledger: not an option of this command" err &&
+	test_expect_code 2 dml-settle -P book.nd -j j1.json $S \
+		--contributions c1.json 2>err &&
+	test_grep "^dml-settle: chain options need --rpc URL" err &&
+	test_expect_code 2 dml-settle status -j j1.json 2>err &&
+	test_grep "^dml-settle: status: needs --rpc URL (or \$DML_ETH_RPC)" err &&
+	test_expect_code 2 dml-settle frob 2>err &&
+	test_grep "^dml-settle: unexpected argument .frob." err
+'
+test_expect_success 'the old spellings -s and -c still work, with a warning' '
+	dml-settle -n -j j1.json -s stored.json -c c1.json >out 2>err &&
+	test_grep "^dml-settle: warning: -s is an old spelling of --stored" err &&
+	test_grep "^dml-settle: warning: -c is an old spelling of --contributions" err &&
+	test_grep "\"type\":\"dml.payouts\"" out
 '
 test_expect_success 'a dry run prints the payouts and appends nothing' '
 	cp $L before &&
 	dml-settle --dry-run --job j1.json $S --contributions c1.json >dry &&
 	test $(wc -l <dry) = 1 && cmp before $L &&
-	test_grep "\"type\":\"dml.payouts\"" dry
+	test_grep "\"type\":\"dml.payouts\"" dry &&
+	dml-settle -n -j j1.json $S --contributions c1.json -o dry.out >out &&
+	test_empty out && test_cmp dry dry.out
 '
-test_expect_success 'settle: fees, federated by devices, per device, the rest back' '
-	dml-settle -k fed1.key --job j1.json $S --contributions c1.json >out &&
+test_expect_success 'settle: fees, federated by devices, per device, the rest back (the key from $DML_KEY)' '
+	DML_KEY=fed1.key dml-settle -j j1.json $S --contributions c1.json >out &&
 	test $(wc -l <out) = 2 && head -1 out | cmp - dry &&
 	test_grep "\"paid\":\"200\",\"payouts\":" out &&
 	test_grep "\"refund\":\"800\"" out &&

@@ -128,6 +128,9 @@ test_expect_success 'faults: a revert, a wrong chain id, a nonce gap, no gas mon
 	test_grep "insufficient funds" err &&
 	test_expect_code 2 dml-settle --rpc http://127.0.0.1:1 status --job j3.json 2>err &&
 	test_grep "cannot reach the node" err &&
+	test_expect_code 2 dml-settle -r http://127.0.0.1:1 status -j j3.json 2>err &&
+	test_grep "^dml-settle: status: warning: -r is an old spelling of --rpc" err &&
+	test_grep "cannot reach the node" err &&
 	dml-settle status --job j3.json | test_grep "\"state\":\"open\"" -
 '
 test_expect_success 'unspent escrow returns after the deadline, not before' '

@@ -95,7 +95,7 @@ test_expect_success 'emission faults: refused on chain as on the ledger' '
 		--owners none.txt 2>err &&
 	test_grep "none.txt: no owners" err &&
 	test_expect_code 2 dml-settle emit -K deployer.eth -P book.nd --epoch 301 2>err &&
-	test_grep "emit needs --epoch K and --owners FILE" err &&
+	test_grep "^dml-settle: emit: needs --epoch K and --owners FILE" err &&
 	test_expect_code 2 dml-settle emit -K deployer.eth -P book.nd --epoch 301 \
 		--owners missing.txt 2>err &&
 	test_grep "missing.txt: No such file" err
@@ -163,7 +163,7 @@ test_expect_success 'sweep refuses a job that is open or unknown' '
 	test_expect_code 1 dml-settle sweep -K customer.eth --job j2.json 2>err &&
 	test_grep "NotOpen" err &&
 	test_expect_code 2 dml-settle sweep -K customer.eth 2>err &&
-	test_grep "sweep needs --job FILE" err
+	test_grep "^dml-settle: sweep: needs --job FILE" err
 '
 stop_node
 test_done

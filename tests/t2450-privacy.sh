@@ -60,16 +60,24 @@ runall() {
 test_expect_success 'help, version and usage errors' '
 	dml-privacy --help >out && test_grep "^usage: dml-privacy clip" out &&
 	dml-privacy --version >out && test_grep "dml-privacy (dml)" out &&
-	test_expect_code 2 dml-privacy 2>err && test_grep "a command is required" err &&
+	test_expect_code 2 dml-privacy 2>err &&
+	test_grep "^dml-privacy: give a command: clip noise account" err &&
 	test_expect_code 2 dml-privacy blur -j central.json 2>err &&
-	test_grep "unknown command" err &&
+	test_grep "^dml-privacy: .blur. is not a command" err &&
 	test_expect_code 2 dml-privacy clip -k $D1/key 2>err &&
-	test_grep "JOB is required" err &&
+	test_grep "^dml-privacy: clip: -j JOB is required" err &&
 	test_expect_code 2 dml-privacy clip -j central.json 2>err &&
-	test_grep "needs -k KEY" err &&
+	test_grep "^dml-privacy: clip: give your secret key with -k FILE (or DML_KEY)" err &&
 	test_expect_code 2 dml-privacy noise -j central.json -k node.key --spent x 2>err &&
+	test_grep "^dml-privacy: noise: --spent: not an option of this command" err &&
 	test_expect_code 2 dml-privacy account -j central.json --seed 1 2>err &&
-	test_expect_code 2 dml-privacy clip -j central.json -k $D1/key --bogus 2>err
+	test_grep "^dml-privacy: account: --seed: not an option of this command" err &&
+	test_expect_code 2 dml-privacy clip -j central.json -k $D1/key --seed 9223372036854775808 2>err &&
+	test_grep "^dml-privacy: clip: --seed: .9223372036854775808. is out of range" err &&
+	test_expect_code 2 dml-privacy clip -j central.json -k $D1/key --bogus 2>err &&
+	test_grep "^dml-privacy: clip: --bogus: unknown option" err &&
+	test_expect_code 2 dml-privacy clip -j nosuch.json -k $D1/key 2>err &&
+	test_grep "^dml-privacy: clip: nosuch.json: No such file" err
 '
 
 test_expect_success 'dml-job --dp-*: the job carries "privacy"' '
@@ -163,10 +171,15 @@ assert abs(e - 2.1657156590294) < 1e-9
 	test "$(field rec from)" = "$(dml-keygen -p node.key | sed "s/.*\"key\":\(\"[0-9a-f]*\"\).*/\1/")"
 '
 
+test_expect_success 'account: the key from $DML_KEY when -k is absent' '
+	DML_KEY=node.key dml-privacy account -j central.json n1.agg >rec2 2>err &&
+	test_cmp rec rec2
+'
+
 test_expect_success 'account: the same round twice is refused, the file unchanged' '
 	cp spent spent.before &&
 	test_must_fail dml-privacy account -j central.json --spent spent n1.agg >out 2>err &&
-	test_grep "^dml-privacy: spent: round 0 is already accounted" err &&
+	test_grep "^dml-privacy: account: spent: round 0 is already accounted" err &&
 	test_empty out && test_cmp spent.before spent
 '
 
@@ -179,7 +192,7 @@ test_expect_success 'account: the round that would pass the budget is refused, n
 	cat dev-*.res1 | dml-aggregate -j central.json -k node.key |
 		dml-privacy noise -j central.json -k node.key --seed 7 >r1.agg &&
 	test_must_fail dml-privacy account -j central.json --spent spent -o rec1 r1.agg 2>err &&
-	test_grep "^dml-privacy: r1.agg:1: round 1 would bring epsilon to 3.189.*past the job.s budget 3" err &&
+	test_grep "^dml-privacy: account: r1.agg:1: round 1 would bring epsilon to 3.189.*past the job.s budget 3" err &&
 	test_cmp spent.before spent && ! test -e rec1
 '
 
@@ -191,7 +204,7 @@ r[\"epsilon\"] = 99; del r[\"sig\"]; del r[\"from\"]
 print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 " >over &&
 	test_must_fail dml-privacy account -j central.json --spent over r1.agg >out 2>err &&
-	test_grep "^dml-privacy: over:1: the budget is already exceeded: epsilon 99" err &&
+	test_grep "^dml-privacy: account: over:1: the budget is already exceeded: epsilon 99" err &&
 	test_empty out
 '
 
@@ -271,7 +284,7 @@ assert \"Differential privacy\" in json.loads(open(\"rep\").readline())[\"render
 test_expect_success 'bad input: malformed record, with file:line, no output' '
 	{ cat dev-0001.raw && echo "{\"type\":"; } >bad &&
 	test_must_fail dml-privacy clip -j central.json -k $D1/key -o written bad 2>err &&
-	test_grep "^dml-privacy: bad:2: " err && ! test -e written
+	test_grep "^dml-privacy: clip: bad:2: " err && ! test -e written
 '
 
 test_expect_success 'bad input: a NaN in the update' '
@@ -285,14 +298,14 @@ t[\"data\"] = base64.b64encode(bytes(a)).decode()
 print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 " | ./rec-sign $D1/key >nan.raw &&
 	test_must_fail dml-privacy clip -j central.json -k $D1/key -o written nan.raw 2>err &&
-	test_grep "^dml-privacy: nan.raw:1: tensor \"delta\": element 10 is not finite" err &&
+	test_grep "^dml-privacy: clip: nan.raw:1: tensor \"delta\": element 10 is not finite" err &&
 	! test -e written
 '
 
 test_expect_success 'bad input: a job without "privacy"' '
 	dml-run -j nodp.json -k $D1/key -D $D1 -m model.json --seed 1 >nodp.raw &&
 	test_must_fail dml-privacy clip -j nodp.json -k $D1/key nodp.raw >out 2>err &&
-	test_grep "^dml-privacy: nodp.json:1: the job has no \"privacy\" parameters" err &&
+	test_grep "^dml-privacy: clip: nodp.json:1: the job has no \"privacy\" parameters" err &&
 	test_empty out
 '
 
@@ -304,13 +317,13 @@ r[\"privacy\"][\"clip\"] = -1
 print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 " | ./rec-sign cust.key >neg.json &&
 	test_must_fail dml-privacy clip -j neg.json -k $D1/key dev-0001.raw >out 2>err &&
-	test_grep "^dml-privacy: neg.json:1: field \"privacy.clip\" must be a positive number" err &&
+	test_grep "^dml-privacy: clip: neg.json:1: field \"privacy.clip\" must be a positive number" err &&
 	test_empty out
 '
 
 test_expect_success 'bad input: a result of another job, another device, clipped twice' '
 	test_must_fail dml-privacy clip -j otherjob.json -k $D1/key dev-0001.raw >out 2>err &&
-	test_grep "^dml-privacy: dev-0001.raw:1: the result is for job .*, not " err &&
+	test_grep "^dml-privacy: clip: dev-0001.raw:1: the result is for job .*, not " err &&
 	test_empty out &&
 	test_must_fail dml-privacy clip -j central.json -k $D2/key dev-0001.raw >out 2>err &&
 	test_grep "dev-0001.raw:1: the result is signed by another key than -k" err &&
@@ -325,7 +338,7 @@ test_expect_success 'bad input: a result of another job, another device, clipped
 test_expect_success 'bad input: aggregates (forged, of another job, not noised)' '
 	sed "s/\"devices\":4/\"devices\":5/" plain.agg >forged.agg &&
 	test_must_fail dml-privacy noise -j central.json -k node.key forged.agg >out 2>err &&
-	test_grep "^dml-privacy: forged.agg:1: " err && test_empty out &&
+	test_grep "^dml-privacy: noise: forged.agg:1: " err && test_empty out &&
 	test_must_fail dml-privacy noise -j otherjob.json -k node.key plain.agg >out 2>err &&
 	test_grep "plain.agg:1: the aggregate is for job" err &&
 	test_must_fail dml-privacy noise -j central.json -k other.key plain.agg >out 2>err &&
@@ -351,7 +364,7 @@ r[\"job\"] = subprocess.check_output([\"dml-job\", \"--id\", \"otherjob.json\"])
 print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 " >wrongjob &&
 	test_must_fail dml-privacy account -j central.json --spent wrongjob r1.agg >out 2>err &&
-	test_grep "^dml-privacy: wrongjob:1: a dml.privacy record of job .*, not " err &&
+	test_grep "^dml-privacy: account: wrongjob:1: a dml.privacy record of job .*, not " err &&
 	test_empty out &&
 	test_must_fail dml-report -j central.json -k node.key --no-seal --privacy wrongjob f.agg >out 2>err &&
 	test_grep "^dml-report: wrongjob:1: a dml.privacy record of job" err &&
@@ -368,7 +381,7 @@ for rd, e in ((1, r[\"epsilon\"] * 2), (0, r[\"epsilon\"])):
     print(json.dumps(r, separators=(\",\", \":\"), sort_keys=True))
 " >backward &&
 	test_must_fail dml-privacy account -j central.json --spent backward r1.agg >out 2>err &&
-	test_grep "^dml-privacy: backward:2: round 0 after round 1" err && test_empty out &&
+	test_grep "^dml-privacy: account: backward:2: round 0 after round 1" err && test_empty out &&
 	test_must_fail dml-report -j central.json -k node.key --no-seal --privacy backward f.agg >out 2>err &&
 	test_grep "^dml-report: backward:2: round 0 after round 1" err && test_empty out
 '

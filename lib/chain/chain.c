@@ -67,7 +67,7 @@ chain_close(chain *c)
 int
 chain_exit(int rc)
 {
-	return rc == CHAIN_ESYS ? DML_EXIT_USAGE : DML_EXIT_REJECT;
+	return dml_exit_of(rc);
 }
 
 /* A failed eth operation: CHAIN_ESYS when the node could not be reached,

@@ -1560,3 +1560,113 @@ ledger_emit_body(const ledger *l, long long epoch, char (*owners)[65],
 	mpz_clear(amount);
 	return 0;
 }
+
+/* ---- what a writer prints, and the settle transaction -------------------- */
+
+json_t *
+ledger_appended_record(const char *op, long long seq, const char hash[65])
+{
+	json_t *r = rec_new("dml.appended");
+
+	json_object_set_new(r, "op", json_string(op));
+	json_object_set_new(r, "seq", json_integer(seq));
+	json_object_set_new(r, "hash", json_string(hash));
+	return r;
+}
+
+json_t *
+ledger_appended(const ledger *l, const char *op)
+{
+	char hex[65];
+
+	ledger_head(l, hex);
+	return ledger_appended_record(op, ledger_entries(l) - 1, hex);
+}
+
+static const char *const escrow_state_name[] = {"open", "settled",
+    "refunded"};
+
+/* The payouts of job j against its open escrow in l: 0 with *out and
+ * refund set, or LEDGER_REJECT. */
+static int
+settle_payouts(const ledger *l, const char *path, const dml_job *j,
+    const settle_terms *t, const settle_contrib *c, settle_list *out,
+    mpz_t escrow, mpz_t refund)
+{
+	ledger_escrow e;
+
+	if (ledger_escrow_get(l, j->id, &e) < 0) {
+		dml_error("job %s has no escrow in %s", j->id, path);
+		return LEDGER_REJECT;
+	}
+	if (e.state != ESCROW_OPEN) {
+		dml_error("job %s is already %s", j->id,
+		    escrow_state_name[e.state]);
+		return LEDGER_REJECT;
+	}
+	mpz_set(escrow, e.amount);
+	if (settle_compute(t, c, escrow, out, refund) < 0) {
+		dml_error_prefix("job %s", j->id);
+		return LEDGER_REJECT;
+	}
+	return 0;
+}
+
+int
+ledger_settle_job(const char *path, const dml_job *j, const char *storedf,
+    const char *contribf, const dml_key *k, const char *when,
+    json_t **payouts, json_t **appended)
+{
+	char report[CID_MAXSTR], cid_contrib[CID_MAXSTR], customer[65];
+	settle_contrib c;
+	settle_terms t;
+	settle_list p;
+	mpz_t escrow, refund;
+	json_t *pr = NULL, *body;
+	ledger *l = NULL;
+	int rc;
+
+	*payouts = NULL;
+	if (appended)
+		*appended = NULL;
+	/* everything that can be read without the lock is read first */
+	settle_terms_init(&t);
+	if (settle_terms_from_job(&t, j) < 0) {
+		settle_terms_clear(&t);
+		return LEDGER_REJECT;
+	}
+	if ((rc = settle_load_stored(storedf, report)) < 0 ||
+	    (rc = settle_load_contrib(contribf, j->id, &c, cid_contrib)) < 0) {
+		settle_terms_clear(&t);
+		return rc;
+	}
+	settle_list_init(&p);
+	mpz_inits(escrow, refund, NULL);
+	if ((rc = ledger_open(&l, path, k ? LEDGER_WRITE : 0, NULL, NULL)) < 0 ||
+	    (rc = settle_payouts(l, path, j, &t, &c, &p, escrow, refund)) < 0)
+		goto out;
+	key_hex(j->customer, 32, customer);
+	pr = settle_record(j->id, report, customer, escrow, &p, refund,
+	    c.ndevices);
+	if (k) {
+		body = ledger_settle_body(j->id, report, cid_contrib, customer,
+		    &p, refund);
+		rc = ledger_submit(l, body, k, when);
+		json_decref(body);
+		if (rc < 0)
+			goto out;
+		if (appended)
+			*appended = ledger_appended(l, "settle");
+	}
+	*payouts = pr;
+	pr = NULL;
+out:
+	json_decref(pr);
+	if (l)
+		ledger_close(l);
+	settle_list_clear(&p);
+	settle_contrib_clear(&c);
+	settle_terms_clear(&t);
+	mpz_clears(escrow, refund, NULL);
+	return rc;
+}

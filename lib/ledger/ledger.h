@@ -16,7 +16,12 @@
  * A ledger can also live in memory only (ledger_new), for tests and for
  * computing what an entry would do.
  *
- * Not for: computing a job's payouts (settle), on-chain contracts (eth).
+ * A job's whole settlement on the ledger (its inputs read, the payouts
+ * computed by settle against the escrow, the entry appended) is one call,
+ * ledger_settle_job, and every program that appends prints the same
+ * dml.appended record (ledger_appended).
+ *
+ * Not for: the payout formula (settle), on-chain contracts (chain, eth).
  */
 #ifndef DML_LEDGER_H
 #define DML_LEDGER_H
@@ -99,6 +104,30 @@ json_t *ledger_settle_body(const char *job, const char *report,
  * payouts computed against the ledger's current head. */
 int ledger_emit_body(const ledger *l, long long epoch, char (*owners)[65],
     size_t n, json_t **out);
+
+/* The dml.appended record a writer prints after appending an entry: its
+ * op, seq and hash (new reference). Every program that appends builds it
+ * here, so it reads the same everywhere. */
+json_t *ledger_appended_record(const char *op, long long seq,
+    const char hash[65]);
+/* The same for the last entry appended through l (op as submitted). */
+json_t *ledger_appended(const ledger *l, const char *op);
+
+/* A job's settlement (dml-settle(1)), the whole transaction: the job's
+ * reward terms (j, loaded and checked by the caller), the report's
+ * dml.stored receipt and the report node's dml.contributions read from
+ * their files, then, under the ledger's lock, the payouts computed
+ * against the job's open escrow in the ledger at `path` and the settle
+ * entry signed with k and appended at `when` (NULL: now). With k NULL it
+ * is a dry run: the ledger is only read. On success *payouts is the
+ * dml.payouts record and *appended (may be NULL for a dry run) the
+ * dml.appended one, new references; on failure both are NULL and nothing
+ * was appended. LEDGER_REJECT: bad inputs, no open escrow (none, already
+ * settled or refunded), contributions the terms cannot pay, an entry the
+ * ledger refuses; LEDGER_ESYS: a file that cannot be read or written. */
+int ledger_settle_job(const char *path, const dml_job *j, const char *storedf,
+    const char *contribf, const dml_key *k, const char *when,
+    json_t **payouts, json_t **appended);
 
 /* An owners file: one hex key a line, blank lines and #-comments
  * skipped; *out (caller frees) the keys sorted, *n of them. LEDGER_REJECT

@@ -35,8 +35,9 @@ address_of_secret(const char *sk, const char *want)
 	eth_key_free(&k);
 }
 
-int
-main(void)
+/* EIP-55 checksummed addresses. */
+static void
+addresses(void)
 {
 	static const char *eip55[] = {
 		"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
@@ -44,19 +45,10 @@ main(void)
 		"0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
 		"0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
 	};
-	unsigned char a[20], h[32], h2[32], addr[20], zero[32] = {0};
-	unsigned char w[3][32];
-	char s[43], path[] = "/tmp/t-eth-XXXXXX", *f;
-	eth_key k, k2;
-	eth_tx t;
-	rlp_buf raw, raw2;
-	eth_abi abi;
-	struct stat st;
-	mpz_t z;
+	unsigned char a[20], zero[32] = {0};
+	char s[43];
+	eth_key k;
 
-	test_random();
-	if (sodium_init() < 0)
-		return 1;
 	address_of_secret("0000000000000000000000000000000000000000000000000000000000000001",
 	    "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
 	address_of_secret("4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d",
@@ -73,8 +65,16 @@ main(void)
 	    "all lower case needs no checksum");
 	ok(eth_address_parse("0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea", a) < 0,
 	    "a short address is refused");
+}
 
-	/* key files: 0600, never overwritten, load gives the same address */
+/* Key files: 0600, never overwritten, load gives the same address. */
+static void
+key_files(void)
+{
+	char path[] = "/tmp/t-eth-XXXXXX", *f;
+	struct stat st;
+	eth_key k, k2;
+
 	ok(mkdtemp(path) != NULL, "temporary directory");
 	f = xasprintf("%s/eth.key", path);
 	ok(eth_key_new(&k, NULL) == 0, "random key");
@@ -88,8 +88,17 @@ main(void)
 	rmdir(path);
 	free(f);
 	eth_key_free(&k);
+}
 
-	/* a transaction: deterministic (RFC 6979), recovers to its sender */
+/* A transaction: deterministic (RFC 6979), recovers to its sender. */
+static void
+transaction(void)
+{
+	unsigned char h[32], h2[32], addr[20];
+	rlp_buf raw, raw2;
+	eth_key k;
+	eth_tx t;
+
 	eth_unhex("4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d", h, 32);
 	eth_key_new(&k, h);
 	eth_tx_init(&t);
@@ -121,8 +130,17 @@ main(void)
 	rlp_free(&raw2);
 	eth_tx_clear(&t);
 	eth_key_free(&k);
+}
 
-	/* ABI: the Solidity docs' baz(uint32,bool) and sam(bytes,bool,uint256[]) */
+/* ABI: the Solidity docs' baz(uint32,bool) and sam(bytes,bool,uint256[]),
+ * return words. */
+static void
+abi_examples(void)
+{
+	unsigned char w[3][32];
+	eth_abi abi;
+	mpz_t z;
+
 	eth_abi_init(&abi, "baz(uint32,bool)", 2);
 	eth_abi_u64(&abi, 69);
 	eth_abi_u64(&abi, 1);
@@ -156,6 +174,18 @@ main(void)
 	ok(mpz_cmp_ui(z, 3) == 0, "return word 2");
 	ok(eth_ret_mpz(w[0], 96, 3, z) < 0, "return word out of range");
 	mpz_clear(z);
+}
+
+int
+main(void)
+{
+	test_random();
+	if (sodium_init() < 0)
+		return 1;
+	addresses();
+	key_files();
+	transaction();
+	abi_examples();
 	ok(eth_rpc_open("ftp://x") == NULL, "non-HTTP URL refused: %s", dml_errmsg());
 	{
 		eth_rpc *r = eth_rpc_open("http://127.0.0.1:1");

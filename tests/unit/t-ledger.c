@@ -3,6 +3,7 @@
  * the invariants checked after each, replay of the file they make, and
  * recovery from a torn last line cut at every byte. */
 #include "ledger.h"
+#include "job.h"
 #include "util.h"
 #include "dmltest.h"
 
@@ -84,15 +85,10 @@ make_job_id(int n, char out[CID_MAXSTR])
 
 /* ---- the rules, one at a time ------------------------------------------- */
 
+/* Genesis, transfers and time. */
 static void
-rules(void)
+rules_genesis(void)
 {
-	char id[CID_MAXSTR], report[CID_MAXSTR], ts[32], head[65];
-	json_t *b;
-	settle_list p;
-	mpz_t refund;
-
-	L = ledger_new();
 	ok(submit_at(json_pack("{s:s,s:s,s:s}", "op", "transfer", "to", khex[1],
 	    "amount", "1"), 0, T0) == LEDGER_REJECT &&
 	    strstr(dml_errmsg(), "no genesis"), "nothing before a genesis");
@@ -137,8 +133,17 @@ rules(void)
 	ok(submit_at(json_pack("{s:s,s:s,s:s}", "op", "transfer", "to", khex[1],
 	    "amount", "1"), 2, T0 + 9) == LEDGER_REJECT &&
 	    strstr(dml_errmsg(), "before"), "time never goes backwards");
+}
 
-	/* escrow, refund, settle */
+/* Escrow, refund, settle. */
+static void
+rules_escrow(void)
+{
+	char id[CID_MAXSTR], report[CID_MAXSTR];
+	json_t *b;
+	settle_list p;
+	mpz_t refund;
+
 	make_job_id(1, id);
 	make_job_id(99, report);
 	b = json_pack("{s:s,s:s,s:s,s:s,s:s}", "op", "escrow", "job", id,
@@ -200,8 +205,14 @@ rules(void)
 	    "no refund after a settle");
 	settle_list_clear(&p);
 	mpz_clear(refund);
+}
 
-	/* bounty, emit */
+/* Bounty, emit. */
+static void
+rules_pools(void)
+{
+	json_t *b;
+
 	ok(submit_at(json_pack("{s:s,s:s,s:s}", "op", "bounty", "to", khex[3],
 	    "amount", "10"), 1, T0 + 7200) == LEDGER_REJECT &&
 	    strstr(dml_errmsg(), "authority"), "only the authority pays bounties");
@@ -241,6 +252,17 @@ rules(void)
 		ok(submit_at(b, 0, T0 + 7200) == LEDGER_REJECT &&
 		    strstr(dml_errmsg(), "not after"), "epochs strictly increase");
 	}
+}
+
+static void
+rules(void)
+{
+	char ts[32], head[65];
+
+	L = ledger_new();
+	rules_genesis();
+	rules_escrow();
+	rules_pools();
 	ledger_head(L, head);
 	ok(ledger_check(L) == 0, "invariants hold");
 	timefmt_format(ledger_last_time(L), ts);
@@ -369,43 +391,306 @@ pstrcmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The random run's genesis: every key but the authority's gets 1000000. */
+static void
+random_genesis(void)
+{
+	json_t *a = json_array();
+	char *al[NK];
+	for (int i = 1; i < NK; i++)
+		al[i] = khex[i];
+	qsort(al + 1, NK - 1, sizeof *al, pstrcmp);
+	for (int i = 1; i < NK; i++)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "to",
+		    al[i], "amount", "1000000"));
+	ok(submit_at(json_pack("{s:s,s:s,s:s,s:s,s:o}", "op", "genesis",
+	    "supply", "10000000000000000", "growth_pool", "1000000000000000",
+	    "bounty_pool", "1000000", "alloc", a), 0, T0) == 0,
+	    "random run: genesis");
+	for (int i = 1; i < NK; i++)
+		sk[i] = 1000000;
+	sk[0] = 10000000000000000ULL - 1000000000000000ULL - 1000000 -
+	    5000000;
+	sgrowth = 1000000000000000ULL;
+	sbounty = 1000000;
+}
+
+/* A transfer, sometimes of a bad amount, to a pool or overdrawn. */
+static int
+rand_transfer(long long t, int *kind)
+{
+	int rc;
+	int f = (int)rnd(NK), to = (int)rnd(NK);
+	unsigned long long a = 1 + rnd(sk[f] + sk[f] / 2 + 2);
+	const char *as = num(a), *tos = khex[to];
+	if (rnd(30) == 0) {
+		as = rnd(2) ? "0" : "1.5";
+		*kind = *kind ? *kind : K_FORMAT;
+	} else if (rnd(30) == 0) {
+		tos = LEDGER_GROWTH;
+		*kind = *kind ? *kind : K_FORMAT;
+	} else if (a > sk[f])
+		*kind = *kind ? *kind : K_FUNDS;
+	rc = submit_at(json_pack("{s:s,s:s,s:s}", "op", "transfer",
+	    "to", tos, "amount", as), f, t);
+	if (rc == 0) {
+		sk[f] -= a;
+		sk[to] += a;
+	}
+	return rc;
+}
+
+/* An escrow, sometimes by another, of a job escrowed before, past its deadline or overdrawn. */
+static int
+rand_escrow(long long t, int *kind)
+{
+	int rc, who;
+	int c = (int)rnd(NK), j = njobs;
+	unsigned long long a = rnd(sk[c] / 1000 + 2);
+	long long dl = t + 1 + (long long)rnd(30);
+	char ds[32];
+	who = c;
+	make_job_id(j, jobs[j].id);
+	if (rnd(30) == 0) {
+		who = (c + 1) % NK;
+		*kind = *kind ? *kind : K_SIGNER;
+	} else if (rnd(30) == 0 && njobs) {
+		strcpy(jobs[j].id, jobs[rnd(njobs)].id);
+		*kind = *kind ? *kind : K_STATE;
+	} else if (rnd(30) == 0) {
+		dl = t - (long long)rnd(2);
+		*kind = *kind ? *kind : K_DEADLINE;
+	} else if (a > sk[c])
+		*kind = *kind ? *kind : K_FUNDS;
+	timefmt_format(dl, ds);
+	rc = submit_at(json_pack("{s:s,s:s,s:s,s:s,s:s}", "op",
+	    "escrow", "job", jobs[j].id, "amount", num(a),
+	    "deadline", ds, "customer", khex[c]), who, t);
+	if (rc == 0) {
+		jobs[j].customer = c;
+		jobs[j].amount = a;
+		jobs[j].deadline = dl;
+		jobs[j].state = 0;
+		sk[c] -= a;
+		njobs++;
+	}
+	return rc;
+}
+
+/* A settle of a random job, sometimes with a bad sum, customer or order. */
+static int
+rand_settle(long long t, int *kind, const char *report)
+{
+	json_t *b;
+	int rc;
+	int j = (int)rnd(njobs), m = (int)rnd(5);
+	static const char *roles[] = {"device", "report",
+	    "federated", "developer"};
+	unsigned long long left = jobs[j].amount;
+	settle_list p;
+	mpz_t x, refund;
+	settle_list_init(&p);
+	mpz_inits(x, refund, NULL);
+	for (int i = 0; i < m; i++) {
+		unsigned long long a = rnd(left + 1);
+		mpz_set_ui(x, a);
+		settle_list_add(&p, dhex[(j * 7 + i) % ND],
+		    settle_role(roles[rnd(4)]), x);
+		left -= a;
+	}
+	settle_list_sort(&p);
+	mpz_set_ui(refund, left);
+	const char *cust = khex[jobs[j].customer];
+	if (jobs[j].state)
+		*kind = *kind ? *kind : K_STATE;
+	if (rnd(25) == 0) {
+		mpz_add_ui(refund, refund, 1);
+		*kind = *kind ? *kind : K_SUM;
+	} else if (rnd(25) == 0) {
+		cust = khex[(jobs[j].customer + 1) % NK];
+		*kind = *kind ? *kind : K_SIGNER;
+	}
+	b = ledger_settle_body(jobs[j].id, report, NULL, cust, &p,
+	    refund);
+	if (p.n >= 2 && rnd(20) == 0) {
+		json_t *pa = json_object_get(b, "payouts");
+		json_t *first = json_incref(json_array_get(pa, 0));
+		json_array_remove(pa, 0);
+		json_array_append_new(pa, first);
+		*kind = *kind ? *kind : K_ORDER;
+	}
+	rc = submit_at(b, (int)rnd(NK), t);
+	if (rc == 0) {
+		for (size_t i = 0; i < p.n; i++)
+			*shadow(p.v[i].to) += mpz_get_ui(
+			    p.v[i].amount);
+		sk[jobs[j].customer] += left;
+		jobs[j].state = 1;
+	}
+	settle_list_clear(&p);
+	mpz_clears(x, refund, NULL);
+	return rc;
+}
+
+/* A refund, sometimes by another, of a settled job or before the deadline. */
+static int
+rand_refund(long long t, int *kind)
+{
+	int rc, who;
+	int j = (int)rnd(njobs);
+	who = jobs[j].customer;
+	if (rnd(20) == 0) {
+		who = (who + 1) % NK;
+		*kind = *kind ? *kind : K_SIGNER;
+	}
+	if (jobs[j].state)
+		*kind = *kind ? *kind : K_STATE;
+	else if (t < jobs[j].deadline)
+		*kind = *kind ? *kind : K_DEADLINE;
+	rc = submit_at(json_pack("{s:s,s:s,s:s}", "op", "refund",
+	    "job", jobs[j].id, "amount", num(jobs[j].amount)),
+	    who, t);
+	if (rc == 0) {
+		sk[jobs[j].customer] += jobs[j].amount;
+		jobs[j].state = 2;
+	}
+	return rc;
+}
+
+/* A bounty, sometimes by another than the authority or above the pool. */
+static int
+rand_bounty(long long t, int *kind)
+{
+	int rc, who;
+	const char *to = anyone();
+	unsigned long long a = 1 + rnd(sbounty / 20 + 2);
+	who = 0;
+	if (rnd(15) == 0) {
+		who = 1 + (int)rnd(NK - 1);
+		*kind = *kind ? *kind : K_SIGNER;
+	} else if (a > sbounty)
+		*kind = *kind ? *kind : K_FUNDS;
+	rc = submit_at(json_pack("{s:s,s:s,s:s}", "op", "bounty",
+	    "to", to, "amount", num(a)), who, t);
+	if (rc == 0) {
+		sbounty -= a;
+		*shadow(to) += a;
+	}
+	return rc;
+}
+
+/* An emission to random owners, sometimes of an old epoch or forged; *stop when none can be made. */
+static int
+rand_emit(long long t, int *kind, int *stop)
+{
+	json_t *b;
+	int rc;
+	char ow[NK + ND][65];
+	int n = 0;
+	long long ep = ledger_last_epoch(L) + 1 +
+	    (long long)rnd(2);
+	json_t *pay;
+	size_t i;
+	for (int i2 = 0; i2 < NK + ND; i2++)
+		if (rnd(4) == 0)
+			memcpy(ow[n++], i2 < NK ? khex[i2] :
+			    dhex[i2 - NK], 65);
+	if (n == 0)
+		memcpy(ow[n++], khex[1], 65);
+	qsort(ow, (size_t)n, 65,
+	    (int (*)(const void *, const void *))strcmp);
+	if (rnd(20) == 0 && ledger_last_epoch(L) >= 0) {
+		ep = ledger_last_epoch(L) - (long long)rnd(2);
+		*kind = *kind ? *kind : K_EPOCH;
+	}
+	if (ledger_emit_body(L, ep, ow, (size_t)n, &b) < 0)
+		return *stop = 1, 0;
+	pay = json_object_get(b, "payouts");
+	if (json_array_size(pay) == 0)
+		*kind = *kind ? *kind : K_EPOCH;
+	else if (rnd(20) == 0) {
+		json_object_set_new(json_array_get(pay, 0),
+		    "amount", json_string("1"));
+		*kind = *kind ? *kind : K_FORGED;
+	}
+	json_incref(b);
+	rc = submit_at(b, 0, t);
+	if (rc == 0) {
+		json_t *x;
+		json_array_foreach(pay, i, x) {
+			unsigned long long a = strtoull(
+			    json_string_value(json_object_get(x,
+			    "amount")), NULL, 10);
+			*shadow(json_string_value(
+			    json_object_get(x, "to"))) += a;
+			sgrowth -= a;
+		}
+	}
+	json_decref(b);
+	return rc;
+}
+
+/* An unknown op or a second genesis. */
+static int
+rand_odd(long long t, int *kind)
+{
+	json_t *b;
+	int rc;
+
+	*kind = *kind ? *kind : K_UNKNOWN;
+	if (rnd(2))
+		b = json_pack("{s:s,s:s}", "op", "mint",
+		    "amount", "5");
+	else
+		b = json_pack("{s:s,s:s,s:s,s:s}", "op",
+		    "genesis", "supply", "5", "growth_pool",
+		    "0", "bounty_pool", "0");
+	rc = submit_at(b, 0, t);
+	return rc;
+}
+
+/* After each operation: the invariants, nothing changed by a refusal,
+ * the balances of the shadow model. Adds to *inv and *mism. */
+static void
+random_check(int rc, long long entries, const char *head, int *inv,
+    int *mism)
+{
+	char head2[65];
+
+	if (ledger_check(L) < 0)
+		(*inv)++;
+	ledger_head(L, head2);
+	if (rc != 0 && (ledger_entries(L) != entries ||
+	    strcmp(head, head2)))
+		(*mism)++;
+	for (int i = 0; i < NK; i++)
+		if (bal(khex[i]) != sk[i])
+			(*mism)++;
+	for (int i = 0; i < ND; i++)
+		if (bal(dhex[i]) != sd[i])
+			(*mism)++;
+	if (bal(LEDGER_GROWTH) != sgrowth ||
+	    bal(LEDGER_BOUNTY) != sbounty)
+		(*mism)++;
+}
+
 static void
 random_ops(void)
 {
 	const int N = 10000;
 	long long t;
-	int inv = 0, mism = 0;
+	int inv = 0, mism = 0, stop = 0;
 	char report[CID_MAXSTR];
 
 	L = ledger_new();
 	make_job_id(-1, report);
 	memset(sk, 0, sizeof sk);
-	{
-		json_t *a = json_array();
-		char *al[NK];
-		for (int i = 1; i < NK; i++)
-			al[i] = khex[i];
-		qsort(al + 1, NK - 1, sizeof *al, pstrcmp);
-		for (int i = 1; i < NK; i++)
-			json_array_append_new(a, json_pack("{s:s,s:s}", "to",
-			    al[i], "amount", "1000000"));
-		ok(submit_at(json_pack("{s:s,s:s,s:s,s:s,s:o}", "op", "genesis",
-		    "supply", "10000000000000000", "growth_pool", "1000000000000000",
-		    "bounty_pool", "1000000", "alloc", a), 0, T0) == 0,
-		    "random run: genesis");
-		for (int i = 1; i < NK; i++)
-			sk[i] = 1000000;
-		sk[0] = 10000000000000000ULL - 1000000000000000ULL - 1000000 -
-		    5000000;
-		sgrowth = 1000000000000000ULL;
-		sbounty = 1000000;
-	}
-	for (long op = 0; op < N; op++) {
-		char head[65], head2[65];
+	random_genesis();
+	for (long op = 0; op < N && !stop; op++) {
+		char head[65];
 		long long entries = ledger_entries(L);
 		unsigned long long r = rnd(100);
-		int kind = K_OK, rc, who;
-		json_t *b;
+		int kind = K_OK, rc;
 
 		ledger_head(L, head);
 		t = now_t + (long long)rnd(4);
@@ -413,204 +698,24 @@ random_ops(void)
 			t = now_t - 1 - (long long)rnd(5);
 			kind = K_TIME;
 		}
-		if (r < 40) {		/* transfer */
-			int f = (int)rnd(NK), to = (int)rnd(NK);
-			unsigned long long a = 1 + rnd(sk[f] + sk[f] / 2 + 2);
-			const char *as = num(a), *tos = khex[to];
-			if (rnd(30) == 0) {
-				as = rnd(2) ? "0" : "1.5";
-				kind = kind ? kind : K_FORMAT;
-			} else if (rnd(30) == 0) {
-				tos = LEDGER_GROWTH;
-				kind = kind ? kind : K_FORMAT;
-			} else if (a > sk[f])
-				kind = kind ? kind : K_FUNDS;
-			rc = submit_at(json_pack("{s:s,s:s,s:s}", "op", "transfer",
-			    "to", tos, "amount", as), f, t);
-			if (rc == 0) {
-				sk[f] -= a;
-				sk[to] += a;
-			}
-		} else if (r < 52 && njobs < MAXJOBS) {	/* escrow */
-			int c = (int)rnd(NK), j = njobs;
-			unsigned long long a = rnd(sk[c] / 1000 + 2);
-			long long dl = t + 1 + (long long)rnd(30);
-			char ds[32];
-			who = c;
-			make_job_id(j, jobs[j].id);
-			if (rnd(30) == 0) {
-				who = (c + 1) % NK;
-				kind = kind ? kind : K_SIGNER;
-			} else if (rnd(30) == 0 && njobs) {
-				strcpy(jobs[j].id, jobs[rnd(njobs)].id);
-				kind = kind ? kind : K_STATE;
-			} else if (rnd(30) == 0) {
-				dl = t - (long long)rnd(2);
-				kind = kind ? kind : K_DEADLINE;
-			} else if (a > sk[c])
-				kind = kind ? kind : K_FUNDS;
-			timefmt_format(dl, ds);
-			rc = submit_at(json_pack("{s:s,s:s,s:s,s:s,s:s}", "op",
-			    "escrow", "job", jobs[j].id, "amount", num(a),
-			    "deadline", ds, "customer", khex[c]), who, t);
-			if (rc == 0) {
-				jobs[j].customer = c;
-				jobs[j].amount = a;
-				jobs[j].deadline = dl;
-				jobs[j].state = 0;
-				sk[c] -= a;
-				njobs++;
-			}
-		} else if (r < 67 && njobs) {	/* settle */
-			int j = (int)rnd(njobs), m = (int)rnd(5);
-			static const char *roles[] = {"device", "report",
-			    "federated", "developer"};
-			unsigned long long left = jobs[j].amount;
-			settle_list p;
-			mpz_t x, refund;
-			settle_list_init(&p);
-			mpz_inits(x, refund, NULL);
-			for (int i = 0; i < m; i++) {
-				unsigned long long a = rnd(left + 1);
-				mpz_set_ui(x, a);
-				settle_list_add(&p, dhex[(j * 7 + i) % ND],
-				    settle_role(roles[rnd(4)]), x);
-				left -= a;
-			}
-			settle_list_sort(&p);
-			mpz_set_ui(refund, left);
-			const char *cust = khex[jobs[j].customer];
-			if (jobs[j].state)
-				kind = kind ? kind : K_STATE;
-			if (rnd(25) == 0) {
-				mpz_add_ui(refund, refund, 1);
-				kind = kind ? kind : K_SUM;
-			} else if (rnd(25) == 0) {
-				cust = khex[(jobs[j].customer + 1) % NK];
-				kind = kind ? kind : K_SIGNER;
-			}
-			b = ledger_settle_body(jobs[j].id, report, NULL, cust, &p,
-			    refund);
-			if (p.n >= 2 && rnd(20) == 0) {
-				json_t *pa = json_object_get(b, "payouts");
-				json_t *first = json_incref(json_array_get(pa, 0));
-				json_array_remove(pa, 0);
-				json_array_append_new(pa, first);
-				kind = kind ? kind : K_ORDER;
-			}
-			rc = submit_at(b, (int)rnd(NK), t);
-			if (rc == 0) {
-				for (size_t i = 0; i < p.n; i++)
-					*shadow(p.v[i].to) += mpz_get_ui(
-					    p.v[i].amount);
-				sk[jobs[j].customer] += left;
-				jobs[j].state = 1;
-			}
-			settle_list_clear(&p);
-			mpz_clears(x, refund, NULL);
-		} else if (r < 77 && njobs) {	/* refund */
-			int j = (int)rnd(njobs);
-			who = jobs[j].customer;
-			if (rnd(20) == 0) {
-				who = (who + 1) % NK;
-				kind = kind ? kind : K_SIGNER;
-			}
-			if (jobs[j].state)
-				kind = kind ? kind : K_STATE;
-			else if (t < jobs[j].deadline)
-				kind = kind ? kind : K_DEADLINE;
-			rc = submit_at(json_pack("{s:s,s:s,s:s}", "op", "refund",
-			    "job", jobs[j].id, "amount", num(jobs[j].amount)),
-			    who, t);
-			if (rc == 0) {
-				sk[jobs[j].customer] += jobs[j].amount;
-				jobs[j].state = 2;
-			}
-		} else if (r < 87) {	/* bounty */
-			const char *to = anyone();
-			unsigned long long a = 1 + rnd(sbounty / 20 + 2);
-			who = 0;
-			if (rnd(15) == 0) {
-				who = 1 + (int)rnd(NK - 1);
-				kind = kind ? kind : K_SIGNER;
-			} else if (a > sbounty)
-				kind = kind ? kind : K_FUNDS;
-			rc = submit_at(json_pack("{s:s,s:s,s:s}", "op", "bounty",
-			    "to", to, "amount", num(a)), who, t);
-			if (rc == 0) {
-				sbounty -= a;
-				*shadow(to) += a;
-			}
-		} else if (r < 95) {	/* emit */
-			char ow[NK + ND][65];
-			int n = 0;
-			long long ep = ledger_last_epoch(L) + 1 +
-			    (long long)rnd(2);
-			json_t *pay;
-			size_t i;
-			for (int i2 = 0; i2 < NK + ND; i2++)
-				if (rnd(4) == 0)
-					memcpy(ow[n++], i2 < NK ? khex[i2] :
-					    dhex[i2 - NK], 65);
-			if (n == 0)
-				memcpy(ow[n++], khex[1], 65);
-			qsort(ow, (size_t)n, 65,
-			    (int (*)(const void *, const void *))strcmp);
-			if (rnd(20) == 0 && ledger_last_epoch(L) >= 0) {
-				ep = ledger_last_epoch(L) - (long long)rnd(2);
-				kind = kind ? kind : K_EPOCH;
-			}
-			if (ledger_emit_body(L, ep, ow, (size_t)n, &b) < 0)
+		if (r < 40)
+			rc = rand_transfer(t, &kind);
+		else if (r < 52 && njobs < MAXJOBS)
+			rc = rand_escrow(t, &kind);
+		else if (r < 67 && njobs)
+			rc = rand_settle(t, &kind, report);
+		else if (r < 77 && njobs)
+			rc = rand_refund(t, &kind);
+		else if (r < 87)
+			rc = rand_bounty(t, &kind);
+		else if (r < 95) {
+			rc = rand_emit(t, &kind, &stop);
+			if (stop)
 				break;
-			pay = json_object_get(b, "payouts");
-			if (json_array_size(pay) == 0)
-				kind = kind ? kind : K_EPOCH;
-			else if (rnd(20) == 0) {
-				json_object_set_new(json_array_get(pay, 0),
-				    "amount", json_string("1"));
-				kind = kind ? kind : K_FORGED;
-			}
-			json_incref(b);
-			rc = submit_at(b, 0, t);
-			if (rc == 0) {
-				json_t *x;
-				json_array_foreach(pay, i, x) {
-					unsigned long long a = strtoull(
-					    json_string_value(json_object_get(x,
-					    "amount")), NULL, 10);
-					*shadow(json_string_value(
-					    json_object_get(x, "to"))) += a;
-					sgrowth -= a;
-				}
-			}
-			json_decref(b);
-		} else {		/* oddities */
-			kind = kind ? kind : K_UNKNOWN;
-			if (rnd(2))
-				b = json_pack("{s:s,s:s}", "op", "mint",
-				    "amount", "5");
-			else
-				b = json_pack("{s:s,s:s,s:s,s:s}", "op",
-				    "genesis", "supply", "5", "growth_pool",
-				    "0", "bounty_pool", "0");
-			rc = submit_at(b, 0, t);
-		}
+		} else
+			rc = rand_odd(t, &kind);
 		expect(rc, kind, op);
-		if (ledger_check(L) < 0)
-			inv++;
-		ledger_head(L, head2);
-		if (rc != 0 && (ledger_entries(L) != entries ||
-		    strcmp(head, head2)))
-			mism++;
-		for (int i = 0; i < NK; i++)
-			if (bal(khex[i]) != sk[i])
-				mism++;
-		for (int i = 0; i < ND; i++)
-			if (bal(dhex[i]) != sd[i])
-				mism++;
-		if (bal(LEDGER_GROWTH) != sgrowth ||
-		    bal(LEDGER_BOUNTY) != sbounty)
-			mism++;
+		random_check(rc, entries, head, &inv, &mism);
 	}
 	ok(nbad == 0, "%d operations: each accepted or refused as expected "
 	    "(%d wrong)", N, nbad);
@@ -806,6 +911,114 @@ torn(const char *dir)
 	free(path);
 }
 
+
+/* A file: one line. */
+static void
+write_line(const char *path, json_t *r)
+{
+	FILE *f = fopen(path, "w");
+
+	rec_write(f, r, NULL);
+	fclose(f);
+	json_decref(r);
+}
+
+/* The settle transaction (ledger_settle_job) on a file ledger and the one
+ * dml.appended builder every writer uses. */
+static void
+settle_job(const char *dir)
+{
+	static const char *cid0 = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+	char *path = xasprintf("%s/settle.ndjson", dir),
+	     *stored = xasprintf("%s/stored.json", dir),
+	     *contrib = xasprintf("%s/contrib.json", dir), hex[65], ts[32];
+	json_t *r, *pr, *ap, *want;
+	ledger *W;
+	dml_job j;
+	long long n;
+	int rc;
+
+	ok(ledger_open(&W, path, LEDGER_WRITE | LEDGER_CREATE, NULL, NULL) == 0,
+	    "a new file ledger");
+	timefmt_format(T0, ts);
+	r = json_pack("{s:s,s:s,s:s,s:s,s:[{s:s,s:s}]}", "op", "genesis",
+	    "supply", "100000", "growth_pool", "0", "bounty_pool", "0", "alloc",
+	    "to", khex[2], "amount", "5000");
+	ok(ledger_submit(W, r, &K[0], ts) == 0, "genesis");
+	json_decref(r);
+	ap = ledger_appended(W, "genesis");
+	ledger_head(W, hex);
+	want = json_pack("{s:s,s:i,s:s,s:i,s:s}", "type", "dml.appended", "v", 1,
+	    "op", "genesis", "seq", 0, "hash", hex);
+	ok(json_equal(ap, want), "ledger_appended: type, v, op, seq, hash");
+	json_decref(ap);
+	json_decref(want);
+
+	r = json_pack("{s:s,s:i,s:s,s:s,s:i,s:i,s:s,s:{s:s,s:s,s:[i,i],s:i},"
+	    "s:{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s}}}", "type", "dml.job", "v", 1, "task",
+	    "predict", "data", "toy", "min_devices", 2, "rounds", 1, "deadline",
+	    "2026-02-01T00:00:00Z", "algorithm", "model", cid0, "arch", "mlp",
+	    "layers", 4, 3, "params", 15, "reward", "budget", "1000",
+	    "per_device", "7", "developer_fee", "0", "trainer_pool", "0",
+	    "node_fees", "distributing", "0", "federated", "0", "report", "0",
+	    "refining", "0");
+	json_object_set_new(r, "customer", json_string(khex[2]));
+	rec_sign(r, &K[2]);
+	rc = job_from_record(NULL, r, &j);
+	ok(rc == 0, "a signed job%s%s", rc ? ": " : "", rc ? dml_errmsg() : "");
+	if (rc < 0)
+		return;
+	timefmt_format(T0 + 60, ts);
+	r = ledger_escrow_body(&j);
+	ok(ledger_submit(W, r, &K[2], ts) == 0, "its escrow");
+	json_decref(r);
+	ledger_close(W);
+
+	write_line(stored, json_pack("{s:s,s:i,s:s,s:i,s:s}", "type",
+	    "dml.stored", "v", 1, "cid", cid0, "size", 0, "name", "report"));
+	r = json_pack("{s:s,s:i,s:s,s:[s,s,s]}", "type", "dml.contributions",
+	    "v", 1, "job", j.id, "devices", dhex[0], dhex[1], dhex[2]);
+	rec_sign(r, &K[3]);
+	write_line(contrib, r);
+
+	timefmt_format(T0 + 120, ts);
+	ok(ledger_settle_job(path, &j, stored, contrib, NULL, ts, &pr, &ap) == 0 &&
+	    pr && !ap, "a dry run: the payouts, no entry");
+	ok(strcmp(json_string_value(json_object_get(pr, "paid")), "21") == 0 &&
+	    strcmp(json_string_value(json_object_get(pr, "refund")), "979") == 0,
+	    "3 devices at 7 paid, the rest refunded");
+	json_decref(pr);
+	ok(ledger_open(&W, path, 0, NULL, NULL) == 0 &&
+	    ledger_entries(W) == 2, "the dry run appended nothing");
+	ledger_close(W);
+
+	ok(ledger_settle_job(path, &j, stored, contrib, &K[3], ts, &pr, &ap) == 0 &&
+	    pr && ap, "settled: the payouts and the entry");
+	ok(ledger_open(&W, path, 0, NULL, NULL) == 0, "reopened");
+	n = ledger_entries(W);
+	ledger_head(W, hex);
+	want = ledger_appended_record("settle", n - 1, hex);
+	ok(n == 3 && json_equal(ap, want), "its dml.appended names the entry");
+	ledger_close(W);
+	json_decref(want);
+	json_decref(ap);
+	json_decref(pr);
+
+	ok(ledger_settle_job(path, &j, stored, contrib, &K[3], ts, &pr, &ap) ==
+	    LEDGER_REJECT && !pr && !ap &&
+	    strstr(dml_errmsg(), "is already settled"),
+	    "a job settles once");
+	unlink(contrib);
+	ok(ledger_settle_job(path, &j, stored, contrib, &K[3], ts, &pr, &ap) ==
+	    LEDGER_ESYS && !pr && !ap, "missing contributions: a system error");
+	unlink(stored);
+	unlink(path);
+	job_free(&j);
+	free(path);
+	free(stored);
+	free(contrib);
+}
+
 int
 main(void)
 {
@@ -833,6 +1046,7 @@ main(void)
 	fclose(lines);
 	lines = fopen("/dev/null", "w");
 	torn(dir);
+	settle_job(dir);
 	fclose(lines);
 	unlink(lpath);
 	rmdir(dir);
