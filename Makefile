@@ -123,12 +123,21 @@ libdml.pc: FORCE
 	@$(PCTEXT) > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 
-check: all $(UNITS) $(HELPERS) check-layers test-lint
+check: all $(UNITS) $(HELPERS) check-layers check-size test-lint
 	DML_TEST_CFLAGS='$(SANLDFLAGS)' prove -j2 --exec '' tests/unit/*.t tests/t[0-9]*.sh
 
 # No include may go up a layer or sideways outside the map.
 check-layers:
 	contrib/lint/check-layers
+
+# A program is option parsing, a record loop and library calls: at most
+# 300 lines a file; no function anywhere over 120 lines.
+check-size:
+	contrib/lint/long-functions
+	@awk 'FNR == 1 && NR > 1 && n > 300 { print f ": " n " lines (at most 300)"; bad = 1 } \
+	    { f = FILENAME; n = FNR } END { if (n > 300) { print f ": " n " lines (at most 300)"; bad = 1 } exit bad }' \
+	    $(CMDSRC) $(wildcard cmd/*/*.c)
+	@echo "check-size: every function <= 120 lines, every program file <= 300"
 
 # Every command of a test body chained with && (git's test-lint).
 test-lint:
@@ -175,5 +184,5 @@ clean:
 	find lib cmd -name '*.[od]' -exec rm -f {} +
 
 FORCE:
-.PHONY: all check check-layers test-lint demo bench install uninstall clean FORCE
+.PHONY: all check check-layers check-size test-lint demo bench install uninstall clean FORCE
 .SECONDARY:

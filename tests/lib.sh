@@ -14,7 +14,8 @@ TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
 SRC_DIR=$(cd "$TEST_DIRECTORY/.." && pwd)
 PATH="$SRC_DIR/bin:$PATH"
 export PATH LC_ALL=C
-unset DML_IPFS_REPO DML_IPFS_API DML_KEY DML_LEDGER
+unset DML_IPFS_REPO DML_IPFS_API DML_KEY DML_LEDGER DML_ETH_RPC DML_ETH_ESCROW \
+	DML_MARKET_INDEX
 test_name=$(basename "$0" .sh)
 TRASH="$TEST_DIRECTORY/trash.$test_name"
 rm -rf "$TRASH"

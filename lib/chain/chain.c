@@ -64,12 +64,6 @@ chain_close(chain *c)
 	c->rpc = NULL;
 }
 
-int
-chain_exit(int rc)
-{
-	return dml_exit_of(rc);
-}
-
 /* A failed eth operation: CHAIN_ESYS when the node could not be reached,
  * CHAIN_REJECT when it refused (revert, funds, nonce, chain id). */
 static int

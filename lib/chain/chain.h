@@ -56,10 +56,6 @@ void chain_init(chain *c);
 int chain_connect(chain *c, const char *url);
 void chain_close(chain *c);
 
-/* The status a failed operation should exit with: dml_exit_of, which
- * programs call directly (kept for the callers that still use it). */
-int chain_exit(int rc);
-
 /* A job's id on chain: keccak256 of its CID string. */
 void chain_job_id(const char *cid_s, unsigned char id[32]);
 
