@@ -9,7 +9,7 @@
 # Variables: WERROR=1 turns warnings into errors; SANITIZE=1 builds with
 # AddressSanitizer and UndefinedBehaviorSanitizer.
 
-VERSION   = 0.1.0
+VERSION   = 0.2.0
 PREFIX    = /usr/local
 BINDIR    = $(PREFIX)/bin
 LIBDIR    = $(PREFIX)/lib

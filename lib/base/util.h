@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define DML_VERSION "0.1.0"
+#define DML_VERSION "0.2.0"
 
 /* Exit statuses shared by every program (see dml(7)): 0 success, 1 the
  * data was rejected, 2 a usage or system error (a missing input file, a
