@@ -165,20 +165,6 @@ alloc_opt(cli *c)
 	    "amount", eq + 1));
 }
 
-/* --reason TEXT: at most 1000 bytes of UTF-8. */
-static const char *
-reason_opt(cli *c)
-{
-	json_t *t;
-
-	if (strlen(c->arg) > 1000)
-		cli_opt_error(c, "at most 1000 bytes");
-	if (!(t = json_string(c->arg)))
-		cli_opt_error(c, "not UTF-8");
-	json_decref(t);
-	return c->arg;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -200,7 +186,7 @@ main(int argc, char **argv)
 		case O_ALLOC: alloc_opt(&c); break;
 		case O_TO: o.to = c.arg; break;
 		case O_AMOUNT: o.amount = cli_amount(&c); break;
-		case O_REASON: o.reason = reason_opt(&c); break;
+		case O_REASON: o.reason = cli_text(&c, 1000); break;
 		case O_EPOCH: o.epoch = cli_long(&c, 0, LEDGER_MAX_EPOCH); break;
 		case O_OWNERS: o.owners = c.arg; break;
 		}

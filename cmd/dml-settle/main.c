@@ -160,20 +160,6 @@ settle_run(cli *c)
 	return ledger_run(c);
 }
 
-/* --reason TEXT: at most 1000 bytes of UTF-8. */
-static const char *
-reason_opt(cli *c)
-{
-	json_t *t;
-
-	if (strlen(c->arg) > 1000)
-		cli_opt_error(c, "at most 1000 bytes");
-	if (!(t = json_string(c->arg)))
-		cli_opt_error(c, "not UTF-8");
-	json_decref(t);
-	return c->arg;
-}
-
 /* The options of the chain. */
 static void
 chain_opt(cli *c, int id)
@@ -203,7 +189,7 @@ chain_opt(cli *c, int id)
 	case O_AMOUNT: o.amount = cli_amount(c); break;
 	case O_EPOCH: o.epoch = cli_long(c, 0, LEDGER_MAX_EPOCH); break;
 	case O_OWNERS: o.owners = c->arg; break;
-	case O_REASON: o.reason = reason_opt(c); break;
+	case O_REASON: o.reason = cli_text(c, 1000); break;
 	}
 }
 

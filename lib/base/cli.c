@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,6 +398,19 @@ cli_time(cli *c, long long *t)
 		cli_opt_error(c, "%s", dml_errmsg());
 	if (t)
 		*t = v;
+	return c->arg;
+}
+
+const char *
+cli_text(cli *c, size_t max)
+{
+	json_t *t;
+
+	if (strlen(c->arg) > max)
+		cli_opt_error(c, "at most %zu bytes", max);
+	if (!(t = json_string(c->arg)))	/* jansson checks the UTF-8 */
+		cli_opt_error(c, "not UTF-8");
+	json_decref(t);
 	return c->arg;
 }
 

@@ -29,6 +29,7 @@
 #ifndef DML_CLI_H
 #define DML_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -110,6 +111,8 @@ uint64_t cli_u64(cli *c);
 const char *cli_amount(cli *c);
 /* An RFC 3339 UTC time (timefmt): the string, and *t if t is not NULL. */
 const char *cli_time(cli *c, long long *t);
+/* A text of at most `max` bytes of UTF-8 (a record field it becomes). */
+const char *cli_text(cli *c, size_t max);
 /* One of `names` (NULL-terminated): its index. */
 int cli_choice(cli *c, const char *const *names);
 

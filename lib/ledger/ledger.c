@@ -1511,15 +1511,6 @@ ledger_escrow_body(const dml_job *j)
 	return b;
 }
 
-static json_t *
-amount_json(const mpz_t x)
-{
-	char *s = mpz_get_str(NULL, 10, x);
-	json_t *j = json_string(s);
-	free(s);
-	return j;
-}
-
 json_t *
 ledger_settle_body(const char *job, const char *report,
     const char *contributions, const char *customer, const settle_list *p,
@@ -1532,7 +1523,7 @@ ledger_settle_body(const char *job, const char *report,
 		json_object_set_new(b, "contributions",
 		    json_string(contributions));
 	json_object_set_new(b, "payouts", settle_list_json(p));
-	json_object_set_new(b, "refund", amount_json(refund));
+	json_object_set_new(b, "refund", settle_amount_json(refund));
 	return b;
 }
 
@@ -1554,7 +1545,7 @@ ledger_emit_body(const ledger *l, long long epoch, char (*owners)[65],
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(ow, json_stringn(owners[i], 64));
 	*out = json_pack("{s:s,s:I,s:o,s:o,s:o}", "op", "emit", "epoch",
-	    (json_int_t)epoch, "amount", amount_json(amount), "owners", ow,
+	    (json_int_t)epoch, "amount", settle_amount_json(amount), "owners", ow,
 	    "payouts", settle_list_json(&p));
 	settle_list_clear(&p);
 	mpz_clear(amount);

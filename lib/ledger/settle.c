@@ -527,8 +527,8 @@ settle_compute(const settle_terms *t, const settle_contrib *c,
 	return 0;
 }
 
-static json_t *
-amount_json(const mpz_t x)
+json_t *
+settle_amount_json(const mpz_t x)
 {
 	char *s = mpz_get_str(NULL, 10, x);
 	json_t *j = json_string(s);
@@ -551,15 +551,15 @@ settle_record(const char *job, const char *report, const char *customer,
 			if (l->v[i].role == roles[k])
 				mpz_add(sum[k], sum[k], l->v[i].amount);
 	for (int k = 0; k <= R_DEVICE; k++)
-		json_object_set_new(tot, roles[k], amount_json(sum[k]));
+		json_object_set_new(tot, roles[k], settle_amount_json(sum[k]));
 	for (int i = 0; i < R_N; i++)
 		mpz_clear(sum[i]);
 	json_object_set_new(r, "job", json_string(job));
 	json_object_set_new(r, "report", json_string(report));
 	json_object_set_new(r, "customer", json_string(customer));
-	json_object_set_new(r, "escrow", amount_json(escrow));
-	json_object_set_new(r, "paid", amount_json(l->total));
-	json_object_set_new(r, "refund", amount_json(refund));
+	json_object_set_new(r, "escrow", settle_amount_json(escrow));
+	json_object_set_new(r, "paid", settle_amount_json(l->total));
+	json_object_set_new(r, "refund", settle_amount_json(refund));
 	json_object_set_new(r, "devices", json_integer((json_int_t)devices));
 	json_object_set_new(r, "payouts", settle_list_json(l));
 	json_object_set_new(r, "totals", tot);

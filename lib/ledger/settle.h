@@ -134,6 +134,10 @@ json_t *settle_record(const char *job, const char *report,
     const char *customer, const mpz_t escrow, const settle_list *l,
     const mpz_t refund, size_t devices);
 
+/* A token amount as a record carries it: a decimal string (new
+ * reference). */
+json_t *settle_amount_json(const mpz_t x);
+
 #ifdef __cplusplus
 }
 #endif
