@@ -78,6 +78,53 @@ test_expect_success 'dml-eval: a missing model or device folder is exit 2, a bad
 	usage_fails "--round: .x. is not an integer" dml-eval --round x &&
 	usage_fails "--round: .-1. is out of range" dml-eval --round -1
 '
+# A missing input file, named by the common option (or operand) that gave
+# it, is exit 2 in every program; the rest of each line is valid enough
+# that the missing file is what stops the program.
+test_expect_success 'a missing key, job, model or input file: exit 2, named' '
+	dml-keygen -o k.key >k.pub && mkdir dev &&
+	dml-job -k k.key -t stats --data x --features 1 --classes 1 --budget 0 -o job.json &&
+	while read -r p args; do
+		test_expect_code 2 $p $args </dev/null >out 2>err &&
+		test_grep "^$p: \([a-z]*: \)\{0,1\}nosuch[a-z.]*: No such file" err &&
+		test_empty out || { echo "$p $args"; return 1; }
+	done <<-\EOF
+	dml-aggregate -k nosuch.key -j job.json
+	dml-aggregate -k k.key -j nosuch.json
+	dml-auction --capacity 5 -L nosuch.nd job.json
+	dml-distribute -k nosuch.key -j job.json --node k.pub
+	dml-distribute -k k.key -j nosuch.json --node k.pub
+	dml-encrypt -k nosuch.key -r k.pub
+	dml-encrypt -d -k nosuch.key
+	dml-eval -m nosuch.model
+	dml-ipfs-put --repo r nosuch
+	dml-job -k nosuch.key -t stats --data x --features 1 --classes 1 --budget 0
+	dml-job -k k.key -t train --data x -m nosuch.model --budget 0
+	dml-keygen -p nosuch.key
+	dml-ledger -L l.nd transfer -k nosuch.key --to k.pub --amount 1
+	dml-ledger -L nosuch.nd verify
+	dml-market add -i idx nosuch.listing
+	dml-privacy clip -k k.key -j nosuch.json
+	dml-refine -m nosuch.model k.pub
+	dml-report -k nosuch.key -j job.json
+	dml-report -k k.key -j nosuch.json
+	dml-run -k nosuch.key -j job.json -D dev
+	dml-run -k k.key -j nosuch.json -D dev
+	dml-settle -L l.nd -k nosuch.key -j job.json --stored k.pub --contributions k.pub
+	dml-settle -L l.nd -k k.key -j nosuch.json --stored k.pub --contributions k.pub
+	dml-split --devices 2 --idx nosuch nosuch -o x
+	dml-weight -k k.key -j nosuch.json -w w.out --answers k.pub
+	EOF
+'
+test_expect_success 'DML_KEY is the key when -k is not given, and -k wins over it' '
+	DML_KEY=nosuch.key && export DML_KEY &&
+	test_expect_code 2 dml-aggregate -j job.json </dev/null 2>err &&
+	test_grep "^dml-aggregate: nosuch.key: No such file" err &&
+	test_expect_code 2 dml-run -j job.json -D dev </dev/null 2>err &&
+	test_grep "^dml-run: nosuch.key: No such file" err &&
+	test_expect_code 2 dml-aggregate -k other.key -j job.json </dev/null 2>err &&
+	test_grep "^dml-aggregate: other.key: No such file" err
+'
 test_expect_success 'an old spelling still works, with a warning naming the new one' '
 	test_expect_code 2 dml-eval -m nosuch -d nodir 2>err &&
 	test_grep "^dml-eval: warning: -d is an old spelling of --device" err &&
