@@ -72,52 +72,63 @@ pair_terms(const secagg_graph *g, const char *dropped,
 	return 0;
 }
 
-static int
-node(uint32_t n, size_t p, double drop, uint32_t k)
-{
+/* One node benchmark's round: the devices' secrets, the shares of them
+ * the node gets, and the masked sum it starts from. */
+struct round {
 	secagg_graph g;
-	unsigned char session[32], *ssk, *spk, *b, *bc, *bsh, *ssh;
-	unsigned char *keys, *lambda, sk[32], chk[32];
+	unsigned char session[32], *ssk, *spk, *b, *bc, *ssh, *keys;
 	signed char *signs;
-	uint32_t t, m, *hold, *nb, *xs, ndrop, nt = 0, nterms, cap;
-	uint32_t *x, *ysum, *want;
+	uint32_t n, t, m, *nb, *xs, ndrop, nt, nterms;
+	uint32_t *ysum, *want;
+	size_t p;
 	char *dropped;
-	double t0, t1, tr, tk;
-	int ok;
+};
 
-	randombytes_buf(session, 32);
-	secagg_graph_init(&g, session, n, k);
-	m = g.k + 1;
-	t = (uint32_t)secagg_default_threshold(m);
-	ssk = malloc(32 * (size_t)n);
-	spk = malloc(32 * (size_t)n);
-	b = malloc(32 * (size_t)n);
-	bc = malloc(32 * (size_t)n);
-	dropped = calloc(n + 1, 1);
-	ndrop = (uint32_t)(drop * n + 0.5);
-	for (uint32_t i = 0; i < ndrop; i++) {	/* a random DROP fraction */
+/* Drop a random DROP fraction of the devices; make each one's key pair
+ * (ssk, spk) and self-mask seed b with its commitment bc. */
+static void
+make_devices(struct round *r, double drop)
+{
+	uint32_t n = r->n;
+
+	r->ssk = malloc(32 * (size_t)n);
+	r->spk = malloc(32 * (size_t)n);
+	r->b = malloc(32 * (size_t)n);
+	r->bc = malloc(32 * (size_t)n);
+	r->dropped = calloc(n + 1, 1);
+	r->ndrop = (uint32_t)(drop * n + 0.5);
+	for (uint32_t i = 0; i < r->ndrop; i++) {	/* a random DROP fraction */
 		uint32_t v;
 		do
 			v = 1 + randombytes_uniform(n);
-		while (dropped[v]);
-		dropped[v] = 1;
+		while (r->dropped[v]);
+		r->dropped[v] = 1;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		element(ssk + 32 * i);
-		crypto_scalarmult_base(spk + 32 * i, ssk + 32 * i);
-		element(b + 32 * i);
-		crypto_generichash(bc + 32 * i, 32, b + 32 * i, 32, NULL, 0);
+		element(r->ssk + 32 * i);
+		crypto_scalarmult_base(r->spk + 32 * i, r->ssk + 32 * i);
+		element(r->b + 32 * i);
+		crypto_generichash(r->bc + 32 * i, 32, r->b + 32 * i, 32, NULL,
+		    0);
 	}
-	/* shares the survivors hold: of b for survivors, of s for dropped;
-	 * the node gets them from the first t surviving holders */
+}
+
+/* Shares the survivors hold: of b for survivors, of s for dropped; the
+ * node gets them (xs, ssh) from the first t surviving holders. */
+static int
+make_shares(struct round *r)
+{
+	uint32_t n = r->n, t = r->t, m = r->m, *hold;
+	unsigned char *bsh;
+
 	hold = malloc((m + 1) * sizeof *hold);
-	nb = malloc((m + 1) * sizeof *nb);
-	xs = malloc((size_t)n * t * sizeof *xs);
+	r->nb = malloc((m + 1) * sizeof *r->nb);
+	r->xs = malloc((size_t)n * t * sizeof *r->xs);
 	bsh = malloc(32 * (size_t)m);
-	ssh = malloc((size_t)n * t * 32);
+	r->ssh = malloc((size_t)n * t * 32);
 	fprintf(stderr, "secagg_bench: making %u devices' shares ...\n", n);
 	for (uint32_t u = 1; u <= n; u++) {
-		uint32_t c = secagg_neighbours(&g, u, hold), q = 0;
+		uint32_t c = secagg_neighbours(&r->g, u, hold), q = 0;
 		hold[c++] = u;
 		/* ascending holder order */
 		for (uint32_t i = c - 1; i > 0 && hold[i] < hold[i - 1]; i--) {
@@ -125,99 +136,141 @@ node(uint32_t n, size_t p, double drop, uint32_t k)
 			hold[i] = hold[i - 1];
 			hold[i - 1] = tmp;
 		}
-		if (shamir_split(dropped[u] ? ssk + 32 * (u - 1) :
-		    b + 32 * (u - 1), (int)t, hold, (int)c, NULL, bsh) < 0)
-			return 1;
+		if (shamir_split(r->dropped[u] ? r->ssk + 32 * (u - 1) :
+		    r->b + 32 * (u - 1), (int)t, hold, (int)c, NULL, bsh) < 0)
+			return -1;
 		for (uint32_t i = 0; i < c && q < t; i++)
-			if (!dropped[hold[i]]) {
-				xs[(size_t)(u - 1) * t + q] = hold[i];
-				memcpy(ssh + ((size_t)(u - 1) * t + q) * 32,
+			if (!r->dropped[hold[i]]) {
+				r->xs[(size_t)(u - 1) * t + q] = hold[i];
+				memcpy(r->ssh + ((size_t)(u - 1) * t + q) * 32,
 				    bsh + 32 * i, 32);
 				q++;
 			}
 		if (q < t) {
 			fprintf(stderr, "device %u: too few survivors\n", u);
-			return 1;
+			return -1;
 		}
 	}
-	/* inputs, and the masked sum the survivors would send */
+	return 0;
+}
+
+/* Inputs, their sum (want), and the masked sum the survivors would send
+ * (ysum). */
+static int
+mask_sum(struct round *r)
+{
+	uint32_t n = r->n, *x;
+	size_t p = r->p;
+
 	x = malloc(p * 4);
-	ysum = calloc(p, 4);
-	want = calloc(p, 4);
-	nterms = n;
+	r->ysum = calloc(p, 4);
+	r->want = calloc(p, 4);
+	r->nterms = n;
 	for (uint32_t u = 1; u <= n; u++)
-		if (dropped[u])
-			nterms += secagg_neighbours(&g, u, nb);
-	keys = malloc(32 * (size_t)nterms);
-	signs = malloc(nterms);
+		if (r->dropped[u])
+			r->nterms += secagg_neighbours(&r->g, u, r->nb);
+	r->keys = malloc(32 * (size_t)r->nterms);
+	r->signs = malloc(r->nterms);
+	r->nt = 0;
 	for (uint32_t v = 1; v <= n; v++) {
-		if (dropped[v])
+		if (r->dropped[v])
 			continue;
 		randombytes_buf(x, p * 4);
 		for (size_t i = 0; i < p; i++) {
 			x[i] &= 0xfffff;	/* 20-bit inputs */
-			want[i] += x[i];
-			ysum[i] += x[i];
+			r->want[i] += x[i];
+			r->ysum[i] += x[i];
 		}
-		secagg_self_key(keys + 32 * nt, session, b + 32 * (v - 1));
-		signs[nt++] = 1;
+		secagg_self_key(r->keys + 32 * r->nt, r->session,
+		    r->b + 32 * (v - 1));
+		r->signs[r->nt++] = 1;
 	}
-	if (pair_terms(&g, dropped, session, ssk, spk, 0, keys, signs, &nt,
-	    nb) < 0)
-		return 1;
-	fprintf(stderr, "secagg_bench: masking the sum (%u terms) ...\n", nt);
-	secagg_masks(ysum, p, keys, signs, nt);
+	if (pair_terms(&r->g, r->dropped, r->session, r->ssk, r->spk, 0,
+	    r->keys, r->signs, &r->nt, r->nb) < 0)
+		return -1;
+	fprintf(stderr, "secagg_bench: masking the sum (%u terms) ...\n",
+	    r->nt);
+	secagg_masks(r->ysum, p, r->keys, r->signs, r->nt);
+	return 0;
+}
 
-	/* the node's work, timed */
+/* The node's work, timed: reconstruct every device's secret from its t
+ * shares (checked against the commitments), regenerate the masks and
+ * take them off ysum. The times of the three steps go to tm[0..2].
+ * 1 when the secrets all check, 0 when not, -1 on an error. */
+static int
+unmask(struct round *r, double tm[3])
+{
+	uint32_t n = r->n, t = r->t, cap = 0, last[1] = {0};
+	unsigned char *lambda, sk[32], chk[32];
+	double t0;
+	int ok = 1, have = 0;
+
 	lambda = malloc(32 * (size_t)t);
-	cap = 0;
-	nt = 0;
-	memset(keys, 0, 32 * (size_t)nterms);
+	r->nt = 0;
+	memset(r->keys, 0, 32 * (size_t)r->nterms);
 	t0 = cpu();
-	ok = 1;
-	{
-		uint32_t last[1] = {0};
-		int have = 0;
-		for (uint32_t u = 1; u <= n; u++) {
-			uint32_t *ux = xs + (size_t)(u - 1) * t;
-			/* the holder set repeats: one set of coefficients */
-			if (!have || ux[0] != last[0] ||
-			    memcmp(ux, xs + (size_t)(cap) * t, t * 4) != 0) {
-				if (shamir_lagrange(ux, (int)t, lambda) < 0)
-					return 1;
-				have = 1;
-				last[0] = ux[0];
-				cap = u - 1;
-			}
-			if (shamir_apply(lambda, ssh + (size_t)(u - 1) * t * 32,
-			    (int)t, sk) < 0)
-				return 1;
-			if (dropped[u]) {
-				crypto_scalarmult_base(chk, sk);
-				ok &= memcmp(chk, spk + 32 * (u - 1), 32) == 0;
-			} else {
-				crypto_generichash(chk, 32, sk, 32, NULL, 0);
-				ok &= memcmp(chk, bc + 32 * (u - 1), 32) == 0;
-				secagg_self_key(keys + 32 * nt, session, sk);
-				signs[nt++] = -1;
-			}
+	for (uint32_t u = 1; u <= n; u++) {
+		uint32_t *ux = r->xs + (size_t)(u - 1) * t;
+		/* the holder set repeats: one set of coefficients */
+		if (!have || ux[0] != last[0] ||
+		    memcmp(ux, r->xs + (size_t)(cap) * t, t * 4) != 0) {
+			if (shamir_lagrange(ux, (int)t, lambda) < 0)
+				return -1;
+			have = 1;
+			last[0] = ux[0];
+			cap = u - 1;
 		}
-		tr = cpu() - t0;
-		/* the recovered key is ssk: reconstructed above */
-		if (pair_terms(&g, dropped, session, ssk, spk, 1, keys, signs,
-		    &nt, nb) < 0)
-			return 1;
-		tk = cpu() - t0 - tr;
-		secagg_masks(ysum, p, keys, signs, nt);
+		if (shamir_apply(lambda, r->ssh + (size_t)(u - 1) * t * 32,
+		    (int)t, sk) < 0)
+			return -1;
+		if (r->dropped[u]) {
+			crypto_scalarmult_base(chk, sk);
+			ok &= memcmp(chk, r->spk + 32 * (u - 1), 32) == 0;
+		} else {
+			crypto_generichash(chk, 32, sk, 32, NULL, 0);
+			ok &= memcmp(chk, r->bc + 32 * (u - 1), 32) == 0;
+			secagg_self_key(r->keys + 32 * r->nt, r->session, sk);
+			r->signs[r->nt++] = -1;
+		}
 	}
-	t1 = cpu();
-	ok &= memcmp(ysum, want, p * 4) == 0;
+	tm[0] = cpu() - t0;
+	/* the recovered key is ssk: reconstructed above */
+	if (pair_terms(&r->g, r->dropped, r->session, r->ssk, r->spk, 1,
+	    r->keys, r->signs, &r->nt, r->nb) < 0)
+		return -1;
+	tm[1] = cpu() - t0 - tm[0];
+	secagg_masks(r->ysum, r->p, r->keys, r->signs, r->nt);
+	tm[2] = cpu() - t0 - tm[0] - tm[1];
+	return ok;
+}
+
+static int
+node(uint32_t n, size_t p, double drop, uint32_t k)
+{
+	struct round r;
+	double tm[3];
+	int ok;
+
+	memset(&r, 0, sizeof r);
+	r.n = n;
+	r.p = p;
+	randombytes_buf(r.session, 32);
+	secagg_graph_init(&r.g, r.session, n, k);
+	r.m = r.g.k + 1;
+	r.t = (uint32_t)secagg_default_threshold(r.m);
+	make_devices(&r, drop);
+	if (make_shares(&r) < 0 || mask_sum(&r) < 0)
+		return 1;
+	if ((ok = unmask(&r, tm)) < 0)
+		return 1;
+	ok &= memcmp(r.ysum, r.want, p * 4) == 0;
 	printf("node_devices %u\nnode_params %zu\nnode_dropped %u\n"
 	    "node_threshold %u\nnode_neighbours %u\nnode_mask_streams %u\n"
 	    "node_reconstruct_s %.3f\nnode_pair_keys_s %.3f\n"
 	    "node_masks_s %.3f\nnode_unmask_total_s %.3f\nnode_sum_exact %s\n",
-	    n, p, ndrop, t, g.k, nt, tr, tk, t1 - t0 - tr - tk, t1 - t0,
-	    ok ? "yes" : "NO");
+	    n, p, r.ndrop, r.t, r.g.k, r.nt, tm[0], tm[1], tm[2],
+	    tm[0] + tm[1] + tm[2], ok ? "yes" : "NO");
 	return ok ? 0 : 1;
 }
 

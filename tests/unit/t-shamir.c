@@ -52,23 +52,12 @@ gmp_lagrange(mpz_t out, const uint32_t *xs, const unsigned char *ys, int t,
 	mpz_clears(num, den, y, tmp, NULL);
 }
 
-int
-main(void)
+/* Encodings at the edge of the field. */
+static void
+check_encodings(void)
 {
-	unsigned char s[32], got[32], b[32], key[32], sh[32 * 10],
-		      sh2[32 * 10];
-	uint32_t xs[10], sub[10];
-	mpz_t p, z, w;
-	int okall;
+	unsigned char b[32];
 
-	test_random();
-	if (sodium_init() < 0)
-		return 1;
-	mpz_inits(p, z, w, NULL);
-	mpz_ui_pow_ui(p, 2, 255);
-	mpz_sub_ui(p, p, 19);
-
-	/* encodings at the edge of the field */
 	memset(b, 0xff, 32);
 	b[31] = 0x7f;			/* 2^255 - 1 >= p */
 	ok(!shamir_is_element(b), "2^255 - 1 is not an element");
@@ -80,13 +69,19 @@ main(void)
 	b[31] = 0x80;
 	ok(!shamir_is_element(b), "bit 255 set is not an element");
 	ok(shamir_fix_element(b) && b[31] == 0, "fix clears bit 255");
+}
 
-	/* any t of n shares give the secret back, matching GMP */
-	for (int i = 0; i < 10; i++)
-		xs[i] = (uint32_t)(i + 1);
-	random_element(s);
-	ok(shamir_split(s, 4, xs, 10, NULL, sh) == 0, "split 4 of 10");
-	okall = 1;
+/* Any 4 of the 10 shares sh of s give s back, matching GMP. */
+static void
+check_subsets(const unsigned char s[32], const uint32_t *xs,
+    const unsigned char *sh, const mpz_t p)
+{
+	unsigned char got[32], sh2[32 * 10];
+	uint32_t sub[10];
+	mpz_t z, w;
+	int okall = 1;
+
+	mpz_inits(z, w, NULL);
 	for (int mask = 0; mask < 1024; mask++) {
 		int k = 0;
 		if (__builtin_popcount(mask) != 4)
@@ -118,6 +113,16 @@ main(void)
 		okall &= mpz_cmp(z, p) < 0;
 	}
 	ok(okall, "shares are reduced field elements");
+	mpz_clears(z, w, NULL);
+}
+
+/* Too few, repeated, zero, altered and out-of-field shares of s. */
+static void
+check_bad_shares(const unsigned char s[32], const uint32_t *xs,
+    const unsigned char *sh)
+{
+	unsigned char got[32], sh2[32 * 10];
+	uint32_t sub[4];
 
 	/* t - 1 shares: refused by combine, wrong if forced */
 	ok(shamir_combine(xs, sh, 3, 4, got) < 0, "3 shares of a 4-threshold "
@@ -131,15 +136,21 @@ main(void)
 	    strstr(dml_errmsg(), "appears twice"), "a repeated index is refused");
 	sub[2] = 0;
 	ok(shamir_combine(sub, sh, 4, 4, got) < 0, "index 0 is refused");
-	memcpy(sh2, sh, sizeof sh);
+	memcpy(sh2, sh, sizeof sh2);
 	sh2[32 + 5] ^= 1;
 	ok(shamir_combine(xs, sh2, 4, 4, got) == 0 && memcmp(got, s, 32) != 0,
 	    "an altered share gives a wrong secret");
 	memset(sh2 + 32, 0xff, 32);
 	ok(shamir_combine(xs, sh2, 4, 4, got) < 0, "a share not below p is "
 	    "refused");
+}
 
-	/* seeded coefficients are reproducible; t = 1 and t = n */
+/* Seeded coefficients are reproducible; t = 1 and t > n. */
+static void
+check_split_params(const unsigned char s[32], const uint32_t *xs)
+{
+	unsigned char key[32], sh[32 * 10], sh2[32 * 10];
+
 	memset(key, 7, 32);
 	ok(shamir_split(s, 3, xs, 5, key, sh) == 0 &&
 	    shamir_split(s, 3, xs, 5, key, sh2) == 0 &&
@@ -148,17 +159,28 @@ main(void)
 	    memcmp(sh, s, 32) == 0 && memcmp(sh + 64, s, 32) == 0,
 	    "t = 1: every share is the secret");
 	ok(shamir_split(s, 6, xs, 5, NULL, sh) < 0, "t > n is refused");
+}
 
-	/* large, sparse holder indices (SecAgg+ neighbourhoods) */
-	{
-		uint32_t big[5] = {70000, 3, 4999, 12345, 9};
-		random_element(s);
-		ok(shamir_split(s, 3, big, 5, NULL, sh) == 0 &&
-		    shamir_combine(big + 2, sh + 64, 3, 3, got) == 0 &&
-		    memcmp(got, s, 32) == 0, "sparse indices reconstruct");
-	}
-	/* many random secrets and thresholds against GMP */
-	okall = 1;
+/* Large, sparse holder indices (SecAgg+ neighbourhoods). */
+static void
+check_sparse(void)
+{
+	uint32_t big[5] = {70000, 3, 4999, 12345, 9};
+	unsigned char s[32], got[32], sh[32 * 5];
+
+	random_element(s);
+	ok(shamir_split(s, 3, big, 5, NULL, sh) == 0 &&
+	    shamir_combine(big + 2, sh + 64, 3, 3, got) == 0 &&
+	    memcmp(got, s, 32) == 0, "sparse indices reconstruct");
+}
+
+/* Many random secrets and thresholds; a secret at the top of the field. */
+static void
+check_random_splits(const uint32_t *xs)
+{
+	unsigned char s[32], got[32], sh[32 * 10];
+	int okall = 1;
+
 	for (int r = 0; r < 200; r++) {
 		int t = 1 + (int)randombytes_uniform(10);
 		random_element(s);
@@ -175,6 +197,33 @@ main(void)
 	ok(shamir_split(s, 5, xs, 10, NULL, sh) == 0 &&
 	    shamir_combine(xs + 3, sh + 96, 7, 5, got) == 0 &&
 	    memcmp(got, s, 32) == 0, "p - 1 is shared and recovered");
-	mpz_clears(p, z, w, NULL);
+}
+
+int
+main(void)
+{
+	unsigned char s[32], sh[32 * 10];
+	uint32_t xs[10];
+	mpz_t p;
+
+	test_random();
+	if (sodium_init() < 0)
+		return 1;
+	mpz_init(p);
+	mpz_ui_pow_ui(p, 2, 255);
+	mpz_sub_ui(p, p, 19);
+
+	check_encodings();
+	/* any t of n shares give the secret back, matching GMP */
+	for (int i = 0; i < 10; i++)
+		xs[i] = (uint32_t)(i + 1);
+	random_element(s);
+	ok(shamir_split(s, 4, xs, 10, NULL, sh) == 0, "split 4 of 10");
+	check_subsets(s, xs, sh, p);
+	check_bad_shares(s, xs, sh);
+	check_split_params(s, xs);
+	check_sparse();
+	check_random_splits(xs);
+	mpz_clear(p);
 	return done_testing();
 }
