@@ -296,37 +296,43 @@ rec_str(const rec_in *in, const json_t *j, const char **p, size_t *n)
 	return 0;
 }
 
+/* A value with its zero-copy strings (a NUL and a reference into the
+ * line buffer) made real: a new string for such a string, the value
+ * itself (detached inside) otherwise; NULL on failure. */
+static json_t *
+detached(const rec_in *in, json_t *v)
+{
+	const char *p;
+	size_t n;
+
+	if (json_is_string(v) && json_string_length(v) > 1 &&
+	    json_string_value(v)[0] == 0) {
+		if (rec_str(in, v, &p, &n) < 0)
+			return NULL;
+		if (!(v = json_stringn(p, n)))
+			dml_error("%s: a string is not UTF-8", rec_name(in));
+		return v;
+	}
+	return rec_detach(in, v) < 0 ? NULL : v;
+}
+
 int
 rec_detach(const rec_in *in, json_t *j)
 {
+	const char *k;
+	size_t i;
+	json_t *v, *c;
+
 	if (json_is_object(j)) {
-		const char *k;
-		json_t *v;
-		json_object_foreach(j, k, v) {
-			if (json_is_string(v) && json_string_length(v) > 1 &&
-			    json_string_value(v)[0] == 0) {
-				const char *p;
-				size_t n;
-				if (rec_str(in, v, &p, &n) < 0)
-					return -1;
-				json_object_set_new(j, k, json_stringn(p, n));
-			} else if (rec_detach(in, v) < 0)
+		json_object_foreach(j, k, v)
+			if ((c = detached(in, v)) == NULL ||
+			    (c != v && json_object_set_new(j, k, c) < 0))
 				return -1;
-		}
 	} else if (json_is_array(j)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(j, i, v) {
-			if (json_is_string(v) && json_string_length(v) > 1 &&
-			    json_string_value(v)[0] == 0) {
-				const char *p;
-				size_t n;
-				if (rec_str(in, v, &p, &n) < 0)
-					return -1;
-				json_array_set_new(j, i, json_stringn(p, n));
-			} else if (rec_detach(in, v) < 0)
+		json_array_foreach(j, i, v)
+			if ((c = detached(in, v)) == NULL ||
+			    (c != v && json_array_set_new(j, i, c) < 0))
 				return -1;
-		}
 	}
 	return 0;
 }

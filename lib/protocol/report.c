@@ -622,6 +622,21 @@ report_markdown(const json_t *r)
 	return b.p;
 }
 
+/* A chart's head: the svg element of W x H, a white ground, and the
+ * title at x = L with the report's device count. */
+static void
+svg_open(struct sbuf *b, int W, int H, int L, const char *title,
+    const json_t *r)
+{
+	sb_printf(b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
+	    "font-size=\"12\">\n", W, H, W, H);
+	sb_printf(b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
+	sb_printf(b, "<text x=\"%d\" y=\"20\" font-size=\"14\">%s "
+	    "(%lld devices)</text>\n", L, title,
+	    json_integer_value(json_object_get(r, "devices")));
+}
+
 /* Bars of the mean class scores about a zero line (scores may be
  * negative). */
 static char *
@@ -641,13 +656,7 @@ score_svg(const json_t *r)
 	if (max <= 0)
 		max = 1;
 	zero = T + (double)(H - B - T) / 2;
-	sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-	    "font-size=\"12\">\n", W, H, W, H);
-	sb_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
-	sb_printf(&b, "<text x=\"%d\" y=\"20\" font-size=\"14\">Mean class "
-	    "score (%lld devices)</text>\n", L,
-	    json_integer_value(json_object_get(r, "devices")));
+	svg_open(&b, W, H, L, "Mean class score", r);
 	sb_printf(&b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
 	    "stroke=\"black\"/>\n", L, zero, W - 10, zero);
 	for (i = 0; i < n; i++) {
@@ -687,13 +696,7 @@ report_svg(const json_t *r)
 			max = json_number_value(x);
 	if (max <= 0)
 		max = 1;
-	sb_printf(&b, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-	    "font-size=\"12\">\n", W, H, W, H);
-	sb_printf(&b, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
-	sb_printf(&b, "<text x=\"%d\" y=\"20\" font-size=\"14\">Class "
-	    "distribution (%lld devices)</text>\n", L,
-	    json_integer_value(json_object_get(r, "devices")));
+	svg_open(&b, W, H, L, "Class distribution", r);
 	sb_printf(&b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
 	    "stroke=\"black\"/>\n", L, H - B, W - 10, H - B);
 	for (i = 0; i < n; i++) {
