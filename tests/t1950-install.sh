@@ -9,7 +9,8 @@
 
 # make as a user would run it, not with the flags of a `make check` above
 mk() {
-	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u WERROR -u CFLAGS \
+	    -u OPT make --no-print-directory "$@"
 }
 # install takes the PREFIX the tree was built for (libdml.pc names it)
 P=$(sed -n 's/^prefix=//p' "$SRC_DIR/libdml.pc")
