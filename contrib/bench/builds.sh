@@ -51,10 +51,10 @@ if [ ! -f stamp ]; then
 fi
 
 now() { date +%s.%N; }
-# median TREE CMD...: the median of $runs runs is printed by compare
+# times_of CMD...: the seconds CMD took (a failed run stops the script)
 times_of() {
 	t0=$(now)
-	"$@" >/dev/null 2>&1
+	"$@" >/dev/null 2>&1 || { echo "builds.sh: failed: $*" >&2; exit 1; }
 	t1=$(now)
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
 }
