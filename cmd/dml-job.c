@@ -47,7 +47,7 @@ static const char usage[] =
 "      --paillier-key FILE results are Paillier-encrypted to this key\n"
 "                          (dml.paillier.pubkey or Paillier secret key file)\n"
 "      --frac-bits F       fixed-point precision 2^-F (default 14)\n"
-"      --int-bits I        a device value must be below 2^I (default 14)\n"
+"      --int-bits I        |round(x 2^F)| <= 2^(I+F)-1 for a value x (14)\n"
 "      --max-summands S    at most S results in one sum (default 256)\n"
 "      --budget A          tokens escrowed for the job (decimal)\n"
 "      --per-device A      paid to each contributing device's owner\n"
