@@ -42,6 +42,22 @@ test_expect_success 'every program: --help on stdout, exit 0; --version' '
 		$p --version >out && test_grep "^$p (dml) " out || return 1
 	done
 '
+test_expect_success 'every option in a program s table is in its --help and its man page' '
+	for p in $progs; do
+		if test -d "$SRC_DIR/cmd/$p"; then cat "$SRC_DIR/cmd/$p"/*.c >src
+		else cat "$SRC_DIR/cmd/$p.c" >src; fi &&
+		{ grep -oE "\{\"[a-z][a-z0-9-]*\", ('"'"'.'"'"'|0), [01]," src || :; } >t1 &&
+		{ grep -oE "L\(\"[a-z][a-z0-9-]*\"" src || :; } >t2 &&
+		sed "s/^[{L(]*\"//; s/\".*//" t1 t2 | sort -u >names &&
+		test -s names &&
+		$p --help >help &&
+		while read -r o; do
+			{ grep -q -- "--$o" help || { echo "$p: --$o not in --help"; return 1; }; } &&
+			grep -q -- "-$o" "$SRC_DIR/man/man1/$p.1" ||
+			{ echo "$p: --$o not in $p(1)"; return 1; }
+		done <names || return 1
+	done
+'
 test_expect_success 'every program: an unknown option is named, exit 2' '
 	for p in $progs; do
 		usage_fails "--no-such-option: unknown option" $p --no-such-option &&
